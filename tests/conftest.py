@@ -1,0 +1,39 @@
+"""Shared test setup.
+
+Two logical CPU devices are configured before TensorFlow creates its devices, so that
+`tf.distribute.MirroredStrategy()` gives a 2-replica strategy on this 2-core machine.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+except RuntimeError:  # devices were already initialised by an earlier import
+    pass
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "tests" / "data_files"
+
+
+@pytest.fixture(scope="session")
+def golden():
+    """The official-code test vectors (see ../shared/golden/README.md)."""
+    return dict(np.load(DATA_DIR / "cips_official_small.npz"))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    yield
