@@ -1,0 +1,100 @@
+"""Learned per-pixel coordinate embeddings (paper Sec. 3.1, eq. 4; official `ConstantInput`)."""
+import keras
+from keras import ops
+
+
+def grid_sample_border(table, coords):
+    """Bilinear lookup of `table` at normalised `coords`, like PyTorch's `F.grid_sample`.
+
+    Matches `grid_sample(mode="bilinear", padding_mode="border", align_corners=False)`: the
+    coordinate x in [-1, 1] maps to the column position `((x + 1) * W - 1) / 2`, which is clamped to
+    `[0, W - 1]` before interpolation (y likewise with H).
+
+    Args:
+        table: `[H, W, C]` tensor.
+        coords: `[..., 2]` tensor, channel 0 = x (along W), channel 1 = y (along H).
+
+    Returns:
+        `[..., C]` tensor.
+    """
+    height, width, channels = table.shape
+    dtype = table.dtype
+    x = ops.cast(coords[..., 0], dtype)
+    y = ops.cast(coords[..., 1], dtype)
+    ix = ops.clip(((x + 1.0) * width - 1.0) * 0.5, 0.0, width - 1.0)
+    iy = ops.clip(((y + 1.0) * height - 1.0) * 0.5, 0.0, height - 1.0)
+    x0 = ops.floor(ix)
+    y0 = ops.floor(iy)
+    wx = ops.expand_dims(ix - x0, -1)  # [..., 1]
+    wy = ops.expand_dims(iy - y0, -1)
+    x0 = ops.cast(x0, "int32")
+    y0 = ops.cast(y0, "int32")
+    x1 = ops.minimum(x0 + 1, width - 1)
+    y1 = ops.minimum(y0 + 1, height - 1)
+    flat = ops.reshape(table, (height * width, channels))
+
+    def gather(yi, xi):
+        return ops.take(flat, yi * width + xi, axis=0)  # [..., C]
+
+    top = gather(y0, x0) * (1.0 - wx) + gather(y0, x1) * wx
+    bottom = gather(y1, x0) * (1.0 - wx) + gather(y1, x1) * wx
+    return top * (1.0 - wy) + bottom * wy
+
+
+@keras.saving.register_keras_serializable(package="cips_tf")
+class CoordinateEmbedding(keras.layers.Layer):
+    """A learned `size x size x units` table of coordinate embeddings `e_co^(x, y)`.
+
+    Following the official code: in training mode, when the coordinates form the native
+    `size x size` grid, the table is read directly (each pixel gets its own vector). Everywhere else
+    (eval mode, denser grids, patches, arbitrary points) the table is sampled bilinearly with border
+    clamping, exactly as `F.grid_sample(mode="bilinear", padding_mode="border",
+    align_corners=False)`. On the native `linspace(-1, 1)` grid the two differ slightly: sampling
+    interpolates between neighbouring entries.
+
+    Args:
+        size: the training resolution (table height and width).
+        units: embedding width (the paper's hidden size, 512).
+
+    Call arguments:
+        inputs: `[B, ..., 2]` coordinates (channel 0 = x along the width, channel 1 = y).
+        training: Python bool; selects the direct read at the native grid.
+
+    Example:
+        >>> emb = CoordinateEmbedding(size=8, units=16)
+        >>> emb(keras.ops.zeros((2, 8, 8, 2))).shape
+        (2, 8, 8, 16)
+    """
+
+    def __init__(self, size, units, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.units = int(units)
+
+    def build(self, inputs_shape):
+        if inputs_shape[-1] != 2:
+            raise ValueError(f"CoordinateEmbedding expects coordinates with 2 channels, got shape {inputs_shape}")
+        self.table = self.add_weight(
+            name="table",
+            shape=(self.size, self.size, self.units),
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+        )
+
+    def is_native_grid(self, coords_shape):
+        """True when `coords_shape` is statically `[B, size, size, 2]`."""
+        return len(coords_shape) == 4 and coords_shape[1] == self.size and coords_shape[2] == self.size
+
+    def call(self, inputs, training=None):
+        table = ops.cast(self.table, self.compute_dtype)
+        if training and self.is_native_grid(tuple(inputs.shape)):
+            batch = ops.shape(inputs)[0]
+            return ops.broadcast_to(table[None], (batch, self.size, self.size, self.units))
+        return grid_sample_border(table, inputs)
+
+    def compute_output_shape(self, inputs_shape):
+        return tuple(inputs_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(size=self.size, units=self.units)
+        return config

@@ -1,0 +1,107 @@
+"""The StyleGAN2 residual discriminator, unchanged, as CIPS uses it (paper Sec. 4.1)."""
+import math
+
+import keras
+from keras import ops
+
+from cips_tf.layers.discriminator_block import DiscriminatorBlock
+from cips_tf.layers.equalized_conv2d import EqualizedConv2D
+from cips_tf.layers.equalized_dense import EqualizedDense
+from cips_tf.layers.minibatch_stddev import MinibatchStddev
+
+
+def official_discriminator_widths(size, channel_multiplier=2):
+    """Widths per resolution, from `size` down to 4: 512 up to 32 px, then 256cm, 128cm, 64cm, ..."""
+    log_size = math.log2(size)
+    if size < 4 or log_size != int(log_size):
+        raise ValueError(f"discriminator size must be a power of two >= 4, got {size}")
+    cm = channel_multiplier
+    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm, 512: 32 * cm,
+             1024: 16 * cm}
+    if size > 1024:
+        raise ValueError(f"official discriminator widths are defined up to 1024, got {size}")
+    return [table[2 ** i] for i in range(int(log_size), 1, -1)]
+
+
+@keras.saving.register_keras_serializable(package="cips_tf")
+class Discriminator(keras.Model):
+    """StyleGAN2 residual discriminator at any power-of-two resolution.
+
+    from-RGB 1x1 conv (bias, fused lReLU) -> residual blocks down to 4 x 4 -> minibatch stddev
+    (group 4) -> 3x3 conv -> flatten in the official NCHW order -> dense (fused lReLU) -> dense 1.
+
+    Args:
+        size: input resolution.
+        channel_multiplier: `cm` of the official width table (2).
+        widths: widths per resolution from `size` down to 4 (`log2(size) - 1` ints); None gives
+            the official table.
+        input_channels: image channels (3).
+        stddev_group: minibatch-stddev group size (4).
+
+    Call arguments:
+        inputs: `[B, size, size, input_channels]` images in about [-1, 1].
+
+    Returns:
+        `[B, 1]` float32 logits.
+
+    Example:
+        >>> Discriminator(size=16, widths=[32, 32, 32])(keras.ops.zeros((4, 16, 16, 3))).shape
+        (4, 1)
+    """
+
+    def __init__(self, size=256, channel_multiplier=2, widths=None, input_channels=3, stddev_group=4, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.channel_multiplier = int(channel_multiplier)
+        if widths is None:
+            widths = official_discriminator_widths(self.size, self.channel_multiplier)
+        self.widths = [int(w) for w in widths]
+        expected = int(math.log2(self.size)) - 1
+        if len(self.widths) != expected:
+            raise ValueError(f"Discriminator(size={size}) needs {expected} widths (size down to 4), got {widths}")
+        self.input_channels = int(input_channels)
+        self.stddev_group = int(stddev_group)
+        policy = self.dtype_policy
+        self.from_rgb = EqualizedConv2D(self.widths[0], 1, name="from_rgb", dtype=policy)
+        self.blocks = [DiscriminatorBlock(w, name=f"block_{i}", dtype=policy) for i, w in enumerate(self.widths[1:])]
+        self.stddev = MinibatchStddev(self.stddev_group, name="minibatch_stddev", dtype=policy)
+        self.final_conv = EqualizedConv2D(self.widths[-1], 3, name="final_conv", dtype=policy)
+        self.final_dense = EqualizedDense(self.widths[-1], activation="lrelu", name="final_dense", dtype=policy)
+        self.final_out = EqualizedDense(1, name="final_out", dtype=policy)
+        self.build((None, self.size, self.size, self.input_channels))
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        shape = (None, self.size, self.size, self.input_channels)
+        self.from_rgb.build(shape)
+        shape = self.from_rgb.compute_output_shape(shape)
+        for block in self.blocks:
+            block.build(shape)
+            shape = block.compute_output_shape(shape)
+        shape = shape[:-1] + (shape[-1] + 1,)
+        self.final_conv.build(shape)
+        self.final_dense.build((None, self.widths[-1] * 16))
+        self.final_out.build((None, self.widths[-1]))
+        self.built = True
+
+    def call(self, inputs):
+        x = self.from_rgb(inputs)
+        for block in self.blocks:
+            x = block(x)
+        x = self.stddev(x)
+        x = self.final_conv(x)  # [B, 4, 4, C]
+        x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (ops.shape(x)[0], -1))  # official NCHW flatten
+        x = self.final_dense(x)
+        return ops.cast(self.final_out(x), "float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            size=self.size,
+            channel_multiplier=self.channel_multiplier,
+            widths=list(self.widths),
+            input_channels=self.input_channels,
+            stddev_group=self.stddev_group,
+        )
+        return config

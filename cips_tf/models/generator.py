@@ -1,0 +1,303 @@
+"""The CIPS generator: per-pixel synthesis `rgb(x, y) = G'(e(x, y); M(z))` (paper Sec. 3, Fig. 2, App. A)."""
+import math
+
+import keras
+from keras import ops
+
+from cips_tf.layers.coordinate_embedding import CoordinateEmbedding
+from cips_tf.layers.fourier_features import FourierFeatures
+from cips_tf.layers.modulated_dense import ModulatedDense
+from cips_tf.layers.styled_res_block import StyledResBlock
+from cips_tf.models.mapping_network import MappingNetwork
+
+ARCHITECTURES = ("skips", "res", "base")
+
+# Paper Table 3: which parts each ablation variant has.
+VARIANTS = {
+    "skips": dict(architecture="skips", use_fourier=True, use_embedding=True, activation="lrelu"),  # Main
+    "res": dict(architecture="res", use_fourier=True, use_embedding=True, activation="lrelu"),  # Residual
+    "base": dict(architecture="base", use_fourier=True, use_embedding=True, activation="lrelu"),  # "base"
+    "ne": dict(architecture="base", use_fourier=True, use_embedding=False, activation="lrelu"),  # No embed
+    "no_fourier": dict(architecture="base", use_fourier=False, use_embedding=True, activation="lrelu"),
+    "sine": dict(architecture="base", use_fourier=False, use_embedding=True, activation="sin"),
+}
+
+
+def official_widths(size, architecture="skips", channel_multiplier=2):
+    """The official per-block widths for `size` (CIPSskip / CIPSres channel tables)."""
+    cm = channel_multiplier
+    table = [512, 512, 512, 512, 256 * cm, 128 * cm, 64 * cm]
+    table += [64 * cm, 32 * cm] if architecture == "res" else [32 * cm, 16 * cm]
+    n_blocks = _num_blocks(size)
+    if n_blocks > len(table):
+        raise ValueError(f"official widths are defined up to size 1024, got size={size}")
+    return table[:n_blocks]
+
+
+def paper_widths(size, width=512):
+    """The paper text's configuration: every modulated layer `width` wide (14 layers at 256)."""
+    return [width] * _num_blocks(size)
+
+
+def _num_blocks(size):
+    log_size = math.log2(size)
+    if size < 4 or log_size != int(log_size):
+        raise ValueError(f"size must be a power of two >= 4 when widths are not given, got {size}")
+    return int(log_size) - 1
+
+
+def truncate(w, w_avg, psi):
+    """The truncation trick: `w_avg + psi * (w - w_avg)`; `psi` a scalar or `[B]`."""
+    psi = ops.convert_to_tensor(psi, dtype=w.dtype)
+    if len(psi.shape) == 1:
+        psi = ops.reshape(psi, (-1,) + (1,) * (len(w.shape) - 1))
+    return w_avg + psi * (w - w_avg)
+
+
+@keras.saving.register_keras_serializable(package="cips_tf")
+class CIPSGenerator(keras.Model):
+    """The CIPS generator and its Table 3 variants.
+
+    Each pixel's colour is computed from its coordinates and the style `w = M(z)` alone: the input
+    encoding `e(x, y) = concat[sin(B_fo (x', y') + b), e_co(x, y)]` (eq. 3-4) goes through a stack of
+    modulated fully-connected layers (eq. 2). Architectures: "skips" (default; a ToRGB after every
+    two ModFC layers, outputs summed), "res" (residual blocks, one final ToRGB), "base" (plain stack,
+    one final ToRGB).
+
+    Args:
+        size: training resolution (the coordinate-embedding table is `size x size`).
+        hidden_size: width of the Fourier features and of the coordinate embeddings (512).
+        style_dim: width of z and w (512).
+        n_mlp: depth of the mapping network (8).
+        lr_mlp: learning-rate multiplier of the mapping network (0.01).
+        widths: per-block widths (two ModFC layers each; the first layer, conv1, has widths[0]).
+            None gives the official table for `size` (512, 512, 512, 512, 256cm, 128cm, 64cm);
+            `paper_widths(size)` gives the paper text's all-512 configuration.
+        channel_multiplier: `cm` of the official table (2).
+        variant: a Table 3 preset, one of VARIANTS: "skips", "res", "base", "ne", "no_fourier",
+            "sine". The four switches below override the preset when given (e.g. the official
+            patch models are "skips" without embedding).
+        architecture: "skips", "res" or "base".
+        use_fourier: include the Fourier features in the encoding.
+        use_embedding: include the coordinate embeddings in the encoding.
+        activation: "lrelu" or "sin" for every ModFC layer.
+
+    Call arguments:
+        inputs: dict with "coords" `[B, ..., 2]` (channel 0 = x along the width, channel 1 = y,
+            `linspace(-1, 1, size)` on the training grid) and exactly one latent:
+            "z" `[B, style_dim]`, "w" `[B, style_dim]` (or `[B, ..., style_dim]`, one style per
+            pixel, for pixel-wise blending) or "ws" `[B, num_ws, style_dim]` (one style per
+            modulated layer, for style mixing). Optional "noise": a list of `num_noise` tensors
+            `[B, ..., 1]`.
+        training: Python bool. In training mode at the native `size x size` grid the embedding
+            table is read directly; everywhere else it is sampled bilinearly (official behaviour).
+        randomize_noise: when no noise is given, draw fresh per-pixel noise (official) or add none.
+
+    Returns:
+        `[B, ..., 3]` float32 RGB, unclipped (about [-1, 1]).
+
+    Example:
+        >>> g = CIPSGenerator(size=8, hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32])
+        >>> from cips_tf.coords import make_grid
+        >>> g({"z": keras.random.normal((2, 16)), "coords": make_grid(2, 8, 8)}).shape
+        (2, 8, 8, 3)
+    """
+
+    def __init__(
+        self,
+        size=256,
+        hidden_size=512,
+        style_dim=512,
+        n_mlp=8,
+        lr_mlp=0.01,
+        widths=None,
+        channel_multiplier=2,
+        variant="skips",
+        architecture=None,
+        use_fourier=None,
+        use_embedding=None,
+        activation=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+        self.size = int(size)
+        self.hidden_size = int(hidden_size)
+        self.style_dim = int(style_dim)
+        self.n_mlp = int(n_mlp)
+        self.lr_mlp = float(lr_mlp)
+        self.channel_multiplier = int(channel_multiplier)
+        self.variant = variant
+        spec = VARIANTS[variant]
+        self.architecture = spec["architecture"] if architecture is None else architecture
+        self.use_fourier = spec["use_fourier"] if use_fourier is None else bool(use_fourier)
+        self.use_embedding = spec["use_embedding"] if use_embedding is None else bool(use_embedding)
+        self.activation = spec["activation"] if activation is None else activation
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if not (self.use_fourier or self.use_embedding):
+            raise ValueError("a CIPS generator needs Fourier features, coordinate embeddings or both")
+        if widths is None:
+            widths = official_widths(self.size, self.architecture, self.channel_multiplier)
+        self.widths = [int(w) for w in widths]
+        if not self.widths or min(self.widths) < 1:
+            raise ValueError(f"widths must be a non-empty list of positive ints, got {widths}")
+        policy = self.dtype_policy
+
+        self.mapping = MappingNetwork(self.style_dim, self.n_mlp, self.lr_mlp, name="mapping", dtype=policy)
+        self.fourier = FourierFeatures(self.hidden_size, name="fourier", dtype=policy) if self.use_fourier else None
+        self.embedding = (
+            CoordinateEmbedding(self.size, self.hidden_size, name="embedding", dtype=policy)
+            if self.use_embedding
+            else None
+        )
+        act = self.activation
+        self.conv1 = ModulatedDense(self.widths[0], activation=act, name="conv1", dtype=policy)
+        self.linears, self.res_blocks, self.to_rgbs = [], [], []
+        for i, width in enumerate(self.widths):
+            if self.architecture == "res":
+                self.res_blocks.append(StyledResBlock(width, activation=act, name=f"res_block_{i}", dtype=policy))
+            else:
+                for j in range(2):
+                    self.linears.append(ModulatedDense(width, activation=act, name=f"linear_{2 * i + j}", dtype=policy))
+            if self.architecture == "skips":
+                self.to_rgbs.append(self._to_rgb(f"to_rgb_{i}"))
+        self.to_rgb_last = self._to_rgb("to_rgb_last") if self.architecture != "skips" else None
+        self.build()
+
+    def _to_rgb(self, name):
+        return ModulatedDense(3, demodulate=False, use_noise=False, activation="linear", name=name, dtype=self.dtype_policy)
+
+    @property
+    def input_channels(self):
+        return self.hidden_size * (int(self.use_fourier) + int(self.use_embedding))
+
+    @property
+    def num_ws(self):
+        """Number of modulated layers, i.e. of styles in a "ws" input (execution order)."""
+        n_rgb = len(self.widths) if self.architecture == "skips" else 1
+        return 1 + 2 * len(self.widths) + n_rgb
+
+    @property
+    def num_noise(self):
+        """Number of noise inputs (every ModFC layer except the ToRGB layers)."""
+        return 1 + 2 * len(self.widths)
+
+    def style_groups(self):
+        """Indices into "ws" grouped by block: [conv1], then each block's layers (and its ToRGB)."""
+        groups, k = [[0]], 1
+        per_block = 3 if self.architecture == "skips" else 2
+        for _ in self.widths:
+            groups.append(list(range(k, k + per_block)))
+            k += per_block
+        if self.architecture != "skips":
+            groups[-1].append(k)
+        return groups
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.mapping.build((None, self.style_dim))
+        coords_shape = (None, None, None, 2)
+        style_shape = (None, self.style_dim)
+        if self.fourier is not None:
+            self.fourier.build(coords_shape)
+        if self.embedding is not None:
+            self.embedding.build(coords_shape)
+        in_ch = self.input_channels
+        self.conv1.build((None, None, in_ch), style_shape)
+        in_ch = self.widths[0]
+        for i, width in enumerate(self.widths):
+            if self.architecture == "res":
+                self.res_blocks[i].build((None, None, in_ch), style_shape)
+            else:
+                self.linears[2 * i].build((None, None, in_ch), style_shape)
+                self.linears[2 * i + 1].build((None, None, width), style_shape)
+            if self.architecture == "skips":
+                self.to_rgbs[i].build((None, None, width), style_shape)
+            in_ch = width
+        if self.to_rgb_last is not None:
+            self.to_rgb_last.build((None, None, in_ch), style_shape)
+        self.built = True
+
+    def encode(self, coords, training=None):
+        """The positional encoding `e(x, y)`: `[B, ..., input_channels]`."""
+        feats = []
+        if self.fourier is not None:
+            feats.append(self.fourier(coords))
+        if self.embedding is not None:
+            feats.append(self.embedding(coords, training=training))
+        return feats[0] if len(feats) == 1 else ops.concatenate(feats, axis=-1)
+
+    def call(self, inputs, training=None, randomize_noise=True):
+        if not isinstance(inputs, dict) or "coords" not in inputs:
+            raise ValueError("CIPSGenerator expects a dict with 'coords' and one of 'z', 'w', 'ws'")
+        latents = [k for k in ("z", "w", "ws") if inputs.get(k) is not None]
+        if len(latents) != 1:
+            raise ValueError(f"CIPSGenerator expects exactly one of 'z', 'w', 'ws'; got {latents or 'none'}")
+        if "z" in latents:
+            styles = self.mapping(inputs["z"])
+        else:
+            styles = inputs[latents[0]]
+        per_layer = latents[0] == "ws"
+        if per_layer and (len(styles.shape) != 3 or styles.shape[1] not in (None, self.num_ws)):
+            raise ValueError(f"'ws' must be [B, {self.num_ws}, {self.style_dim}], got {tuple(styles.shape)}")
+        return self.synthesis(
+            styles,
+            inputs["coords"],
+            training=training,
+            noise=inputs.get("noise"),
+            randomize_noise=randomize_noise,
+            per_layer=per_layer,
+        )
+
+    def synthesis(self, styles, coords, training=None, noise=None, randomize_noise=True, per_layer=False):
+        """Renders `coords` with styles `w` (`[B, S]` / per pixel) or `ws` (`per_layer=True`)."""
+        if noise is not None and len(noise) != self.num_noise:
+            raise ValueError(f"'noise' must be a list of {self.num_noise} tensors, got {len(noise)}")
+
+        def style(i):
+            return styles[:, i] if per_layer else styles
+
+        def noise_at(i):
+            return None if noise is None else noise[i]
+
+        x = self.encode(coords, training=training)  # [B, ..., input_channels]
+        x = self.conv1(x, style(0), noise=noise_at(0), randomize_noise=randomize_noise)
+        k, n, rgb = 1, 1, None
+        for i in range(len(self.widths)):
+            if self.architecture == "res":
+                x = self.res_blocks[i](
+                    x, (style(k), style(k + 1)), noise=(noise_at(n), noise_at(n + 1)), randomize_noise=randomize_noise
+                )
+                k, n = k + 2, n + 2
+            else:
+                for j in range(2):
+                    x = self.linears[2 * i + j](x, style(k), noise=noise_at(n), randomize_noise=randomize_noise)
+                    k, n = k + 1, n + 1
+            if self.architecture == "skips":
+                out = self.to_rgbs[i](x, style(k))
+                rgb = out if rgb is None else out + rgb
+                k += 1
+        if self.to_rgb_last is not None:
+            rgb = self.to_rgb_last(x, style(k))
+        return ops.cast(rgb, "float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            size=self.size,
+            hidden_size=self.hidden_size,
+            style_dim=self.style_dim,
+            n_mlp=self.n_mlp,
+            lr_mlp=self.lr_mlp,
+            widths=list(self.widths),
+            channel_multiplier=self.channel_multiplier,
+            variant=self.variant,
+            architecture=self.architecture,
+            use_fourier=self.use_fourier,
+            use_embedding=self.use_embedding,
+            activation=self.activation,
+        )
+        return config
