@@ -1,0 +1,152 @@
+"""Decoding image files of any format and mode to RGB uint8, with errors that name the file.
+
+Everything that turns encoded bytes into pixels goes through `decode_image_bytes` (Pillow), in the
+input pipelines (inside `tf.numpy_function`) and in the TFRecord converter alike, so that the
+folder, TFRecord and TFDS sources treat every image the same way:
+
+- any Pillow format (JPEG, PNG, WebP, BMP, GIF: first frame, TIFF ...);
+- any mode -> RGB: grayscale and palette images are expanded, CMYK and YCbCr converted, 16-bit
+  and 32-bit integer images scaled to 8 bits, and images with alpha (RGBA, LA, PA, palette with a
+  transparent colour) are composited over a white background;
+- the EXIF orientation tag is applied;
+- a truncated, corrupt or unreadable file raises `BadImageError` whose message starts with the
+  file's name. Pillow's `LOAD_TRUNCATED_IMAGES` is never turned on: a truncated file is an error,
+  not a grey band.
+
+Skipped bad images are recorded in a process-wide `BadImageLog` (`skipped_images()`), and each
+new one is logged with absl at WARNING level together with the running count.
+"""
+import io
+import os
+import threading
+
+import numpy as np
+from absl import logging
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+class BadImageError(ValueError):
+    """An image file that cannot be decoded. `name` is the file (or record), `reason` why."""
+
+    def __init__(self, name, reason):
+        super().__init__(f"{name}: bad image: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+def _to_rgb(image):
+    """A loaded PIL image in any mode -> uint8 [H, W, 3]."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
+        gray = np.clip(np.round(array * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
+        gray = np.clip(np.round(array * scale), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def decode_image_bytes(data, name):
+    """Encoded image bytes -> uint8 [H, W, 3] RGB. Raises `BadImageError` naming `name`."""
+    if not data:
+        raise BadImageError(name, "empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # decodes fully: truncation and corruption surface here
+            image = ImageOps.exif_transpose(image)
+            rgb = _to_rgb(image)
+    except BadImageError:
+        raise
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, struct.error ...
+        raise BadImageError(name, f"{type(e).__name__}: {e}") from e
+    if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise BadImageError(name, f"decoded to an empty image of shape {rgb.shape}")
+    return rgb
+
+
+def read_image_file(path):
+    """Reads and decodes one image file (local or any `tf.io.gfile` path) to uint8 [H, W, 3]."""
+    import tensorflow as tf
+
+    path = os.fspath(path)
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            data = f.read()
+    except Exception as e:
+        raise BadImageError(path, f"unreadable: {type(e).__name__}: {e}") from e
+    return decode_image_bytes(data, path)
+
+
+def list_image_files(folder, extensions=IMAGE_EXTENSIONS):
+    """All image files under `folder`, recursively, sorted; hidden files and directories skipped.
+
+    Files are recognised by extension (case-insensitive). Raises FileNotFoundError if `folder`
+    does not exist or holds no image file.
+    """
+    import tensorflow as tf
+
+    folder = os.fspath(folder)
+    if not tf.io.gfile.isdir(folder):
+        raise FileNotFoundError(f"{folder}: image folder not found")
+    files = []
+    for root, dirs, names in tf.io.gfile.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(part.startswith(".") for part in os.path.relpath(root, folder).split(os.sep) if part != "."):
+            continue
+        files.extend(
+            os.path.join(root, n) for n in names if not n.startswith(".") and n.lower().endswith(tuple(extensions))
+        )
+    if not files:
+        raise FileNotFoundError(f"{folder}: no image files ({', '.join(extensions)}) found")
+    return sorted(files)
+
+
+class BadImageLog:
+    """Thread-safe record of skipped bad images: name -> reason. Each new one is logged (absl)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._skipped = {}
+
+    def record(self, name, reason):
+        with self._lock:
+            if name in self._skipped:  # seen again in a later epoch: already counted and logged
+                return
+            self._skipped[name] = reason
+            count = len(self._skipped)
+        logging.warning("Skipped bad image %s (%s); %d bad image(s) skipped so far", name, reason, count)
+
+    def skipped(self):
+        with self._lock:
+            return dict(self._skipped)
+
+    def count(self):
+        with self._lock:
+            return len(self._skipped)
+
+    def reset(self):
+        with self._lock:
+            self._skipped.clear()
+
+
+BAD_IMAGES = BadImageLog()
+
+
+def skipped_images():
+    """Bad images skipped so far in this process by pipelines with `skip_bad_images`: {name: reason}."""
+    return BAD_IMAGES.skipped()
+
+
+def reset_skipped_images():
+    BAD_IMAGES.reset()

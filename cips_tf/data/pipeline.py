@@ -1,0 +1,256 @@
+"""`build_dataset`: the tf.data input pipeline of training and evaluation.
+
+    source (sharded per input pipeline; file list / index list shuffled when training)
+      -> decode to uint8 RGB (Pillow, errors name the file; bad images skipped if asked)
+      -> fit_to_resolution (deterministic geometry)            -> [cache]
+      -> [training: shuffle(shuffle_buffer), repeat]
+      -> enumerate -> augment (stateless, seeded per element) -> center crop -> [-1, 1]
+      -> batch(per-replica batch size) -> prefetch
+
+Determinism: tf.data `deterministic` is on, every parallel map and interleave keeps order, the
+shuffles are seeded with `seed` and augmentation draws come from stateless ops keyed by
+(seed, input pipeline id, element index). The same seed (and TF global seed, which seeded
+`Dataset.shuffle` also mixes in; the trainer sets it from the same config) gives the same batches.
+"""
+import numpy as np
+import tensorflow as tf
+
+from cips_tf.data import config as config_lib
+from cips_tf.data import fashion_mnist
+from cips_tf.data import images as images_lib
+from cips_tf.data import tfrecord
+from cips_tf.data import transforms
+
+_MAX_INTERLEAVE = 16
+
+
+def _decode_py(data, name, from_file, skip):
+    """numpy_function body: encoded bytes (or a file path) -> (uint8 [H, W, 3], ok)."""
+    name = name.decode("utf-8", "replace")
+    try:
+        image = images_lib.read_image_file(name) if from_file else images_lib.decode_image_bytes(data, name)
+    except images_lib.BadImageError as e:
+        if not skip:
+            raise
+        images_lib.BAD_IMAGES.record(e.name, e.reason)
+        return np.zeros((0, 0, 3), np.uint8), False
+    return image, True
+
+
+def _decode(ds, *, from_file, skip, parallel):
+    """Dataset of (data, name) -> dataset of uint8 [H, W, 3], decoded by Pillow in parallel."""
+
+    def decode(data, name):
+        image, ok = tf.numpy_function(
+            lambda d, n: _decode_py(d, n, from_file, skip), [data, name], [tf.uint8, tf.bool], stateful=False
+        )
+        return tf.ensure_shape(image, [None, None, 3]), tf.ensure_shape(ok, [])
+
+    ds = ds.map(decode, num_parallel_calls=parallel, deterministic=True)
+    if skip:
+        ds = ds.filter(lambda image, ok: ok)
+    return ds.map(lambda image, ok: image)
+
+
+def _gray_or_rgba_to_rgb(image):
+    """uint8 [H, W, C] with C in {1, 3, 4} -> [H, W, 3] (alpha composited over white)."""
+    channels = image.shape[-1]
+    if channels == 1:
+        return tf.image.grayscale_to_rgb(image)
+    if channels == 4:
+        rgb, alpha = tf.cast(image[..., :3], tf.float32), tf.cast(image[..., 3:], tf.float32) / 255.0
+        return tf.cast(tf.round(rgb * alpha + 255.0 * (1.0 - alpha)), tf.uint8)
+    if channels == 3:
+        return image
+    raise ValueError(f"images must have 1, 3 or 4 channels, got shape {image.shape}")
+
+
+def _shard_args(input_context):
+    if input_context is None:
+        return 1, 0
+    return input_context.num_input_pipelines, input_context.input_pipeline_id
+
+
+def _fashion_mnist_source(cfg, training, seed, input_context, parallel):
+    images, _ = fashion_mnist.load_fashion_mnist(cfg.split, data_dir=cfg.data_dir or None)
+    images = tf.constant(images)  # [N, 28, 28] uint8, in memory
+    count = int(images.shape[0])
+    num, index = _shard_args(input_context)
+    ds = tf.data.Dataset.range(count).shard(num, index)
+    if training:
+        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return ds.map(lambda i: tf.image.grayscale_to_rgb(tf.gather(images, i)[..., None]), num_parallel_calls=parallel)
+
+
+def _folder_source(cfg, training, seed, input_context, parallel):
+    files = images_lib.list_image_files(cfg.path)
+    num, index = _shard_args(input_context)
+    ds = tf.data.Dataset.from_tensor_slices(files).shard(num, index)
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda path: (tf.constant(b""), path))
+    return _decode(ds, from_file=True, skip=cfg.skip_bad_images, parallel=parallel)
+
+
+def _tfrecord_source(cfg, training, seed, input_context, parallel):
+    files = tfrecord.list_tfrecord_files(cfg.path)
+    num, index = _shard_args(input_context)
+    by_file = num > 1 and len(files) >= num
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if by_file:
+        ds = ds.shard(num, index)
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    def records(path):
+        def named(i, serialized):
+            return tf.strings.join([path, "[record ", tf.strings.as_string(i), "]"]), serialized
+
+        return tf.data.TFRecordDataset(path).enumerate().map(named)
+
+    ds = ds.interleave(
+        records,
+        cycle_length=min(len(files), _MAX_INTERLEAVE) if training else 1,
+        block_length=1,
+        num_parallel_calls=parallel,
+        deterministic=True,
+    )
+    if num > 1 and not by_file:
+        ds = ds.shard(num, index)
+
+    def parse(name, serialized):
+        example = tfrecord.parse_example(serialized)
+        source = example["source"]
+        name = tf.cond(
+            tf.strings.length(source) > 0, lambda: tf.strings.join([name, " (", source, ")"]), lambda: name
+        )
+        return example["image"], name
+
+    ds = ds.map(parse, num_parallel_calls=parallel, deterministic=True)
+    return _decode(ds, from_file=False, skip=cfg.skip_bad_images, parallel=parallel)
+
+
+def _tfds_source(cfg, training, seed, input_context, parallel):
+    import tensorflow_datasets as tfds
+
+    if not cfg.name:
+        raise ValueError("data.source='tfds' needs data.name (a TFDS dataset name)")
+    builder = tfds.builder(cfg.name, data_dir=cfg.data_dir or None)
+    feature = builder.info.features[cfg.image_key]
+    num, index = _shard_args(input_context)
+    num_files = len(builder.info.splits[cfg.split].file_instructions)
+    by_file = num > 1 and num_files >= num
+    encoded = isinstance(feature, tfds.features.Image) and np.dtype(feature.np_dtype) == np.uint8
+    read_config = tfds.ReadConfig(
+        shuffle_seed=seed,
+        shuffle_reshuffle_each_iteration=True,
+        input_context=input_context if by_file else None,
+        add_tfds_id=True,
+    )
+    ds = builder.as_dataset(
+        split=cfg.split,
+        shuffle_files=training,
+        read_config=read_config,
+        decoders={cfg.image_key: tfds.decode.SkipDecoding()} if encoded else None,
+    )
+    if num > 1 and not by_file:
+        ds = ds.shard(num, index)
+    prefix = f"{cfg.name}/{cfg.split}"
+    if encoded:
+        ds = ds.map(
+            lambda ex: (ex[cfg.image_key], tf.strings.join([prefix, "[", ex.get("tfds_id", ""), "]"])),
+            num_parallel_calls=parallel,
+            deterministic=True,
+        )
+        return _decode(ds, from_file=False, skip=cfg.skip_bad_images, parallel=parallel)
+
+    def convert(ex):
+        image = ex[cfg.image_key]
+        if image.dtype != tf.uint8:  # uint16 / float32 images
+            image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
+        return _gray_or_rgba_to_rgb(image)
+
+    return ds.map(convert, num_parallel_calls=parallel, deterministic=True)
+
+
+_SOURCES = {
+    "fashion_mnist": _fashion_mnist_source,
+    "tfds": _tfds_source,
+    "tfrecord": _tfrecord_source,
+    "folder": _folder_source,
+}
+
+
+def _validate(cfg, resolution, batch_size):
+    if cfg.source not in _SOURCES:
+        raise ValueError(f"data.source must be one of {config_lib.SOURCES}, got {cfg.source!r}")
+    if cfg.source in ("tfrecord", "folder") and not cfg.path:
+        raise ValueError(f"data.source={cfg.source!r} needs data.path")
+    if resolution < 1 or batch_size < 1:
+        raise ValueError(f"resolution and batch_size must be positive, got {resolution}, {batch_size}")
+
+
+def build_dataset(data_config, *, resolution, batch_size, seed, training=True, input_context=None):
+    """The input pipeline: float32 [B, resolution, resolution, 3] in [-1, 1], NHWC, RGB.
+
+    Args:
+      data_config: a `default_config()`-shaped ConfigDict.
+      resolution: output side in pixels.
+      batch_size: the GLOBAL batch size; with `input_context` each input pipeline yields
+        `input_context.get_per_replica_batch_size(batch_size)` images per batch.
+      seed: int; shuffling and augmentation are derived from it.
+      training: True: shuffled, repeated forever, augmented, last partial batch dropped.
+        False: one deterministic pass in source order, no augmentation, the last partial batch
+        kept (unless `data_config.drop_remainder_eval`).
+      input_context: `tf.distribute.InputContext` (from `distribute_datasets_from_function`):
+        the data are sharded per input pipeline (by file when there are enough files).
+
+    Returns:
+      a `tf.data.Dataset`.
+    """
+    cfg = data_config
+    _validate(cfg, resolution, batch_size)
+    per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
+    _, pipeline_id = _shard_args(input_context)
+    parallel = tf.data.AUTOTUNE if cfg.num_parallel_calls in (None, -1) else int(cfg.num_parallel_calls)
+
+    ds = _SOURCES[cfg.source](cfg, training, seed, input_context, parallel)
+    ds = ds.map(
+        lambda image: transforms.fit_to_resolution(image, resolution, cfg.resize_shorter_side),
+        num_parallel_calls=parallel,
+        deterministic=True,
+    )
+    if cfg.cache:
+        ds = ds.cache()
+    if training:
+        if cfg.shuffle_buffer > 1:
+            ds = ds.shuffle(cfg.shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
+        ds = ds.repeat()
+
+    base_seed = tf.constant([seed, pipeline_id], tf.int64)
+    augment = dict(
+        resolution=resolution,
+        random_flip=bool(training and cfg.random_flip),
+        random_rotation=bool(training and cfg.random_rotation),
+        rotation_degrees=float(cfg.rotation_degrees),
+        rotation_fill_mode=cfg.rotation_fill_mode,
+    )
+
+    def finalize(index, image):
+        element_seed = tf.random.experimental.stateless_fold_in(base_seed, index)
+        return transforms.augment_and_finalize(image, element_seed, **augment)
+
+    ds = ds.enumerate().map(finalize, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.batch(per_replica, drop_remainder=training or cfg.drop_remainder_eval)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True
+    return ds.with_options(options)
+
+
+def iterate_numpy(data_config, *, resolution, batch_size, seed=0, training=False, num_batches=None):
+    """Yields numpy float32 batches from `build_dataset` (for metrics, notebooks, tests)."""
+    ds = build_dataset(data_config, resolution=resolution, batch_size=batch_size, seed=seed, training=training)
+    if num_batches is not None:
+        ds = ds.take(num_batches)
+    yield from ds.as_numpy_iterator()

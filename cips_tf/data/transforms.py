@@ -1,0 +1,132 @@
+"""Image transforms of the input pipelines: geometry, augmentation, scaling to [-1, 1].
+
+All functions take one image (no batch axis), HWC with 3 channels, and are traceable inside
+`tf.data` maps. Random ones are stateless: they take a `seed` tensor of shape [2] and give the
+same result for the same seed, whatever the parallelism or the TF global seed.
+
+Pixel geometry: pixel (x, y) has its centre at integer coordinates, the image centre is at
+((W - 1) / 2, (H - 1) / 2); a rotation by 90 degrees equals `np.rot90(image, 1)` exactly.
+"""
+import math
+
+import tensorflow as tf
+
+_FILL_MODES = {"reflect": "REFLECT", "wrap": "WRAP", "constant": "CONSTANT", "nearest": "NEAREST"}
+
+
+def resize_shorter_side(image, size):
+    """uint8 [H, W, 3] -> uint8 with the shorter side equal to `size`, aspect ratio kept.
+
+    Bilinear, antialiased when shrinking (so downscaling averages like an area filter), rounded
+    back to uint8. An image already at that size is returned unchanged.
+    """
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
+    scale = tf.cast(size, tf.float64) / tf.minimum(h, w)
+    new_h = tf.maximum(tf.cast(tf.round(h * scale), tf.int32), size)
+    new_w = tf.maximum(tf.cast(tf.round(w * scale), tf.int32), size)
+
+    def _resize():
+        resized = tf.image.resize(image, tf.stack([new_h, new_w]), method="bilinear", antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+    unchanged = tf.logical_and(tf.equal(new_h, shape[0]), tf.equal(new_w, shape[1]))
+    return tf.cond(unchanged, lambda: image, _resize)
+
+
+def center_crop(image, height, width):
+    """Crops the central `height` x `width` window (top-left rounding as `(H - h) // 2`)."""
+    shape = tf.shape(image)
+    top = (shape[0] - height) // 2
+    left = (shape[1] - width) // 2
+    return image[top : top + height, left : left + width]
+
+
+def center_square(image, min_size):
+    """Central square of side min(H, W), first upscaled (shorter side) if that is below `min_size`."""
+    shape = tf.shape(image)
+    image = tf.cond(
+        tf.minimum(shape[0], shape[1]) < min_size, lambda: resize_shorter_side(image, min_size), lambda: image
+    )
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    return center_crop(image, side, side)
+
+
+def fit_to_resolution(image, resolution, resize_shorter_side_first=True):
+    """The deterministic geometry of every source: uint8 [H, W, 3] -> uint8 square.
+
+    With `resize_shorter_side_first` (the default): resize the shorter side to `resolution`, then
+    center crop -> [resolution, resolution, 3]. Without it the image keeps its native scale and only
+    the central min(H, W) square is kept (upscaled if smaller than `resolution`); the final
+    `resolution` crop happens after augmentation (the Satellite-Buildings recipe: 300 x 300 images,
+    random rotation, center crop to 256).
+    """
+    if resize_shorter_side_first:
+        image = center_crop(resize_shorter_side(image, resolution), resolution, resolution)
+        return tf.ensure_shape(image, [resolution, resolution, 3])
+    return center_square(image, resolution)
+
+
+def rotate(image, angle, fill_mode="reflect"):
+    """Rotates float [H, W, C] by `angle` radians counterclockwise about the centre, bilinear.
+
+    Output pixel (x, y) samples the input at R(angle) (x - c) + c; pixels that come from outside
+    the input are filled per `fill_mode` ('reflect', 'wrap', 'nearest' or 'constant' black).
+    """
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"rotation fill_mode must be one of {sorted(_FILL_MODES)}, got {fill_mode!r}")
+    shape = tf.shape(image)
+    cx = (tf.cast(shape[1], tf.float32) - 1.0) / 2.0
+    cy = (tf.cast(shape[0], tf.float32) - 1.0) / 2.0
+    angle = tf.cast(angle, tf.float32)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # Maps output (x, y) to input coordinates: x_in = cos x - sin y + a2, y_in = sin x + cos y + b2.
+    transform = tf.stack(
+        [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0]
+    )[None]
+    rotated = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(image, tf.float32)[None],
+        transforms=transform,
+        output_shape=shape[:2],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode=_FILL_MODES[fill_mode],
+    )
+    return rotated[0]
+
+
+def random_rotate(image, seed, max_degrees=180.0, fill_mode="reflect"):
+    """Rotates by an angle uniform in [-max_degrees, max_degrees) drawn from the stateless `seed`."""
+    limit = math.radians(max_degrees)
+    angle = tf.random.stateless_uniform([], seed=seed, minval=-limit, maxval=limit)
+    return rotate(image, angle, fill_mode)
+
+
+def random_flip_left_right(image, seed):
+    """Mirrors along the width with probability 1/2, decided by the stateless `seed`."""
+    flip = tf.random.stateless_uniform([], seed=seed) < 0.5
+    return tf.cond(flip, lambda: tf.reverse(image, axis=[1]), lambda: image)
+
+
+def to_unit_range(image):
+    """uint8 (or float in [0, 255]) -> float32 in [-1, 1]: x / 127.5 - 1."""
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def augment_and_finalize(image, seed, *, resolution, random_flip, random_rotation, rotation_degrees,
+                         rotation_fill_mode):
+    """uint8 square from `fit_to_resolution` -> float32 [resolution, resolution, 3] in [-1, 1].
+
+    Order: random rotation of the full square, center crop to `resolution`, random horizontal flip.
+    `seed` is a stateless seed [2]; with both augmentations off it is unused.
+    """
+    rotation_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    image = tf.cast(image, tf.float32)
+    if random_rotation:
+        image = random_rotate(image, rotation_seed, rotation_degrees, rotation_fill_mode)
+    image = center_crop(image, resolution, resolution)
+    if random_flip:
+        image = random_flip_left_right(image, flip_seed)
+    image = tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)
+    return tf.ensure_shape(image, [resolution, resolution, 3])

@@ -1,0 +1,105 @@
+"""Imports `tensorflow_gan` (TF-GAN 2.1.0) on TensorFlow releases that no longer ship `tf.estimator`.
+
+TF-GAN 2.1.0 is the last release. Its package `__init__` imports its Estimator wrappers
+(`tensorflow_gan.python.estimator`, `tensorflow_gan.python.train`), which subclass and reference
+`tf.estimator.*` and `tf.compat.v1.estimator.tpu.*` at import time. TensorFlow 2.16 removed
+`tf.estimator`, so `import tensorflow_gan` fails there with
+`AttributeError: module 'tensorflow' has no attribute 'estimator'`, although the evaluation code we
+use (`tfgan.eval.*_from_activations`) never touches Estimators.
+
+`import_tfgan()` installs an inert stand-in for `tf.estimator` (and `tf.compat.v1.estimator`)
+*only when TensorFlow lacks one*, then imports TF-GAN. Every attribute of the stand-in is a
+placeholder class: it can be subclassed and its attributes read (`tf.estimator.ModeKeys.TRAIN`),
+but instantiating one raises `NotImplementedError`, so TF-GAN's Estimator API fails loudly if
+anything ever calls it. This is the only module in cips_tf that knows about the workaround; import
+TF-GAN through it.
+
+Known to work: tensorflow==2.21, tensorflow-gan==2.1.0, tensorflow-probability==0.25.0 (TF-GAN
+imports tensorflow_probability; TFP 0.25 itself needs tf-keras, which pip installs with it).
+"""
+import types
+
+import tensorflow as tf
+
+__all__ = ["import_tfgan", "install_estimator_stub", "ESTIMATOR_STUB_MARKER"]
+
+ESTIMATOR_STUB_MARKER = "_cips_tf_estimator_stub"
+
+
+class _PlaceholderMeta(type):
+    """Metaclass whose classes hand out further placeholder classes for any unknown attribute."""
+
+    def __getattr__(cls, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        placeholder = _PlaceholderMeta(name, (_Placeholder,), {"__module__": "tf.estimator (stub)"})
+        setattr(cls, name, placeholder)
+        return placeholder
+
+
+class _Placeholder(metaclass=_PlaceholderMeta):
+    """Stands for any `tf.estimator` symbol; cannot be instantiated."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{type(self).__qualname__}: tf.estimator was removed from TensorFlow; cips_tf installs an inert "
+            "stand-in only so that tensorflow_gan can be imported for its evaluation functions"
+        )
+
+
+class _StubModule(types.ModuleType):
+    """A module that creates a placeholder class for each attribute looked up on it."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        placeholder = _PlaceholderMeta(name, (_Placeholder,), {"__module__": self.__name__})
+        setattr(self, name, placeholder)
+        return placeholder
+
+
+def _make_stub(name):
+    module = _StubModule(name, "Inert stand-in for the removed tf.estimator API (see cips_tf.metrics.tfgan_compat).")
+    setattr(module, ESTIMATOR_STUB_MARKER, True)
+    return module
+
+
+def install_estimator_stub():
+    """Gives `tf.estimator` and `tf.compat.v1.estimator` inert stand-ins where TensorFlow has none.
+
+    Returns True if a stand-in was installed now, False if TensorFlow already had the attribute
+    (a real Estimator or a stub installed earlier); never replaces a real `tf.estimator`.
+    """
+    installed = False
+    for parent, name in ((tf, "tf.estimator"), (tf.compat.v1, "tf.compat.v1.estimator")):
+        try:
+            getattr(parent, "estimator")
+            continue
+        except AttributeError:
+            pass
+        setattr(parent, "estimator", _make_stub(name))
+        installed = True
+    return installed
+
+
+def import_tfgan():
+    """Returns the `tensorflow_gan` module, installing the `tf.estimator` stand-in first if needed.
+
+    Raises:
+      ImportError: if tensorflow-gan (or tensorflow-probability, which it imports) is not
+        installed, naming the pip pins that are known to work.
+    """
+    try:
+        # Imported before the stub goes in: importing TFP (through tf-keras) rebinds `tf.compat.v1`
+        # to a fresh module object, which would drop a stub installed on the old one.
+        import tensorflow_probability  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+
+        install_estimator_stub()
+        import tensorflow_gan as tfgan  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+        raise ImportError(
+            "tensorflow_gan is needed for KID and for the TF-GAN FID cross-check: "
+            "pip install 'tensorflow-gan==2.1.0' 'tensorflow-probability==0.25.0' "
+            "(or pip install -e '.[metrics]')"
+        ) from e
+    return tfgan

@@ -1,0 +1,44 @@
+"""Builds the models from an ml_collections config (the `model` and `discriminator` sections)."""
+from cips_tf.models.discriminator import Discriminator
+from cips_tf.models.generator import CIPSGenerator, paper_widths
+
+
+def _widths(value, size):
+    if value in (None, "official"):
+        return None
+    if value == "paper":
+        return paper_widths(size)
+    return [int(w) for w in value]
+
+
+def generator_from_config(config, dtype=None):
+    """`config.resolution` and `config.model.{hidden_size, style_dim, n_mlp, lr_mlp, widths,
+    channel_multiplier, variant}`; widths may be None / "official", "paper" or a list."""
+    m = config.model
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    return CIPSGenerator(
+        size=config.resolution,
+        hidden_size=m.hidden_size,
+        style_dim=m.style_dim,
+        n_mlp=m.n_mlp,
+        lr_mlp=m.lr_mlp,
+        widths=_widths(m.get("widths"), config.resolution),
+        channel_multiplier=m.get("channel_multiplier", 2),
+        variant=m.get("variant", "skips"),
+        **kwargs,
+    )
+
+
+def discriminator_from_config(config, dtype=None):
+    """`config.resolution` (or `config.discriminator.size` for patch training) and
+    `config.discriminator.{channel_multiplier, widths}`."""
+    d = config.discriminator
+    size = d.get("size") or config.resolution
+    widths = d.get("widths")
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    return Discriminator(
+        size=size,
+        channel_multiplier=d.get("channel_multiplier", 2),
+        widths=None if widths in (None, "official") else [int(w) for w in widths],
+        **kwargs,
+    )

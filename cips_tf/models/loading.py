@@ -1,0 +1,63 @@
+"""Loads a trained generator from a training workdir or an exported SavedModel directory.
+
+- Training workdir (`DIR/config.json` + `DIR/checkpoints/`): the EMA generator of the latest
+  checkpoint (or of `step`), built from the run's resolved config.
+- Exported SavedModel (`BASE/<name>/<version>/`): the Keras generator stored beside the serving
+  graph in `assets.extra/cips_generator.keras` (TF Serving ignores that directory's other files),
+  with `assets.extra/w_avg.npy`.
+"""
+import dataclasses
+import json
+import pathlib
+
+import ml_collections
+import numpy as np
+
+SAVEDMODEL_KERAS = "assets.extra/cips_generator.keras"
+SAVEDMODEL_W_AVG = "assets.extra/w_avg.npy"
+
+
+@dataclasses.dataclass
+class LoadedGenerator:
+    generator: object  # CIPSGenerator
+    w_avg: object  # np.ndarray [style_dim] or None when unknown
+    config: object  # ml_collections.ConfigDict of the run, or None
+    source: str
+
+
+def read_config(workdir):
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: not a cips_tf training workdir")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def load_generator(path, step=None):
+    """Returns a `LoadedGenerator` for a training workdir or an exported SavedModel directory."""
+    import keras
+    import tensorflow as tf
+
+    from cips_tf.models.factory import generator_from_config
+
+    path = pathlib.Path(path)
+    if (path / "saved_model.pb").exists():
+        keras_path = path / SAVEDMODEL_KERAS
+        if not keras_path.exists():
+            raise FileNotFoundError(f"{keras_path} not found: {path} was not exported by cips_tf")
+        generator = keras.saving.load_model(keras_path, compile=False)
+        w_avg_path = path / SAVEDMODEL_W_AVG
+        w_avg = np.load(w_avg_path) if w_avg_path.exists() else None
+        return LoadedGenerator(generator, w_avg, None, str(path))
+    config = read_config(path)
+    generator = generator_from_config(config)
+    ckpt_dir = path / "checkpoints"
+    if step is None:
+        ckpt_path = tf.train.latest_checkpoint(str(ckpt_dir))
+        if ckpt_path is None:
+            raise FileNotFoundError(f"{ckpt_dir}: no checkpoint found")
+    else:
+        ckpt_path = str(ckpt_dir / f"ckpt-{int(step)}")
+    w_avg = tf.Variable(tf.zeros([generator.style_dim]), trainable=False)
+    tf.train.Checkpoint(g_ema=generator, w_avg=w_avg).read(ckpt_path).expect_partial()
+    w_avg_value = w_avg.numpy()
+    return LoadedGenerator(generator, w_avg_value if np.any(w_avg_value) else None, config, ckpt_path)

@@ -1,0 +1,58 @@
+"""Default training configuration; `configs/*.py` start from it and override fields."""
+import ml_collections
+
+
+def default_config():
+    """The official CIPS training setup (DESIGN.md) at 256 px; every field documented inline."""
+    c = ml_collections.ConfigDict()
+    c.resolution = 256
+    c.batch_size = 32  # global batch (official: 4 per GPU x 8 GPUs)
+    c.num_train_steps = 1_200_000
+    c.seed = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.hidden_size = 512
+    c.model.style_dim = 512
+    c.model.n_mlp = 8
+    c.model.lr_mlp = 0.01
+    c.model.widths = ml_collections.config_dict.placeholder(object)  # None/"official", "paper" or a list
+    c.model.channel_multiplier = 2
+    c.model.variant = "skips"  # skips | res | base | ne | no_fourier | sine
+
+    c.discriminator = ml_collections.ConfigDict()
+    c.discriminator.channel_multiplier = 2
+    c.discriminator.widths = ml_collections.config_dict.placeholder(object)
+    c.discriminator.size = ml_collections.config_dict.placeholder(int)  # patch training: the patch size
+
+    c.optimizer = ml_collections.ConfigDict()
+    c.optimizer.learning_rate = 2e-3
+    c.optimizer.beta_1 = 0.0
+    c.optimizer.beta_2 = 0.99
+    c.optimizer.epsilon = 1e-8
+    c.optimizer.g_reg_every = 4  # official lazy-regularization ratio for G (no path-length reg in CIPS)
+    c.optimizer.d_reg_every = 16
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.r1_gamma = 10.0
+    c.loss.style_mixing_prob = 0.0  # official CIPS: no mixing
+
+    c.ema = ml_collections.ConfigDict()
+    c.ema.decay = 0.5 ** (32 / (10 * 1000))  # official, at global batch 32
+    c.ema.scale_with_batch = True  # StyleGAN2: keep the half-life in images when the batch changes
+
+    c.data = ml_collections.ConfigDict()  # see cips_tf.data.default_config()
+
+    c.training = ml_collections.ConfigDict()
+    c.training.mode = "full"  # full | patch | cylindrical
+    c.training.patch_size = 64
+    c.training.patch_max_dilation = 4
+    c.training.mixed_precision = "float32"  # float32 | mixed_bfloat16 | mixed_float16
+    c.training.jit_compile = False
+    c.training.log_every = 50
+    c.training.checkpoint_every = 1000
+    c.training.keep_checkpoints = 3
+    c.training.sample_every = 1000
+    c.training.num_sample_images = 16
+    c.training.eval_every = 0  # 0: no in-training FID
+    c.training.eval_num_samples = 1000
+    return c
