@@ -85,11 +85,14 @@ class CoordinateEmbedding(keras.layers.Layer):
         return len(coords_shape) == 4 and coords_shape[1] == self.size and coords_shape[2] == self.size
 
     def call(self, inputs, training=None):
-        table = ops.cast(self.table, self.compute_dtype)
         if training and self.is_native_grid(tuple(inputs.shape)):
+            table = ops.cast(self.table, self.compute_dtype)
             batch = ops.shape(inputs)[0]
             return ops.broadcast_to(table[None], (batch, self.size, self.size, self.units))
-        return grid_sample_border(table, inputs)
+        # Sampling positions are computed in float32 even under mixed precision: bfloat16 cannot
+        # address the cells of a 256-wide table.
+        sampled = grid_sample_border(ops.cast(self.table, "float32"), ops.cast(inputs, "float32"))
+        return ops.cast(sampled, self.compute_dtype)
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape[:-1]) + (self.units,)

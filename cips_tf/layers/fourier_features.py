@@ -41,8 +41,10 @@ class FourierFeatures(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        x = ops.cast(inputs, self.compute_dtype)
-        return ops.sin(ops.matmul(x, ops.cast(self.kernel, self.compute_dtype)) + ops.cast(self.bias, self.compute_dtype))
+        # Computed in float32 even under mixed precision (the phases need the precision), then cast.
+        x = ops.cast(inputs, "float32")
+        phase = ops.matmul(x, ops.cast(self.kernel, "float32")) + ops.cast(self.bias, "float32")
+        return ops.cast(ops.sin(phase), self.compute_dtype)
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape[:-1]) + (self.units,)

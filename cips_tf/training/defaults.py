@@ -1,6 +1,8 @@
 """Default training configuration; `configs/*.py` start from it and override fields."""
 import ml_collections
 
+from cips_tf import data
+
 
 def default_config():
     """The official CIPS training setup (DESIGN.md) at 256 px; every field documented inline."""
@@ -37,10 +39,12 @@ def default_config():
     c.loss.style_mixing_prob = 0.0  # official CIPS: no mixing
 
     c.ema = ml_collections.ConfigDict()
-    c.ema.decay = 0.5 ** (32 / (10 * 1000))  # official, at global batch 32
-    c.ema.scale_with_batch = True  # StyleGAN2: keep the half-life in images when the batch changes
+    # StyleGAN2's EMA: a half-life of `half_life_kimg` thousand images, so the per-step decay is
+    # 0.5 ** (batch_size / (half_life_kimg * 1000)); at batch 32 the official 0.5 ** (32 / 10000).
+    c.ema.half_life_kimg = 10.0
+    c.ema.decay = ml_collections.config_dict.placeholder(float)  # set to override the above
 
-    c.data = ml_collections.ConfigDict()  # see cips_tf.data.default_config()
+    c.data = data.default_config()
 
     c.training = ml_collections.ConfigDict()
     c.training.mode = "full"  # full | patch | cylindrical
@@ -55,4 +59,6 @@ def default_config():
     c.training.num_sample_images = 16
     c.training.eval_every = 0  # 0: no in-training FID
     c.training.eval_num_samples = 1000
+    c.training.strategy = "auto"  # auto (MultiWorker from TF_CONFIG, else Mirrored) | mirrored | default
+    c.training.max_consecutive_nonfinite = 0  # stop at the first non-finite loss
     return c

@@ -1,0 +1,32 @@
+"""`cips-train --config=configs/<name>.py --workdir=DIR [--config.<field>=value ...]`.
+
+Flags live only here. Re-running with the same workdir resumes from its latest checkpoint.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (checkpoints, TensorBoard, samples).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from cips_tf.training import train_lib
+
+    logging.set_verbosity(logging.INFO)
+    result = train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    logging.info("done at step %d; checkpoint %s", result["step"], result["checkpoint"])
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,237 @@
+"""CIPSGAN: the generator, the discriminator, the EMA generator and one adversarial training step."""
+import keras
+import tensorflow as tf
+
+from cips_tf import losses
+from cips_tf.coords import make_grid
+
+
+def lazy_regularization_adam(learning_rate, beta_1, beta_2, epsilon, reg_every):
+    """Adam with StyleGAN2's lazy-regularization adjustment: `ratio = k / (k + 1)` scales the
+    learning rate and raises both betas to that power (official: k = 4 for G, 16 for D)."""
+    ratio = reg_every / (reg_every + 1.0) if reg_every else 1.0
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate * ratio, beta_1=beta_1**ratio, beta_2=beta_2**ratio, epsilon=epsilon
+    )
+
+
+def ema_decay_for_batch(global_batch_size, half_life_kimg=10.0):
+    """StyleGAN2's EMA: the generator average has a half-life of `half_life_kimg` thousand images,
+    so `decay = 0.5 ** (batch / (half_life_kimg * 1000))`; at batch 32 this is the official
+    `0.5 ** (32 / (10 * 1000))`."""
+    return 0.5 ** (global_batch_size / (half_life_kimg * 1000.0))
+
+
+class FullGridSampler:
+    """Training coordinates for standard training: the native grid (embedding read directly)."""
+
+    def __init__(self, resolution):
+        self.resolution = resolution
+
+    def coords(self, global_batch, seed):
+        return make_grid(global_batch, self.resolution)
+
+    def real(self, real_images, coords):
+        return real_images
+
+
+@keras.saving.register_keras_serializable(package="cips_tf")
+class CIPSGAN(keras.Model):
+    """Holds G, D and G_ema and runs the official CIPS / StyleGAN2 training step.
+
+    Per step (as official train.py): a D step on the non-saturating logistic loss; every
+    `d_reg_every` steps an extra D step on the lazy R1 penalty `gamma / 2 * ||grad D(x)||^2 *
+    d_reg_every`; a G step on the non-saturating loss; then `G_ema <- G + decay * (G_ema - G)`.
+
+    Distribution: the step runs per replica. Latents and noise are drawn statelessly for the
+    GLOBAL batch from `(seed, step)` and each replica takes its slice, and every per-example loss
+    is reduced with `tf.nn.compute_average_loss(global_batch_size=...)`; gradients are summed
+    across replicas by the optimizer. So 1 replica and N replicas with the same global batch give
+    the same update, except for the minibatch-stddev layer, which (as in official DDP training)
+    groups samples within a replica.
+
+    Args:
+        generator, discriminator, g_ema: the models (g_ema starts as a copy of generator).
+        r1_gamma: R1 weight (10).
+        d_reg_every: lazy R1 interval (16).
+        ema_decay: EMA decay per step.
+        style_mixing_prob: probability of style mixing per sample (0, as official CIPS).
+        seed: base seed of the latent / noise streams.
+        sampler: training-coordinate sampler (`coords(global_batch, seed)`, `real(images, coords)`);
+            default the native grid; patch and cylindrical training swap it.
+        jit_compile: compile the per-replica loss/gradient computations with XLA.
+    """
+
+    def __init__(self, generator, discriminator, g_ema, r1_gamma=10.0, d_reg_every=16, ema_decay=0.999,
+                 style_mixing_prob=0.0, seed=0, sampler=None, jit_compile=False, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.g_ema = g_ema
+        self.r1_gamma = float(r1_gamma)
+        self.d_reg_every = int(d_reg_every)
+        self.ema_decay = float(ema_decay)
+        self.style_mixing_prob = float(style_mixing_prob)
+        self.seed = int(seed)
+        self.sampler = sampler or FullGridSampler(generator.size)
+        self.jit_compile = bool(jit_compile)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "r1_penalty", "real_score", "fake_score")
+        }
+        self._d_grads_fn = tf.function(self._d_grads, jit_compile=True) if self.jit_compile else self._d_grads
+        self._g_grads_fn = tf.function(self._g_grads, jit_compile=True) if self.jit_compile else self._g_grads
+        self._r1_grads_fn = tf.function(self._r1_grads, jit_compile=True) if self.jit_compile else self._r1_grads
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    def build_optimizers(self):
+        """Creates both optimizers' slots; call inside `strategy.scope()` before the first step."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def copy_to_ema(self):
+        for e, g in zip(self.g_ema.trainable_variables, self.generator.trainable_variables):
+            e.assign(g)
+
+    # -- random streams ------------------------------------------------------------------------
+
+    def _seed(self, salt):
+        return tf.stack([tf.constant(self.seed, tf.int64) * 1000003 + salt, self.step.read_value()])
+
+    def _sample_latents(self, global_batch, salt, rid, local_batch):
+        """Styles for the local slice of a global batch: `{"z": ...}` or, with mixing, `{"ws": ...}`."""
+        g = self.generator
+        z = tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt))
+        z = z[rid * local_batch : (rid + 1) * local_batch]
+        if self.style_mixing_prob <= 0:
+            return {"z": z}
+        z2 = tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt + 1))
+        u = tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 2))
+        cut = tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 3), minval=1, maxval=g.num_ws,
+                                          dtype=tf.int32)
+        z2, u, cut = (t[rid * local_batch : (rid + 1) * local_batch] for t in (z2, u, cut))
+        cut = tf.where(u < self.style_mixing_prob, cut, g.num_ws)  # [B]
+        w1, w2 = g.mapping(z), g.mapping(z2)
+        layer = tf.range(g.num_ws)[None, :, None]  # [1, L, 1]
+        ws = tf.where(layer < cut[:, None, None], w1[:, None, :], w2[:, None, :])
+        return {"ws": ws}
+
+    def _sample_noise(self, global_batch, coords_shape, salt, rid, local_batch):
+        h, w = coords_shape[1], coords_shape[2]
+        return [
+            tf.random.stateless_normal([global_batch, h, w, 1], seed=self._seed(salt + i))[
+                rid * local_batch : (rid + 1) * local_batch
+            ]
+            for i in range(self.generator.num_noise)
+        ]
+
+    def _sample(self, real_images, salt):
+        ctx = tf.distribute.get_replica_context()
+        num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        rid = ctx.replica_id_in_sync_group if ctx is not None else 0
+        local_batch = real_images.shape[0]
+        if local_batch is None:
+            raise ValueError("CIPSGAN needs a static per-replica batch size (batch with drop_remainder=True)")
+        global_batch = local_batch * num_replicas
+        coords = self.sampler.coords(global_batch, self._seed(salt))
+        coords = coords[rid * local_batch : (rid + 1) * local_batch]
+        inputs = self._sample_latents(global_batch, salt + 10, rid, local_batch)
+        inputs["coords"] = coords
+        inputs["noise"] = self._sample_noise(global_batch, coords.shape, salt + 100, rid, local_batch)
+        return inputs, global_batch
+
+    # -- gradient computations (optionally XLA-compiled per replica) ---------------------------
+
+    def _d_grads(self, real, fake, global_batch):
+        d = self.discriminator
+        with tf.GradientTape() as tape:
+            fake_logits = tf.cast(d(fake, training=True), tf.float32)
+            real_logits = tf.cast(d(real, training=True), tf.float32)
+            loss = tf.nn.compute_average_loss(losses.d_logistic_loss(real_logits, fake_logits),
+                                              global_batch_size=global_batch)
+            scaled = self.d_optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, d.trainable_variables)
+        metrics = {
+            "d_loss": loss,
+            "real_score": tf.nn.compute_average_loss(tf.reshape(real_logits, [-1]), global_batch_size=global_batch),
+            "fake_score": tf.nn.compute_average_loss(tf.reshape(fake_logits, [-1]), global_batch_size=global_batch),
+        }
+        return grads, metrics
+
+    def _r1_grads(self, real, global_batch):
+        d = self.discriminator
+        with tf.GradientTape() as tape:
+            penalty, real_logits = losses.r1_penalty(d, real)
+            r1 = tf.nn.compute_average_loss(penalty, global_batch_size=global_batch)
+            loss = r1 * (self.r1_gamma / 2.0 * self.d_reg_every) + 0.0 * real_logits[0, 0]
+            scaled = self.d_optimizer.scale_loss(loss)
+        return tape.gradient(scaled, d.trainable_variables), r1
+
+    def _g_grads(self, inputs, global_batch):
+        g, d = self.generator, self.discriminator
+        with tf.GradientTape() as tape:
+            fake = g(inputs, training=True)
+            fake_logits = tf.cast(d(fake, training=True), tf.float32)
+            loss = tf.nn.compute_average_loss(losses.g_nonsaturating_loss(fake_logits), global_batch_size=global_batch)
+            scaled = self.g_optimizer.scale_loss(loss)
+        return tape.gradient(scaled, g.trainable_variables), loss
+
+    # -- the step ------------------------------------------------------------------------------
+
+    def train_step(self, data, do_r1=None):
+        """One training step on a per-replica batch of real images `[b, H, W, 3]` in [-1, 1].
+
+        `do_r1`: Python bool (the training loop passes `step % d_reg_every == 0`), or None to decide
+        in-graph from the step counter (as `fit()` calls it). Returns the per-replica share of each
+        metric (sum across replicas gives the global mean).
+        """
+        real_images = data[0] if isinstance(data, (tuple, list)) else data
+        d_inputs, global_batch = self._sample(real_images, salt=1)
+        fake = tf.stop_gradient(self.generator(d_inputs, training=True))
+        real = self.sampler.real(real_images, d_inputs["coords"])
+        grads, metrics = self._d_grads_fn(real, fake, global_batch)
+        self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+
+        def r1_step():
+            r1_grads, r1 = self._r1_grads_fn(real, global_batch)
+            self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
+            return r1
+
+        if do_r1 is None:
+            metrics["r1_penalty"] = tf.cond(
+                self.step % self.d_reg_every == 0, r1_step, lambda: tf.constant(0.0, tf.float32)
+            )
+        elif do_r1:
+            metrics["r1_penalty"] = r1_step()
+
+        g_inputs, _ = self._sample(real_images, salt=2)
+        g_grads, metrics["g_loss"] = self._g_grads_fn(g_inputs, global_batch)
+        self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
+
+        def finish(strategy=None):
+            self.update_ema()
+            self.step.assign_add(1)
+
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and tf.distribute.has_strategy():
+            ctx.merge_call(finish)
+        else:
+            finish()
+        return metrics
+
+    def update_ema(self):
+        decay = self.ema_decay
+        for e, g in zip(self.g_ema.trainable_variables, self.generator.trainable_variables):
+            e.assign(g + decay * (e - g))
+
+    def call(self, inputs, training=False):
+        return self.g_ema(inputs, training=training)

@@ -1,0 +1,277 @@
+"""`train_and_evaluate(config, workdir)`: the CIPS training loop under tf.distribute.
+
+Workdir layout:
+    DIR/config.json          the resolved config of the run
+    DIR/checkpoints/         tf.train.CheckpointManager: G, D, G_ema, both optimizers, `step`
+    DIR/events.out.tfevents* TensorBoard: losses, R1, learning rates, steps/s, images/s, samples
+    DIR/samples/             PNG grids of a fixed set of z rendered by G_ema
+
+Fault tolerance: checkpoints are written every `training.checkpoint_every` steps and at the last
+step; SIGTERM (preemption) checkpoints, then returns. CheckpointManager writes the data files
+before atomically updating its state file, so a SIGKILL at any moment leaves the latest listed
+checkpoint complete and loses at most one interval. Re-running with the same workdir resumes at
+the saved step (TensorBoard steps continue). A non-finite loss stops the run with
+`NonFiniteLossError` before anything is saved, so the last good checkpoint is kept.
+"""
+import json
+import math
+import os
+import pathlib
+import signal
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from cips_tf import data as data_lib
+from cips_tf.models.factory import discriminator_from_config, generator_from_config
+from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
+from cips_tf.synthesis.latents import z_from_seed
+from cips_tf.training import images as image_lib
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the run stopped without saving the bad state."""
+
+
+def get_strategy(name="auto"):
+    """`MultiWorkerMirroredStrategy` when TF_CONFIG names several workers, else `MirroredStrategy`
+    over the local devices ("auto"); "mirrored", "multiworker" or "default" force one."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    cluster = tf_config.get("cluster", {})
+    n_tasks = sum(len(v) for k, v in cluster.items() if k in ("chief", "worker"))
+    if name == "multiworker" or (name == "auto" and n_tasks > 1):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name not in ("auto", "mirrored"):
+        raise ValueError(f"training.strategy must be auto, mirrored, multiworker or default, got {name!r}")
+    return tf.distribute.MirroredStrategy()
+
+
+def is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def build_gan(config, strategy, global_batch_size):
+    """Creates G, D, G_ema, the optimizers and the CIPSGAN inside `strategy.scope()`."""
+    t = config.training
+    policy = t.get("mixed_precision", "float32") or "float32"
+    with strategy.scope():
+        generator = generator_from_config(config, dtype=policy)
+        discriminator = discriminator_from_config(config, dtype=policy)
+        g_ema = generator_from_config(config)  # float32: the model that is evaluated and exported
+        o = config.optimizer
+        g_opt = lazy_regularization_adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.g_reg_every)
+        d_opt = lazy_regularization_adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.d_reg_every)
+        if policy == "mixed_float16":
+            g_opt = keras.optimizers.LossScaleOptimizer(g_opt)
+            d_opt = keras.optimizers.LossScaleOptimizer(d_opt)
+        decay = config.ema.get("decay")
+        if decay is None:
+            decay = ema_decay_for_batch(global_batch_size, config.ema.half_life_kimg)
+        gan = CIPSGAN(
+            generator,
+            discriminator,
+            g_ema,
+            r1_gamma=config.loss.r1_gamma,
+            d_reg_every=o.d_reg_every,
+            ema_decay=decay,
+            style_mixing_prob=config.loss.style_mixing_prob,
+            seed=config.seed,
+            sampler=make_sampler(config),
+            jit_compile=t.jit_compile,
+        )
+        gan.compile(g_optimizer=g_opt, d_optimizer=d_opt)
+        gan.build_optimizers()  # both optimizers before the first step (required under a strategy)
+        gan.copy_to_ema()
+    return gan
+
+
+def make_sampler(config):
+    """The training-coordinate sampler of `config.training.mode` (full, patch, cylindrical)."""
+    mode = config.training.mode
+    if mode == "full":
+        return None
+    from cips_tf.training import samplers
+
+    return samplers.make_sampler(config)
+
+
+def make_checkpoint(gan):
+    return tf.train.Checkpoint(
+        generator=gan.generator,
+        discriminator=gan.discriminator,
+        g_ema=gan.g_ema,
+        g_optimizer=gan.g_optimizer,
+        d_optimizer=gan.d_optimizer,
+        step=gan.step,
+    )
+
+
+class _Preemption:
+    """Turns SIGTERM into a flag the loop checks after each step."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        logging.warning("SIGTERM received: checkpointing and stopping after this step")
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _format_eta(seconds):
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _learning_rate(optimizer):
+    return float(tf.convert_to_tensor(optimizer.learning_rate).numpy())
+
+
+def write_config(config, workdir):
+    path = pathlib.Path(workdir) / "config.json"
+    path.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str))
+    return path
+
+
+def render_samples(g_ema, z, resolution, batch=16):
+    """G_ema renders of fixed `z` on the native grid (eval mode, no noise) -> uint8 `[N, H, W, 3]`."""
+    from cips_tf.coords import make_grid
+
+    outs = []
+    for i in range(0, len(z), batch):
+        zb = z[i : i + batch]
+        rgb = g_ema({"z": zb, "coords": make_grid(zb.shape[0], resolution)}, training=False, randomize_noise=False)
+        outs.append(image_lib.to_uint8(rgb.numpy()))
+    return np.concatenate(outs)
+
+
+def train_and_evaluate(config, workdir, max_steps=None):
+    """Trains (or resumes) the run in `workdir` up to `config.num_train_steps`.
+
+    `max_steps` stops after that many steps of this invocation (tests use it). Returns a dict with
+    the final step and the last metric values.
+    """
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t = config.training
+    strategy = get_strategy(t.get("strategy", "auto"))
+    chief = is_chief(strategy)
+    num_replicas = strategy.num_replicas_in_sync
+    global_batch = int(config.batch_size)
+    if global_batch % num_replicas:
+        raise ValueError(f"batch_size {global_batch} is not divisible by the {num_replicas} replicas")
+    logging.info("strategy %s with %d replicas; global batch %d", type(strategy).__name__, num_replicas,
+                 global_batch)
+    if chief:
+        write_config(config, workdir)
+
+    gan = build_gan(config, strategy, global_batch)
+    checkpoint = make_checkpoint(gan)
+    ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
+    manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=t.keep_checkpoints)
+    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logging.info("resumed from %s at step %d", latest, int(gan.step.numpy()))
+    start_step = int(gan.step.numpy())
+    total_steps = int(config.num_train_steps)
+    if max_steps is not None:
+        total_steps = min(total_steps, start_step + int(max_steps))
+
+    # A resumed run continues the data stream with a fresh seed rather than replaying it.
+    dataset = data_lib.build_dataset(
+        config.data,
+        resolution=int(config.resolution),
+        batch_size=global_batch,
+        seed=int(config.seed) + start_step,
+        training=True,
+    )
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    @tf.function
+    def train_step(iterator, do_r1):
+        per_replica = strategy.run(gan.train_step, args=(next(iterator),), kwargs={"do_r1": do_r1})
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+    writer = tf.summary.create_file_writer(str(workdir)) if chief else tf.summary.create_noop_writer()
+    sample_z = z_from_seed(np.arange(t.num_sample_images), gan.generator.style_dim)
+    samples_dir = workdir / "samples"
+    step = start_step
+    last_saved = start_step if latest else None
+    metrics = {}
+    window_start, window_step = time.time(), step
+    logging.info("training from step %d to %d", start_step, total_steps)
+    with _Preemption() as preemption:
+        while step < total_steps:
+            do_r1 = gan.d_reg_every > 0 and step % gan.d_reg_every == 0
+            out = train_step(iterator, do_r1)
+            step += 1
+            values = {k: float(v) for k, v in out.items()}
+            bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+            if bad:
+                raise NonFiniteLossError(
+                    f"non-finite loss at step {step}: {bad}; stopping without saving. "
+                    f"The last good checkpoint is {manager.latest_checkpoint or 'none'} in {ckpt_dir}"
+                )
+            metrics.update(values)
+            for k, v in values.items():
+                gan.trackers[k].update_state(v)
+            if step % t.log_every == 0 or step == total_steps:
+                now = time.time()
+                rate = (step - window_step) / max(now - window_start, 1e-9)
+                window_start, window_step = now, step
+                summary = {k: float(m.result()) for k, m in gan.trackers.items() if m.count.numpy() > 0}
+                logging.info(
+                    "step %d/%d (%.1f%%) | %.2f steps/s, %.1f img/s | %s | ETA %s",
+                    step, total_steps, 100.0 * step / total_steps, rate, rate * global_batch,
+                    " ".join(f"{k}={v:.4f}" for k, v in summary.items()),
+                    _format_eta((total_steps - step) / max(rate, 1e-9)),
+                )
+                with writer.as_default(step=step):
+                    for k, v in summary.items():
+                        tf.summary.scalar(f"train/{k}", v)
+                    tf.summary.scalar("train/steps_per_sec", rate)
+                    tf.summary.scalar("train/images_per_sec", rate * global_batch)
+                    tf.summary.scalar("train/g_learning_rate", _learning_rate(gan.g_optimizer))
+                    tf.summary.scalar("train/d_learning_rate", _learning_rate(gan.d_optimizer))
+                for m in gan.trackers.values():
+                    m.reset_state()
+            if step % t.checkpoint_every == 0 or step == total_steps or preemption.requested:
+                manager.save(checkpoint_number=step)
+                last_saved = step
+            if t.sample_every and (step % t.sample_every == 0 or step == total_steps) and chief:
+                grid = image_lib.image_grid(render_samples(gan.g_ema, sample_z, int(config.resolution)))
+                samples_dir.mkdir(exist_ok=True)
+                image_lib.save_png(samples_dir / f"step_{step:08d}.png", grid)
+                with writer.as_default(step=step):
+                    tf.summary.image("samples/g_ema", grid[None], max_outputs=1)
+            if preemption.requested:
+                logging.warning("stopped by SIGTERM at step %d (checkpointed)", step)
+                break
+    if last_saved != step:
+        manager.save(checkpoint_number=step)
+    writer.flush()
+    return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint}
