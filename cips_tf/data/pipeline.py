@@ -1,16 +1,19 @@
 """`build_dataset`: the tf.data input pipeline of training and evaluation.
 
-    source (sharded per input pipeline; file list / index list shuffled when training)
+    source units (indices or files; sharded per input pipeline; training: a new stateless
+             permutation every epoch, endless)
       -> decode to uint8 RGB (Pillow, errors name the file; bad images skipped if asked)
-      -> fit_to_resolution (deterministic geometry)            -> [cache]
-      -> [training: shuffle(shuffle_buffer), repeat]
+      -> fit_to_resolution (deterministic geometry)                          -> [cache]
+      -> [training: repeat, block shuffle of `shuffle_buffer` elements (stateless)]
       -> enumerate -> augment (stateless, seeded per element) -> center crop -> [-1, 1]
       -> batch(per-replica batch size) -> prefetch
 
-Determinism: tf.data `deterministic` is on, every parallel map and interleave keeps order, the
-shuffles are seeded with `seed` and augmentation draws come from stateless ops keyed by
-(seed, input pipeline id, element index). The same seed (and TF global seed, which seeded
-`Dataset.shuffle` also mixes in; the trainer sets it from the same config) gives the same batches.
+Determinism: tf.data `deterministic` is on, every parallel map and interleave keeps order, and
+every random choice (file/index permutations, block shuffles, flips, angles) is a stateless op
+keyed by (seed, input pipeline, epoch / block / element index). `Dataset.shuffle` is not used: its
+order also depends on the TF global seed. So the same `seed` gives the same batches, whatever the
+global seed and parallelism. (Exception: the 'tfds' source shuffles its files with TFDS's own
+seeded shuffle, which also reads the global seed.)
 """
 import numpy as np
 import tensorflow as tf
@@ -65,6 +68,54 @@ def _gray_or_rgba_to_rgb(image):
     raise ValueError(f"images must have 1, 3 or 4 channels, got shape {image.shape}")
 
 
+def _seed_pair(seed, *salt):
+    """A stateless seed [2] from `seed` (an int, or already a seed [2]) folded with int salts."""
+    key = tf.constant([seed, 0], tf.int64) if isinstance(seed, int) else tf.cast(seed, tf.int64)
+    for value in salt:
+        key = tf.random.experimental.stateless_fold_in(key, tf.cast(value, tf.int64))
+    return key
+
+
+def _ordered_units(units, *, training, cache, seed):
+    """Dataset of the cheap source units (indices, file paths) in the order they are read.
+
+    Evaluation: one pass in the given order. Training: a fresh stateless permutation per epoch,
+    keyed by (seed, epoch), repeated forever; with `cache` only the first epoch is produced (the
+    cache then repeats it, and the element block shuffle reorders it every epoch).
+    """
+    units = tf.convert_to_tensor(units)
+    if not training:
+        return tf.data.Dataset.from_tensor_slices(units)
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(units)[0]), seed=_seed_pair(seed, 1, e))
+        return tf.data.Dataset.from_tensor_slices(tf.gather(units, order))
+
+    epochs = tf.data.Dataset.range(1) if cache else tf.data.Dataset.counter()
+    return epochs.flat_map(epoch)
+
+
+def _block_shuffle(ds, block, seed):
+    """Stateless shuffle: permutes each consecutive block of `block` elements, keyed by (seed, block index).
+
+    Used instead of `Dataset.shuffle`, whose order also depends on the TF global seed.
+    """
+    ragged = not ds.element_spec.shape.is_fully_defined()
+    ds = ds.apply(tf.data.experimental.dense_to_ragged_batch(block)) if ragged else ds.batch(block)
+
+    def permute(index, images):
+        count = images.nrows() if isinstance(images, tf.RaggedTensor) else tf.shape(images)[0]
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(tf.cast(count, tf.int32)), seed=_seed_pair(seed, 2, index)
+        )
+        return tf.gather(images, order)
+
+    ds = ds.enumerate().map(permute).unbatch()
+    if ragged:
+        ds = ds.map(lambda image: image.to_tensor() if isinstance(image, tf.RaggedTensor) else image)
+    return ds
+
+
 def _shard_args(input_context):
     if input_context is None:
         return 1, 0
@@ -74,20 +125,17 @@ def _shard_args(input_context):
 def _fashion_mnist_source(cfg, training, seed, input_context, parallel):
     images, _ = fashion_mnist.load_fashion_mnist(cfg.split, data_dir=cfg.data_dir or None)
     images = tf.constant(images)  # [N, 28, 28] uint8, in memory
-    count = int(images.shape[0])
     num, index = _shard_args(input_context)
-    ds = tf.data.Dataset.range(count).shard(num, index)
-    if training:
-        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    ds = _ordered_units(np.arange(index, images.shape[0], num), training=training, cache=cfg.cache, seed=seed)
     return ds.map(lambda i: tf.image.grayscale_to_rgb(tf.gather(images, i)[..., None]), num_parallel_calls=parallel)
 
 
 def _folder_source(cfg, training, seed, input_context, parallel):
     files = images_lib.list_image_files(cfg.path)
     num, index = _shard_args(input_context)
-    ds = tf.data.Dataset.from_tensor_slices(files).shard(num, index)
-    if training:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if len(files) < num:
+        raise ValueError(f"{cfg.path}: {len(files)} image files cannot feed {num} input pipelines")
+    ds = _ordered_units(files[index::num], training=training, cache=cfg.cache, seed=seed)
     ds = ds.map(lambda path: (tf.constant(b""), path))
     return _decode(ds, from_file=True, skip=cfg.skip_bad_images, parallel=parallel)
 
@@ -96,11 +144,7 @@ def _tfrecord_source(cfg, training, seed, input_context, parallel):
     files = tfrecord.list_tfrecord_files(cfg.path)
     num, index = _shard_args(input_context)
     by_file = num > 1 and len(files) >= num
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if by_file:
-        ds = ds.shard(num, index)
-    if training:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = _ordered_units(files[index::num] if by_file else files, training=training, cache=cfg.cache, seed=seed)
 
     def records(path):
         def named(i, serialized):
@@ -110,7 +154,7 @@ def _tfrecord_source(cfg, training, seed, input_context, parallel):
 
     ds = ds.interleave(
         records,
-        cycle_length=min(len(files), _MAX_INTERLEAVE) if training else 1,
+        cycle_length=min(len(files), _MAX_INTERLEAVE) if training else 1,  # training: mixes shards
         block_length=1,
         num_parallel_calls=parallel,
         deterministic=True,
@@ -223,11 +267,11 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
     if cfg.cache:
         ds = ds.cache()
     if training:
+        ds = ds.repeat()  # a no-op on the endless unit streams; repeats the cache or a TFDS pass
         if cfg.shuffle_buffer > 1:
-            ds = ds.shuffle(cfg.shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
-        ds = ds.repeat()
+            ds = _block_shuffle(ds, int(cfg.shuffle_buffer), _seed_pair(seed, 3, pipeline_id))
 
-    base_seed = tf.constant([seed, pipeline_id], tf.int64)
+    base_seed = _seed_pair(seed, 4, pipeline_id)
     augment = dict(
         resolution=resolution,
         random_flip=bool(training and cfg.random_flip),
