@@ -1,0 +1,88 @@
+"""Shared helpers of the synthesis experiments: seeded styles, rendering, image layout.
+
+Every experiment renders in eval mode without noise (`ChunkedRenderer`), so a result depends only
+on the weights and the seeds. Images are float32 `[..., 3]` in about [-1, 1]; `to_uint8` and
+`tile_images` turn them into what the CLI writes.
+"""
+import numpy as np
+import tensorflow as tf
+
+from cips_tf.models.generator import truncate
+from cips_tf.synthesis.chunked import ChunkedRenderer
+from cips_tf.synthesis.latents import z_from_seed
+
+DEFAULT_CHUNK_PIXELS = 65536
+
+
+def parse_int_list(text):
+    """"0,3,5-8" -> [0, 3, 5, 6, 7, 8] (non-negative ints; ranges inclusive)."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def styles_from_seeds(generator, seeds, psi=1.0, w_avg=None):
+    """`[N, style_dim]` float32 numpy: `w = M(z_from_seed(seed))`, truncated toward `w_avg` by `psi`."""
+    z = z_from_seed(np.asarray(list(seeds), np.int64), generator.style_dim)
+    w = generator.mapping(z)
+    if psi != 1.0:
+        if w_avg is None:
+            raise ValueError("truncation (psi != 1) needs w_avg")
+        w = truncate(w, tf.constant(np.asarray(w_avg, np.float32)), psi)
+    return np.asarray(w, np.float32)
+
+
+def renderer(generator, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+    return ChunkedRenderer(generator, chunk_pixels=chunk_pixels)
+
+
+def render(generator, styles, height=None, width=None, per_layer=False, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+    """Renders the `height x width` grid (default: the training size) -> `[B, H, W, 3]` numpy."""
+    height = generator.size if height is None else height
+    return renderer(generator, chunk_pixels).render(styles, height, width, per_layer=per_layer)
+
+
+def render_coords(generator, styles, coords, per_layer=False, shared=False, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+    """Renders arbitrary coordinates `[B, ..., 2]` (`[..., 2]` with `shared=True`) -> `[B, ..., 3]` numpy.
+
+    `styles` is `[B, S]`, `[B, num_ws, S]` with `per_layer`, or one style per point `[B, ..., S]`.
+    """
+    styles = np.asarray(styles, np.float32)
+    batch = styles.shape[0]
+    coords = np.asarray(coords, np.float32)
+    per_point = not per_layer and styles.ndim > 2
+    if shared:
+        coords = np.broadcast_to(coords[None], (batch,) + coords.shape)
+    spatial = coords.shape[1:-1]
+    points = coords.reshape(batch, -1, 2)
+    if per_point:
+        styles = styles.reshape(batch, points.shape[1], styles.shape[-1])
+    out = renderer(generator, chunk_pixels).render_points(styles, points, per_layer=per_layer)
+    return out.reshape((batch,) + tuple(spatial) + (3,))
+
+
+def to_uint8(images):
+    """float images in [-1, 1] -> uint8 in [0, 255] (StyleGAN rounding)."""
+    images = np.asarray(images, np.float32)
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def tile_images(images, ncols=None, pad=0, pad_value=255):
+    """`[N, H, W, C]` -> one `[rows * H, ncols * W, C]` mosaic (row-major), optional padding."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    ncols = int(np.ceil(np.sqrt(n))) if ncols is None else min(int(ncols), n)
+    nrows = int(np.ceil(n / ncols))
+    out = np.full((nrows * h + (nrows - 1) * pad, ncols * w + (ncols - 1) * pad, c), pad_value, images.dtype)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        out[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = images[i]
+    return out

@@ -1,0 +1,9 @@
+"""Tiny generators for the synthesis tests."""
+from cips_tf.models.generator import CIPSGenerator
+
+TINY = dict(size=16, hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
+
+
+def tiny_generator(**overrides):
+    """A 16 px CIPS-skips generator small enough to render in milliseconds."""
+    return CIPSGenerator(**{**TINY, **overrides})
