@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 from absl import logging
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -68,6 +68,8 @@ def decode_image_bytes(data, name):
             rgb = _to_rgb(image)
     except BadImageError:
         raise
+    except UnidentifiedImageError as e:
+        raise BadImageError(name, "not a recognised image format, or its header is corrupt") from e
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, struct.error ...
         raise BadImageError(name, f"{type(e).__name__}: {e}") from e
     if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:

@@ -34,7 +34,7 @@ def _decode_py(data, name, from_file, skip):
         image = images_lib.read_image_file(name) if from_file else images_lib.decode_image_bytes(data, name)
     except images_lib.BadImageError as e:
         if not skip:
-            raise
+            raise images_lib.BadImageError(e.name, f"{e.reason} (data.skip_bad_images=True skips such files)") from e
         images_lib.BAD_IMAGES.record(e.name, e.reason)
         return np.zeros((0, 0, 3), np.uint8), False
     return image, True

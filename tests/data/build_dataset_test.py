@@ -306,3 +306,20 @@ def test_build_dataset_native_sizes_block_shuffle_handles_ragged_images(tmp_path
     config = _config(source="tfrecord", path=str(tmp_path), resize_shorter_side=False, shuffle_buffer=3)
     (batch,) = _take(data.build_dataset(config, resolution=6, batch_size=8, seed=0), 1)
     assert batch.shape == (8, 6, 6, 3)
+
+
+def test_build_dataset_from_converted_folder_matches_folder_source(tmp_path):
+    for i in range(3):
+        save(gradient_image(10 + i, 16, seed=i), tmp_path / "images" / f"{i}.png")
+    tfrecord.convert_image_folder(tmp_path / "images", tmp_path / "shards", num_shards=1, resolution=8)
+    from_folder = list(data.build_dataset(_config(source="folder", path=str(tmp_path / "images")),
+                                          resolution=8, batch_size=3, seed=0, training=False))
+    from_shards = list(data.build_dataset(_config(source="tfrecord", path=str(tmp_path / "shards")),
+                                          resolution=8, batch_size=3, seed=0, training=False))
+    np.testing.assert_array_equal(from_folder[0], from_shards[0])
+
+
+def test_iterate_numpy_yields_numpy_batches(numbered_shards):
+    batches = list(data.iterate_numpy(_config(source="tfrecord", path=numbered_shards), resolution=8,
+                                      batch_size=4, num_batches=2))
+    assert len(batches) == 2 and all(isinstance(b, np.ndarray) and b.shape == (4, 8, 8, 3) for b in batches)
