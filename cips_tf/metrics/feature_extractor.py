@@ -178,7 +178,8 @@ def train_feature_extractor(
         metrics=["accuracy"],
     )
     start = time.time()
-    model.fit(_training_dataset(train_images, train_labels, batch_size, seed), epochs=epochs, verbose=verbose)
+    dataset = _training_dataset(train_images, train_labels, batch_size, seed)  # shuffled by tf.data itself
+    model.fit(dataset, epochs=epochs, shuffle=False, verbose=verbose)
     train_seconds = time.time() - start
     # Test accuracy measured at 32 x 32 (bilinear), the size our generators produce.
     test_x = tf.image.resize(fashion_mnist_to_model_images(test_images), (32, 32), method="bilinear")
@@ -223,7 +224,7 @@ class OfflineFeatureExtractor:
 
     def __init__(self, model):
         self.model = model
-        self.feature_model = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output)
+        self.feature_model = keras.Model(model.input, model.get_layer(FEATURE_LAYER).output)
         self.feature_dim = int(self.feature_model.output.shape[-1])
         self._features = tf.function(lambda x: self.feature_model(x, training=False), reduce_retracing=True)
 
