@@ -100,15 +100,22 @@ class CIPSServingModule(tf.Module):
         psi_spec = tf.TensorSpec([None], tf.float32, name="truncation_psi")
         coords_spec = tf.TensorSpec([None, None, None, 2], tf.float32, name="coords")
 
-        self.serving_default = tf.function(self._serving_default, input_signature=[z_spec, psi_spec])
-        self.from_seed = tf.function(
-            self._from_seed, input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), psi_spec]
-        )
-        self.render = tf.function(self._render, input_signature=[z_spec, psi_spec, coords_spec])
-        self.mapping = tf.function(self._mapping, input_signature=[z_spec])
-        self.synthesis = tf.function(
-            self._synthesis, input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="w"), coords_spec]
-        )
+        functions = {
+            "serving_default": tf.function(self._serving_default, autograph=False, input_signature=[z_spec, psi_spec]),
+            "from_seed": tf.function(
+                self._from_seed, autograph=False, input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), psi_spec]
+            ),
+            "render": tf.function(self._render, autograph=False, input_signature=[z_spec, psi_spec, coords_spec]),
+            "mapping": tf.function(self._mapping, autograph=False, input_signature=[z_spec]),
+            "synthesis": tf.function(
+                self._synthesis,
+                autograph=False,
+                input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="w"), coords_spec],
+            ),
+        }
+        # Untracked: saved as signatures only (tracked attributes would be traced a second time
+        # by tf.saved_model.save). Callable here, e.g. `module.functions["render"](z, psi, coords)`.
+        object.__setattr__(self, "functions", functions)
 
     # -- building blocks ------------------------------------------------------------------------
     def _styles(self, z, truncation_psi):
@@ -174,7 +181,7 @@ class CIPSServingModule(tf.Module):
 
     def signatures(self):
         """`{signature_name: concrete function}` for `tf.saved_model.save`."""
-        return {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
+        return {name: self.functions[name].get_concrete_function() for name in SIGNATURES}
 
 
 def warmup_inputs(module, batch=1):
@@ -183,7 +190,7 @@ def warmup_inputs(module, batch=1):
     psi = np.ones([batch], np.float32)
     side = max(1, min(module.size, math.isqrt(module.max_render_pixels // batch)))
     coords = np.tile(make_grid_np(side, side)[None], [batch, 1, 1, 1])
-    w = module.mapping(tf.constant(z))["w"].numpy()
+    w = module.functions["mapping"](tf.constant(z))["w"].numpy()
     return {
         "serving_default": {"z": z, "truncation_psi": psi},
         "from_seed": {"seed": np.arange(batch, dtype=np.int64), "truncation_psi": psi},
