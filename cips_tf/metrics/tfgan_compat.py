@@ -14,8 +14,9 @@ but instantiating one raises `NotImplementedError`, so TF-GAN's Estimator API fa
 anything ever calls it. This is the only module in cips_tf that knows about the workaround; import
 TF-GAN through it.
 
-Known to work: tensorflow==2.21, tensorflow-gan==2.1.0, tensorflow-probability==0.25.0 (TF-GAN
-imports tensorflow_probability; TFP 0.25 itself needs tf-keras, which pip installs with it).
+Known to work: tensorflow==2.21.0 with tensorflow-gan==2.1.0, tensorflow-probability==0.25.0,
+tensorflow-hub==0.16.1 and tf-keras==2.21.0 (the last two are TF-GAN's own dependencies, pulled in
+by pip). Importing TFP rebinds `tf.compat.v1`, hence the import order in `import_tfgan`.
 """
 import types
 
