@@ -223,6 +223,10 @@ class CIPSGenerator(keras.Model):
 
     def encode(self, coords, training=None):
         """The positional encoding `e(x, y)`: `[B, ..., input_channels]`."""
+        if coords.shape[-1] != 2:
+            raise ValueError(
+                f"CIPSGenerator: 'coords' must end in 2 channels (x, y), got shape {tuple(coords.shape)}"
+            )
         feats = []
         if self.fourier is not None:
             feats.append(self.fourier(coords))
