@@ -1,0 +1,85 @@
+"""End-to-end tests of `cips-convert` (cips_tf/cli/convert.py) on .npz state_dicts.
+
+The CLI runs in a subprocess: absl flags are process-global, and other CLI modules define flags
+with the same names.
+"""
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from cips_tf.convert.official import discriminator_from_official, generator_from_official
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+GOLDEN = REPO_ROOT / "tests" / "data_files" / "cips_official_small.npz"
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "cips_tf.cli.convert", *args], capture_output=True, text=True,
+                          env=env, cwd=REPO_ROOT, timeout=300)
+
+
+def _nhwc(a):
+    return np.asarray(a).transpose(0, 2, 3, 1)
+
+
+def test_convert_cli_npz_with_prefixes_writes_equal_keras_models(tmp_path, golden):
+    result = run_cli(f"--checkpoint={GOLDEN}", "--prefix=CIPSres/param/", "--d_prefix=Discriminator/param/",
+                     f"--out={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "architecture=res" in result.stdout and "size=8" in result.stdout and "widths=[32, 32, 32]" in result.stdout
+    assert "Discriminator: size=16" in result.stdout
+
+    g = keras.saving.load_model(tmp_path / "generator.keras")
+    want_g = generator_from_official(golden, prefix="CIPSres/param/")
+    inputs = {"z": golden["CIPSres/z"], "coords": _nhwc(golden["CIPSres/coords_random"])}
+    got = np.asarray(g(inputs, training=False, randomize_noise=False))
+    np.testing.assert_allclose(got, np.asarray(want_g(inputs, training=False, randomize_noise=False)), atol=1e-6)
+    np.testing.assert_allclose(got, _nhwc(golden["CIPSres/rgb_eval_random"]), atol=1e-5)
+
+    d = keras.saving.load_model(tmp_path / "discriminator.keras")
+    want_d = discriminator_from_official(golden, prefix="Discriminator/param/")
+    x = _nhwc(golden["Discriminator/x_batch4"])
+    np.testing.assert_allclose(np.asarray(d(x)), np.asarray(want_d(x)), atol=1e-6)
+
+
+def test_convert_cli_plain_npz_state_dict_writes_generator_only(tmp_path, golden):
+    sd_path = tmp_path / "g_ema.npz"
+    prefix = "CIPSskip/param/"
+    np.savez(sd_path, **{k[len(prefix):]: v for k, v in golden.items() if k.startswith(prefix)})
+    result = run_cli(f"--checkpoint={sd_path}", f"--out={tmp_path / 'out'}", "--lr_mlp=0.01")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "architecture=skips" in result.stdout
+    assert not (tmp_path / "out" / "discriminator.keras").exists()
+    g = keras.saving.load_model(tmp_path / "out" / "generator.keras")
+    out = g({"z": golden["CIPSskip/z"], "coords": _nhwc(golden["CIPSskip/coords_native"])}, training=True,
+            randomize_noise=False)
+    np.testing.assert_allclose(np.asarray(out), _nhwc(golden["CIPSskip/rgb_train_native"]), atol=1e-5)
+
+
+def test_convert_cli_wrong_prefix_fails_with_message(tmp_path):
+    result = run_cli(f"--checkpoint={GOLDEN}", "--prefix=nope/", f"--out={tmp_path}")
+    assert result.returncode != 0 and "nope/" in result.stderr
+
+
+def test_convert_cli_unmapped_parameter_fails_naming_it(tmp_path, golden):
+    prefix = "CIPSskip/param/"
+    sd = {k[len(prefix):]: v for k, v in golden.items() if k.startswith(prefix)}
+    sd["linears.9.stray.weight"] = np.zeros(2, np.float32)
+    np.savez(tmp_path / "bad.npz", **sd)
+    result = run_cli(f"--checkpoint={tmp_path / 'bad.npz'}", f"--out={tmp_path / 'out'}")
+    assert result.returncode != 0 and "linears.9.stray.weight" in result.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed")
+def test_convert_cli_pt_without_torch_fails_with_clear_message(tmp_path):
+    (tmp_path / "official.pt").write_bytes(b"not really a checkpoint")
+    result = run_cli(f"--checkpoint={tmp_path / 'official.pt'}", f"--out={tmp_path / 'out'}")
+    assert result.returncode != 0 and "needs PyTorch" in result.stderr
