@@ -1,0 +1,70 @@
+"""Exports a trained generator as a TF Serving SavedModel version.
+
+Usage:
+  cips-export --model=PATH --export_base=BASE [--model_name=cips] [--version=N] [--step=N]
+              [--max_render_pixels=262144] [--nowarmup] [--w_avg_samples=10000]
+
+PATH is a training workdir (the EMA generator of its latest checkpoint, or of --step) or an
+exported SavedModel version directory (re-export, e.g. with another pixel limit). Writes
+BASE/<model_name>/<version>/ atomically (see cips_tf.export.saved_model) and prints its path.
+When PATH carries no w_avg, it is estimated from --w_avg_samples mapped latents.
+
+Truncation is not baked into the export: every request carries its own `truncation_psi`
+(1.0 = no truncation), since TF Serving signatures have no optional inputs.
+"""
+from absl import app, flags, logging
+
+from cips_tf.export.saved_model import DEFAULT_MAX_RENDER_PIXELS
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
+flags.DEFINE_string("export_base", None, "TF Serving base directory; the model goes to BASE/<model_name>/<version>.",
+                    required=True)
+flags.DEFINE_string("model_name", "cips", "Model name (directory under --export_base, TF Serving MODEL_NAME).")
+flags.DEFINE_integer("version", None, "Version number (default: largest existing version + 1).", lower_bound=1)
+flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: the latest).")
+flags.DEFINE_integer("max_render_pixels", DEFAULT_MAX_RENDER_PIXELS,
+                     "Largest N * h * w accepted by the render and synthesis signatures.", lower_bound=1)
+flags.DEFINE_boolean("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
+flags.DEFINE_integer("w_avg_samples", 10000, "Latents used to estimate w_avg when the model has none.",
+                     lower_bound=1)
+flags.DEFINE_integer("w_avg_seed", 0, "Seed of the w_avg estimate.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from cips_tf.export.saved_model import export_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.synthesis.latents import estimate_w_avg  # pylint: disable=g-import-not-at-top
+
+    loaded = load_generator(FLAGS.model, step=FLAGS.step)
+    logging.info("loaded generator from %s", loaded.source)
+    w_avg = loaded.w_avg
+    if w_avg is None:
+        logging.info("no w_avg in %s: estimating it from %d samples", FLAGS.model, FLAGS.w_avg_samples)
+        w_avg = estimate_w_avg(
+            loaded.generator,
+            num_samples=FLAGS.w_avg_samples,
+            batch_size=min(1000, FLAGS.w_avg_samples),
+            seed=FLAGS.w_avg_seed,
+        )
+    path = export_generator(
+        loaded.generator,
+        w_avg,
+        FLAGS.export_base,
+        FLAGS.model_name,
+        version=FLAGS.version,
+        max_render_pixels=FLAGS.max_render_pixels,
+        warmup=FLAGS.warmup,
+    )
+    print(path)
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
