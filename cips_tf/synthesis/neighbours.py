@@ -14,10 +14,16 @@ CLASSIFIER_FEATURES = "fashion_mnist_cnn"
 
 
 def load_reference_images(size, dataset="fashion_mnist", split="train", limit=None, data_dir=None):
-    """Training images at model resolution: `[N, size, size, 3]` float32 in [-1, 1].
+    """Training images at model resolution: `[N, size, size, 3]` float32 in [-1, 1] (all in memory;
+    for many images at high resolution use `load_reference_uint8` + `reference_features`)."""
+    return resize_to_model(load_reference_uint8(dataset, split, limit, data_dir), size)
 
-    `dataset="fashion_mnist"` reads the offline Debian copy (grey images resized bilinearly and
-    repeated to RGB). Any other value is read as an `.npy` file of uint8 `[N, H, W, C]` images.
+
+def load_reference_uint8(dataset="fashion_mnist", split="train", limit=None, data_dir=None):
+    """Training images as stored: uint8 `[N, H, W, C]`.
+
+    `dataset="fashion_mnist"` reads the offline Debian copy (grey, C = 1). Any other value is read
+    as an `.npy` file of uint8 `[N, H, W]` or `[N, H, W, C]` images.
     """
     if dataset == "fashion_mnist":
         from cips_tf.data.fashion_mnist import load_fashion_mnist  # pylint: disable=g-import-not-at-top
@@ -30,7 +36,13 @@ def load_reference_images(size, dataset="fashion_mnist", split="train", limit=No
             images = images[..., None]
     if limit is not None:
         images = images[: int(limit)]
-    return resize_to_model(images, size)
+    return images
+
+
+def reference_features(images_uint8, size, feature_fn, batch_size=256):
+    """Features `[N, D]` of uint8 training images brought to model resolution batch by batch."""
+    return np.concatenate([np.asarray(feature_fn(resize_to_model(images_uint8[i : i + batch_size], size)), np.float32)
+                           for i in range(0, len(images_uint8), batch_size)])
 
 
 def resize_to_model(images_uint8, size):

@@ -44,3 +44,10 @@ def test_load_reference_images_reads_offline_fashion_mnist_or_npy(tmp_path):
 
 def test_classifier_features_missing_extractor_gives_none(tmp_path):
     assert neighbours.classifier_features(tmp_path / "nothing") is None
+
+
+def test_reference_features_in_batches_equal_features_of_all_images():
+    arr = np.random.RandomState(2).randint(0, 255, (10, 28, 28, 1), dtype=np.uint8)
+    batched = neighbours.reference_features(arr, 16, neighbours.pixel_features, batch_size=3)
+    whole = neighbours.pixel_features(neighbours.resize_to_model(arr, 16))
+    np.testing.assert_allclose(batched, whole, atol=1e-6)

@@ -1,0 +1,370 @@
+"""Generates the paper's figures from a trained CIPS model (Sec. 4.4-4.8, App. D-E).
+
+Usage:
+  cips-generate --model=WORKDIR_OR_SAVEDMODEL --task=TASK[,TASK...] --out=DIR [--seeds=0-7] [...]
+  python -m cips_tf.cli.generate ...
+
+Tasks (outputs go to DIR/TASK/; PNGs, plus .npy where numeric; deterministic given the seeds):
+  sample            grid of samples, truncated toward w_avg by --psi           (Fig. 16)
+  interpolate       latent morphing through --seeds in --steps per pair        (Fig. 10)
+  style_mix         A's w replaced by B's in the style groups --mix_groups     (Fig. 19)
+  super_resolution  --factor times denser grid beside Lanczos upsampling       (Fig. 9)
+  foveated          --fractions of the pixels around --gaze, rest interpolated (Fig. 8)
+  panorama          360-degree cylindrical panoramas (wrap shown twice)        (Figs 11, 17)
+  blend             pixel-wise blend of two styles under a mask                (Fig. 11c)
+  encodings         Fourier/embedding zeroed, PCA of the encodings, spectra    (Figs 4-6, 14)
+  neighbours        k nearest training images of each sample                   (Fig. 18)
+
+When --psi != 1 and the model carries no w_avg, w_avg is estimated from --w_avg_samples mapped z
+and written to DIR/w_avg.npy (reused by later runs into the same DIR).
+"""
+import json
+import pathlib
+import time
+
+import numpy as np
+from absl import app, flags, logging
+from PIL import Image
+
+from cips_tf import coords_extra
+from cips_tf.models.loading import load_generator
+from cips_tf.synthesis import blend, common, encodings, foveated, neighbours, panorama, sampling, style_mixing
+from cips_tf.synthesis import super_resolution
+from cips_tf.synthesis.latents import estimate_w_avg
+
+TASKS = ("sample", "interpolate", "style_mix", "super_resolution", "foveated", "panorama", "blend", "encodings",
+         "neighbours")
+
+FLAGS = flags.FLAGS
+_FLAGS_BEFORE = set(FLAGS)
+flags.DEFINE_string("model", None, "Training workdir (config.json + checkpoints/) or exported SavedModel.",
+                    required=True)
+flags.DEFINE_list("task", None, f"Task(s), comma-separated: {', '.join(TASKS)}.", required=True)
+flags.DEFINE_string("out", None, "Output directory.", required=True)
+flags.DEFINE_string("seeds", None, "Latent seeds, e.g. '0-7' or '1,5,9' (default: --seed .. --seed + --num - 1).")
+flags.DEFINE_integer("seed", 0, "First seed when --seeds is not given; also seeds foveation patterns.")
+flags.DEFINE_integer("num", 8, "Number of seeds when --seeds is not given.")
+flags.DEFINE_string("seeds_b", None, "Seeds of the B latents (style_mix, blend); default: each seed + 1000.")
+flags.DEFINE_float("psi", 1.0, "Truncation psi toward w_avg (1 = none).")
+flags.DEFINE_integer("w_avg_samples", 10000, "z samples for estimating w_avg when the model has none.")
+flags.DEFINE_integer("ncols", None, "Columns of sample grids (default: about square).")
+flags.DEFINE_integer("chunk_pixels", 65536, "Points per rendering chunk (bounds memory).")
+flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: latest).")
+# interpolate
+flags.DEFINE_integer("steps", 8, "interpolate: frames per pair of seeds, endpoints included.")
+flags.DEFINE_enum("space", "w", ["w", "z"], "interpolate: interpolate in W (styles) or in Z.")
+# style_mix
+flags.DEFINE_string("mix_groups", None,
+                    "style_mix: ';'-separated 1-based style-group ranges, e.g. '6-8;3-5;1-2' "
+                    "(default: the model's groups split in three, fine to coarse like Fig. 19).")
+# super_resolution
+flags.DEFINE_integer("factor", 4, "super_resolution: grid density factor k (renders k*size x k*size).")
+# foveated
+flags.DEFINE_list("fractions", ["0.05", "0.25", "0.5", "1.0"], "foveated: shares of pixels rendered.")
+flags.DEFINE_list("gaze", ["0", "0"], "foveated: gaze point x,y in normalised coordinates [-1, 1].")
+flags.DEFINE_float("std_frac", 0.4, "foveated: Gaussian std as a fraction of the image size.")
+flags.DEFINE_enum("interpolation", "cubic", ["cubic", "linear", "nearest"], "foveated: griddata method.")
+# panorama / blend
+flags.DEFINE_integer("height", None, "panorama/foveated: rows (default: the training size).")
+flags.DEFINE_integer("panorama_width", None, "panorama: columns of the full 360 degrees (default: square pixels).")
+flags.DEFINE_float("r_inner", None, "panorama: inner annulus radius (default: run config or 0.25).")
+flags.DEFINE_float("r_outer", None, "panorama: outer annulus radius (default: run config or 1.0).")
+flags.DEFINE_enum("mask", None, ["radial", "horizontal"], "blend: mask shape (default: horizontal on panoramas).")
+flags.DEFINE_enum("blend_on", "auto", ["auto", "image", "panorama"],
+                  "blend: render on the image grid or the panorama grid (auto: panorama for cylindrical runs).")
+# neighbours
+flags.DEFINE_integer("k", 5, "neighbours: neighbours per sample.")
+flags.DEFINE_string("dataset", "fashion_mnist", "neighbours: 'fashion_mnist' (offline) or an .npy of uint8 images.")
+flags.DEFINE_string("split", "train", "neighbours: Fashion-MNIST split.")
+flags.DEFINE_string("data_dir", None, "neighbours: Fashion-MNIST IDX directory (default: Debian package's).")
+flags.DEFINE_integer("num_reference", None, "neighbours: use only the first N training images.")
+flags.DEFINE_enum("features", "auto", ["auto", "pixels", "classifier"],
+                  "neighbours: flattened downsampled pixels, the offline classifier, or auto (classifier if found).")
+flags.DEFINE_string("extractor", None, "neighbours: directory of the offline Fashion-MNIST classifier.")
+
+_OWN_FLAGS = sorted(set(FLAGS) - _FLAGS_BEFORE)
+
+
+class Context:
+    """What every task needs: the model, its w_avg, the output directory and the parsed options."""
+
+    def __init__(self, loaded, out_dir):
+        self.loaded = loaded
+        self.generator = loaded.generator
+        self.out_root = out_dir
+        self.out = out_dir
+        self._w_avg = loaded.w_avg
+
+    @property
+    def w_avg(self):
+        if self._w_avg is None:
+            path = self.out_root / "w_avg.npy"
+            if path.exists():
+                self._w_avg = np.load(path)
+            else:
+                logging.info("estimating w_avg from %d samples", FLAGS.w_avg_samples)
+                self._w_avg = estimate_w_avg(self.generator, num_samples=FLAGS.w_avg_samples)
+                np.save(path, self._w_avg)
+        return self._w_avg
+
+    def styles(self, seeds):
+        w_avg = self.w_avg if FLAGS.psi != 1.0 else None
+        return common.styles_from_seeds(self.generator, seeds, FLAGS.psi, w_avg)
+
+    def save_png(self, name, image):
+        image = np.asarray(image)
+        if image.dtype != np.uint8:
+            image = common.to_uint8(image)
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        Image.fromarray(image).save(self.out / name)
+
+    def save_npy(self, name, array):
+        np.save(self.out / name, np.asarray(array))
+
+
+def _seeds():
+    if FLAGS.seeds:
+        return common.parse_int_list(FLAGS.seeds)
+    return list(range(FLAGS.seed, FLAGS.seed + FLAGS.num))
+
+
+def _seeds_b(seeds):
+    if FLAGS.seeds_b:
+        b = common.parse_int_list(FLAGS.seeds_b)
+        if len(b) != len(seeds):
+            raise app.UsageError(f"--seeds_b has {len(b)} seeds, --seeds {len(seeds)}")
+        return b
+    return [s + 1000 for s in seeds]
+
+
+def _is_cylindrical(ctx):
+    config = ctx.loaded.config
+    return config is not None and config.get("training", {}).get("mode") == "cylindrical"
+
+
+def _radii(ctx):
+    training = ctx.loaded.config.get("training", {}) if ctx.loaded.config is not None else {}
+    r_inner = FLAGS.r_inner if FLAGS.r_inner is not None else training.get("cylinder_r_inner", None)
+    r_outer = FLAGS.r_outer if FLAGS.r_outer is not None else training.get("cylinder_r_outer", None)
+    return (coords_extra.DEFAULT_R_INNER if r_inner is None else float(r_inner),
+            coords_extra.DEFAULT_R_OUTER if r_outer is None else float(r_outer))
+
+
+def task_sample(ctx):
+    seeds = _seeds()
+    w = ctx.styles(seeds)
+    images = common.render(ctx.generator, w, chunk_pixels=FLAGS.chunk_pixels)
+    ctx.save_png("samples.png", common.tile_images(common.to_uint8(images), FLAGS.ncols))
+    for s, img in zip(seeds, images):
+        ctx.save_png(f"seed{s:04d}.png", img)
+    ctx.save_npy("w.npy", w)
+    ctx.save_npy("seeds.npy", np.asarray(seeds, np.int64))
+
+
+def task_interpolate(ctx):
+    seeds = _seeds()
+    w_avg = ctx.w_avg if FLAGS.psi != 1.0 else None
+    w = sampling.interpolation_styles(ctx.generator, seeds, FLAGS.steps, FLAGS.space, FLAGS.psi, w_avg)
+    frames = common.render(ctx.generator, w, chunk_pixels=FLAGS.chunk_pixels)
+    for i, frame in enumerate(frames):
+        ctx.save_png(f"frame{i:04d}.png", frame)
+    ctx.save_png("strip.png", common.tile_images(common.to_uint8(frames), ncols=FLAGS.steps))
+    ctx.save_npy("w.npy", w)
+
+
+def _default_mix_groups(num_groups):
+    third = max(1, num_groups // 3)
+    sets = [(num_groups - third + 1, num_groups), (third + 1, num_groups - third), (1, third)]
+    return [list(range(lo, hi + 1)) for lo, hi in sets if lo <= hi]
+
+
+def task_style_mix(ctx):
+    seeds = _seeds()
+    w_a, w_b = ctx.styles(seeds), ctx.styles(_seeds_b(seeds))
+    if FLAGS.mix_groups:
+        group_sets = [common.parse_int_list(part) for part in FLAGS.mix_groups.split(";")]
+    else:
+        group_sets = _default_mix_groups(len(ctx.generator.style_groups()))
+    rows = style_mixing.style_mix(ctx.generator, w_a, w_b, group_sets, chunk_pixels=FLAGS.chunk_pixels)
+    n, cols = rows.shape[:2]
+    ctx.save_png("style_mix.png", common.tile_images(common.to_uint8(rows.reshape((n * cols,) + rows.shape[2:])),
+                                                     ncols=cols))
+    (ctx.out / "style_mix.json").write_text(json.dumps(
+        {"columns": ["A", "B"] + [f"A with B in groups {g}" for g in group_sets],
+         "seeds_a": seeds, "seeds_b": _seeds_b(seeds),
+         "style_groups": ctx.generator.style_groups()}, indent=2) + "\n")
+
+
+def task_super_resolution(ctx):
+    seeds = _seeds()
+    k = FLAGS.factor
+    for s, w in zip(seeds, ctx.styles(seeds)):  # one image at a time: k*size squared floats each
+        native, dense, lanczos = super_resolution.super_resolve(ctx.generator, w[None], k,
+                                                                chunk_pixels=FLAGS.chunk_pixels)
+        ctx.save_png(f"seed{s:04d}_native.png", native[0])
+        ctx.save_png(f"seed{s:04d}_cips_x{k}.png", dense[0])
+        ctx.save_png(f"seed{s:04d}_lanczos_x{k}.png", lanczos[0])
+        ctx.save_png(f"seed{s:04d}_compare_x{k}.png", np.concatenate([lanczos[0], dense[0]], axis=1))
+
+
+def task_foveated(ctx):
+    seeds = _seeds()
+    w = ctx.styles(seeds)
+    gaze = tuple(float(v) for v in FLAGS.gaze)
+    columns = []
+    for frac in (float(f) for f in FLAGS.fractions):
+        images, mask = foveated.foveated_render(ctx.generator, w, frac, gaze, FLAGS.std_frac, FLAGS.seed,
+                                                FLAGS.height, FLAGS.interpolation, FLAGS.chunk_pixels)
+        tag = f"p{int(round(frac * 100)):03d}"
+        ctx.save_png(f"mask_{tag}.png", mask.astype(np.uint8) * 255)
+        ctx.save_npy(f"mask_{tag}.npy", mask)
+        for s, img in zip(seeds, images):
+            ctx.save_png(f"seed{s:04d}_{tag}.png", img)
+        columns.append(images)
+    grid = np.stack(columns, axis=1)  # [N, F, H, W, 3]: rows = seeds, columns = fractions
+    ctx.save_png("foveated.png", common.tile_images(common.to_uint8(grid.reshape((-1,) + grid.shape[2:])),
+                                                    ncols=len(columns)))
+
+
+def task_panorama(ctx):
+    if not _is_cylindrical(ctx):
+        logging.warning("the model was not trained in cylindrical mode: its panoramas are a curiosity")
+    r_inner, r_outer = _radii(ctx)
+    seeds = _seeds()
+    panos = panorama.render_panorama(ctx.generator, ctx.styles(seeds), FLAGS.height, FLAGS.panorama_width,
+                                     r_inner, r_outer, FLAGS.chunk_pixels)
+    for s, p in zip(seeds, panos):
+        ctx.save_png(f"seed{s:04d}.png", p)
+        ctx.save_png(f"seed{s:04d}_wrapped.png", panorama.wrap_columns(p, p.shape[1] // 2))  # seam in the middle
+    ctx.save_png("panoramas.png", common.tile_images(common.to_uint8(panos), ncols=1, pad=2))
+
+
+def task_blend(ctx):
+    seeds = _seeds()
+    w_a, w_b = ctx.styles(seeds), ctx.styles(_seeds_b(seeds))
+    on_panorama = FLAGS.blend_on == "panorama" or (FLAGS.blend_on == "auto" and _is_cylindrical(ctx))
+    size = FLAGS.height or ctx.generator.size
+    if on_panorama:
+        r_inner, r_outer = _radii(ctx)
+        coords = panorama.panorama_coords(size, FLAGS.panorama_width, r_inner, r_outer)
+    else:
+        coords = None
+    h, w = (coords.shape[:2] if coords is not None else (size, size))
+    kind = FLAGS.mask or ("horizontal" if on_panorama else "radial")
+    mask = blend.radial_mask(h, w) if kind == "radial" else blend.horizontal_mask(h, w)
+    outs = [blend.render_blend(ctx.generator, w_a, w_b, m, coords, FLAGS.chunk_pixels)
+            for m in (np.ones_like(mask), np.zeros_like(mask), mask)]
+    ctx.save_png("mask.png", np.rint(mask * 255).astype(np.uint8))
+    ctx.save_npy("mask.npy", mask)
+    for i, s in enumerate(seeds):
+        for name, img in zip(("a", "b", "blend"), outs):
+            ctx.save_png(f"seed{s:04d}_{name}.png", img[i])
+    grid = np.stack(outs, axis=1)  # rows: seeds; columns: A, B, blend
+    ncols = 1 if on_panorama else 3
+    ctx.save_png("blend.png", common.tile_images(common.to_uint8(grid.reshape((-1,) + grid.shape[2:])), ncols=ncols,
+                                                 pad=2))
+
+
+def task_encodings(ctx):
+    g = ctx.generator
+    seeds = _seeds()
+    w = ctx.styles(seeds)
+    parts = encodings.part_slices(g)
+    variants = {"original": ()}
+    variants.update({f"no_{p}": (p,) for p in parts})
+    if len(parts) == 2:
+        variants["no_both"] = tuple(parts)
+    renders = {name: encodings.render_zeroed(g, w, zeroed, chunk_pixels=FLAGS.chunk_pixels)
+               for name, zeroed in variants.items()}
+    for name, images in renders.items():
+        for s, img in zip(seeds, images):
+            ctx.save_png(f"seed{s:04d}_{name}.png", img)
+    grid = np.stack(list(renders.values()), axis=1)
+    ctx.save_png("zeroed.png", common.tile_images(common.to_uint8(grid.reshape((-1,) + grid.shape[2:])),
+                                                  ncols=len(renders)))
+    (ctx.out / "zeroed.json").write_text(json.dumps({"columns": list(renders)}) + "\n")
+    maps = encodings.encoding_maps(g)
+    spectra = {name: encodings.log_spectrum(m) for name, m in maps.items()}
+    for (name, img) in zip(spectra, encodings.shared_scale_uint8(list(spectra.values()))):
+        ctx.save_png(f"spectrum_{name}.png", img)
+        ctx.save_npy(f"spectrum_{name}.npy", spectra[name])
+    for name, m in maps.items():
+        ctx.save_png(f"pca_{name}.png", encodings.pca_image(m) * 2.0 - 1.0)
+    if g.embedding is not None:
+        ctx.save_png("pca_embedding_table.png", encodings.pca_image(encodings.embedding_table(g)) * 2.0 - 1.0)
+
+
+def task_neighbours(ctx):
+    g = ctx.generator
+    feature_fn, feature_name = None, neighbours.PIXEL_FEATURES
+    if FLAGS.features in ("auto", "classifier") and FLAGS.extractor:
+        feature_fn = neighbours.classifier_features(FLAGS.extractor)
+        if feature_fn is not None:
+            feature_name = neighbours.CLASSIFIER_FEATURES
+    if feature_fn is None:
+        if FLAGS.features == "classifier":
+            raise app.UsageError(f"no offline classifier could be loaded from --extractor={FLAGS.extractor}")
+        feature_fn = neighbours.pixel_features
+    refs = neighbours.load_reference_uint8(FLAGS.dataset, FLAGS.split, FLAGS.num_reference, FLAGS.data_dir)
+    seeds = _seeds()
+    samples = common.render(g, ctx.styles(seeds), chunk_pixels=FLAGS.chunk_pixels)
+    ref_feats = neighbours.reference_features(refs, g.size, feature_fn)
+    idx, dist = neighbours.nearest_neighbours(neighbours.batched(feature_fn, samples), ref_feats, FLAGS.k)
+    rows = []
+    for i, s in enumerate(seeds):
+        row = np.concatenate([samples[i:i + 1], neighbours.resize_to_model(refs[idx[i]], g.size)])
+        ctx.save_png(f"seed{s:04d}_neighbours.png", common.tile_images(common.to_uint8(row), ncols=len(row), pad=2))
+        rows.append(row)
+    ctx.save_png("neighbours.png", common.tile_images(common.to_uint8(np.concatenate(rows)), ncols=len(rows[0])))
+    ctx.save_npy("indices.npy", idx)
+    ctx.save_npy("distances.npy", dist)
+    (ctx.out / "neighbours.json").write_text(json.dumps(
+        {"features": feature_name, "dataset": FLAGS.dataset, "split": FLAGS.split, "num_reference": len(refs),
+         "seeds": seeds, "indices": idx.tolist(), "distances": dist.tolist()}, indent=2) + "\n")
+
+
+TASK_FUNCTIONS = {
+    "sample": task_sample,
+    "interpolate": task_interpolate,
+    "style_mix": task_style_mix,
+    "super_resolution": task_super_resolution,
+    "foveated": task_foveated,
+    "panorama": task_panorama,
+    "blend": task_blend,
+    "encodings": task_encodings,
+    "neighbours": task_neighbours,
+}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    tasks = [t.strip() for t in FLAGS.task]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise app.UsageError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
+    out = pathlib.Path(FLAGS.out)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = load_generator(FLAGS.model, step=FLAGS.step)
+    logging.info("loaded %s", loaded.source)
+    ctx = Context(loaded, out)
+    for task in tasks:
+        ctx.out = out / task
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        TASK_FUNCTIONS[task](ctx)
+        (ctx.out / "flags.json").write_text(json.dumps(
+            {"task": task, "model": FLAGS.model, "source": loaded.source,
+             "flags": {name: FLAGS[name].value for name in _OWN_FLAGS}}, indent=2, default=str) + "\n")
+        logging.info("%s: wrote %s in %.1f s", task, ctx.out, time.time() - start)
+        print(f"{task}: {ctx.out}")
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
