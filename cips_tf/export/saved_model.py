@@ -119,7 +119,7 @@ class CIPSServingModule(tf.Module):
 
     # -- building blocks ------------------------------------------------------------------------
     def _styles(self, z, truncation_psi):
-        w = self._generator.mapping(z)  # [N, S]
+        w = tf.cast(self._generator.mapping(z), tf.float32)  # [N, S]; float32 under any dtype policy
         return truncate(w, tf.convert_to_tensor(self.w_avg), truncation_psi)
 
     def _synthesize(self, w, coords):
@@ -129,6 +129,20 @@ class CIPSServingModule(tf.Module):
     def _training_grid(self, batch):
         grid = tf.constant(make_grid_np(self.size, self.size))[None]  # [1, size, size, 2]
         return tf.tile(grid, tf.stack([batch, 1, 1, 1]))
+
+    def _check_batch(self, signature, tensors):
+        """Asserts every tensor of `tensors` (name -> tensor) has the first one's batch size: TF
+        Serving's batcher concatenates requests along axis 0, so a short input would misalign them."""
+        (first_name, first), *others = tensors.items()
+        batch = tf.shape(first, out_type=tf.int64)[0]
+        return [
+            tf.debugging.assert_equal(
+                tf.shape(tensor, out_type=tf.int64)[0],
+                batch,
+                message=f"{signature}: {name} and {first_name} must have the same batch size N",
+            )
+            for name, tensor in others
+        ]
 
     def _check_request(self, signature, coords, batch_tensors):
         shape = tf.shape(coords, out_type=tf.int64)
@@ -143,22 +157,18 @@ class CIPSServingModule(tf.Module):
                 ),
             )
         ]
-        for name, tensor in batch_tensors.items():
-            checks.append(
-                tf.debugging.assert_equal(
-                    tf.shape(tensor, out_type=tf.int64)[0],
-                    shape[0],
-                    message=f"{signature}: {name} and coords must have the same batch size N",
-                )
-            )
-        return checks
+        return checks + self._check_batch(signature, {"coords": coords, **batch_tensors})
 
     # -- signatures -------------------------------------------------------------------------------
     def _serving_default(self, z, truncation_psi):
+        with tf.control_dependencies(self._check_batch("serving_default", {"z": z, "truncation_psi": truncation_psi})):
+            z = tf.identity(z)
         w = self._styles(z, truncation_psi)
         return {"images": self._synthesize(w, self._training_grid(tf.shape(z)[0]))}
 
     def _from_seed(self, seed, truncation_psi):
+        with tf.control_dependencies(self._check_batch("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
+            seed = tf.identity(seed)
         z = z_from_seed(seed, self.style_dim)  # [N, Z]
         w = self._styles(z, truncation_psi)
         return {"images": self._synthesize(w, self._training_grid(tf.shape(seed)[0]))}
@@ -203,7 +213,13 @@ def warmup_inputs(module, batch=1):
 def write_warmup_requests(path, model_name, requests):
     """Writes TF Serving warmup records: one `PredictionLog(predict_log=PredictLog(request))` per
     `(signature, inputs)` of `requests` into the TFRecord file `path`."""
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2  # optional dependency
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError as e:  # the optional "serving" extra
+        raise ImportError(
+            "warmup requests need tensorflow-serving-api (pip install 'tensorflow-serving-api==2.21.*', "
+            "the cips-tf[serving] extra); or export with warmup=False (--nowarmup)"
+        ) from e
 
     with tf.io.TFRecordWriter(str(path)) as writer:
         for signature, inputs in requests.items():

@@ -58,9 +58,11 @@ for name, kwargs in [
     ("render", dict(z=tf.zeros([3, 16]), truncation_psi=tf.ones([3]), coords=big)),
     ("synthesis", dict(w=tf.zeros([3, 16]), coords=big)),
     ("render_batch", dict(z=tf.zeros([2, 16]), truncation_psi=tf.ones([2]), coords=tf.zeros([1, 4, 4, 2]))),
+    ("serving_default_batch", dict(z=tf.zeros([2, 16]), truncation_psi=tf.ones([1]))),
+    ("from_seed_batch", dict(seed=tf.constant([1, 2], tf.int64), truncation_psi=tf.ones([3]))),
 ]:
     try:
-        sig[name.split("_")[0]](**kwargs)
+        sig[name.replace("_batch", "")](**kwargs)
         report["errors"][name] = None
     except tf.errors.InvalidArgumentError as e:
         report["errors"][name] = e.message
@@ -197,9 +199,10 @@ def test_export_oversize_request_rejected_naming_the_limit(fresh_run, signature)
     assert f"max_render_pixels={LIMIT}" in message and "too many pixels" in message
 
 
-def test_export_render_mismatched_batch_rejected(fresh_run):
+@pytest.mark.parametrize("signature", ["render", "serving_default", "from_seed"])
+def test_export_mismatched_batch_sizes_rejected(fresh_run, signature):
     _, report = fresh_run
-    assert "same batch size" in (report["errors"]["render_batch"] or "")
+    assert "must have the same batch size N" in (report["errors"][f"{signature}_batch"] or "")
 
 
 def test_warmup_requests_replay_in_fresh_process_for_every_signature(fresh_run):
