@@ -8,6 +8,7 @@ from cips_tf.layers.discriminator_block import DiscriminatorBlock
 from cips_tf.layers.equalized_conv2d import EqualizedConv2D
 from cips_tf.layers.equalized_dense import EqualizedDense
 from cips_tf.layers.minibatch_stddev import MinibatchStddev
+from cips_tf.layers.tracking import expose_for_checkpoint
 
 
 def official_discriminator_widths(size, channel_multiplier=2):
@@ -64,6 +65,7 @@ class Discriminator(keras.Model):
         policy = self.dtype_policy
         self.from_rgb = EqualizedConv2D(self.widths[0], 1, name="from_rgb", dtype=policy)
         self.blocks = [DiscriminatorBlock(w, name=f"block_{i}", dtype=policy) for i, w in enumerate(self.widths[1:])]
+        expose_for_checkpoint(self, self.blocks)
         self.stddev = MinibatchStddev(self.stddev_group, name="minibatch_stddev", dtype=policy)
         self.final_conv = EqualizedConv2D(self.widths[-1], 3, name="final_conv", dtype=policy)
         self.final_dense = EqualizedDense(self.widths[-1], activation="lrelu", name="final_dense", dtype=policy)

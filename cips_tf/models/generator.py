@@ -8,6 +8,7 @@ from cips_tf.layers.coordinate_embedding import CoordinateEmbedding
 from cips_tf.layers.fourier_features import FourierFeatures
 from cips_tf.layers.modulated_dense import ModulatedDense
 from cips_tf.layers.styled_res_block import StyledResBlock
+from cips_tf.layers.tracking import expose_for_checkpoint
 from cips_tf.models.mapping_network import MappingNetwork
 
 ARCHITECTURES = ("skips", "res", "base")
@@ -164,6 +165,7 @@ class CIPSGenerator(keras.Model):
             if self.architecture == "skips":
                 self.to_rgbs.append(self._to_rgb(f"to_rgb_{i}"))
         self.to_rgb_last = self._to_rgb("to_rgb_last") if self.architecture != "skips" else None
+        expose_for_checkpoint(self, self.linears + self.res_blocks + self.to_rgbs)
         self.build()
 
     def _to_rgb(self, name):

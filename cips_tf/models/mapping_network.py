@@ -3,6 +3,7 @@ import keras
 
 from cips_tf.layers.equalized_dense import EqualizedDense
 from cips_tf.layers.pixel_norm import PixelNorm
+from cips_tf.layers.tracking import expose_for_checkpoint
 
 
 @keras.saving.register_keras_serializable(package="cips_tf")
@@ -38,6 +39,7 @@ class MappingNetwork(keras.layers.Layer):
             )
             for i in range(self.n_mlp)
         ]
+        expose_for_checkpoint(self, self.dense_layers)
 
     def build(self, inputs_shape=None):
         shape = (None, self.style_dim)
