@@ -49,6 +49,10 @@ def get_strategy(name="auto"):
         return tf.distribute.get_strategy()
     if name not in ("auto", "mirrored"):
         raise ValueError(f"training.strategy must be auto, mirrored, multiworker or default, got {name!r}")
+    if not tf.config.list_logical_devices("GPU"):
+        # On CPU-only hosts reduce through one device: the default collective all-reduce keys its
+        # instances per strategy, so two strategies in one process (a resumed run, tests) collide.
+        return tf.distribute.MirroredStrategy(cross_device_ops=tf.distribute.ReductionToOneDevice())
     return tf.distribute.MirroredStrategy()
 
 
@@ -172,7 +176,7 @@ def train_and_evaluate(config, workdir, max_steps=None):
     """Trains (or resumes) the run in `workdir` up to `config.num_train_steps`.
 
     `max_steps` stops after that many steps of this invocation (tests use it). Returns a dict with
-    the final step and the last metric values.
+    the final `step`, the last `metrics`, the latest `checkpoint` path and the `gan`.
     """
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -274,4 +278,4 @@ def train_and_evaluate(config, workdir, max_steps=None):
     if last_saved != step:
         manager.save(checkpoint_number=step)
     writer.flush()
-    return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint}
+    return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint, "gan": gan}

@@ -1,0 +1,141 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cips_tf.models.discriminator import Discriminator
+from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
+from cips_tf.models.generator import CIPSGenerator
+
+RES = 8
+
+
+def _make_gan(strategy, stddev_group=4, dtype=None, seed=0, mixing=0.0):
+    kwargs = {"dtype": dtype} if dtype else {}
+    with strategy.scope():
+        keras.utils.set_random_seed(seed)
+        g = CIPSGenerator(size=RES, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8], **kwargs)
+        d = Discriminator(size=RES, widths=[8, 16], stddev_group=stddev_group, **kwargs)
+        g_ema = CIPSGenerator(size=RES, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8])
+        gan = CIPSGAN(g, d, g_ema, d_reg_every=2, ema_decay=0.9, seed=3, style_mixing_prob=mixing)
+        gan.compile(
+            g_optimizer=lazy_regularization_adam(2e-3, 0.0, 0.99, 1e-8, 4),
+            d_optimizer=lazy_regularization_adam(2e-3, 0.0, 0.99, 1e-8, 2),
+        )
+        gan.build_optimizers()
+        gan.copy_to_ema()
+    return gan
+
+
+def _real_batches(n, batch):
+    rng = np.random.RandomState(7)
+    return [rng.uniform(-1, 1, (batch, RES, RES, 3)).astype(np.float32) for _ in range(n)]
+
+
+def _run(strategy, gan, batches):
+    @tf.function
+    def step(batch, do_r1):
+        out = strategy.run(gan.train_step, args=(batch,), kwargs={"do_r1": do_r1})
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
+
+    metrics = []
+    dist = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(np.concatenate(batches)).batch(batches[0].shape[0], drop_remainder=True)
+    )
+    for i, batch in enumerate(dist):
+        metrics.append({k: float(v) for k, v in step(batch, i % gan.d_reg_every == 0).items()})
+    return metrics
+
+
+def _weights(gan):
+    return [v.numpy() for m in (gan.generator, gan.discriminator, gan.g_ema) for v in m.trainable_variables]
+
+
+def test_ema_decay_for_batch_official_batch_gives_official_decay():
+    assert ema_decay_for_batch(32) == pytest.approx(0.5 ** (32 / (10 * 1000)))
+
+
+def test_lazy_regularization_adam_ratio_scales_lr_and_betas():
+    opt = lazy_regularization_adam(2e-3, 0.0, 0.99, 1e-8, 16)
+    ratio = 16 / 17
+    assert float(opt.learning_rate) == pytest.approx(2e-3 * ratio)
+    assert opt.beta_2 == pytest.approx(0.99**ratio)
+    assert opt.beta_1 == 0.0
+
+
+def test_train_step_one_vs_two_replicas_same_weights():
+    # The minibatch-stddev layer groups samples within a replica (as official DDP does), so the
+    # equivalence holds for a discriminator whose groups do not span replicas: group size 1.
+    one = tf.distribute.MirroredStrategy(["/cpu:0"])
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert two.num_replicas_in_sync == 2
+    batches = _real_batches(3, 4)
+    gan1, gan2 = _make_gan(one, stddev_group=1), _make_gan(two, stddev_group=1)
+    for a, b in zip(_weights(gan1), _weights(gan2)):
+        np.testing.assert_array_equal(a, b)
+    m1, m2 = _run(one, gan1, batches), _run(two, gan2, batches)
+    for a, b in zip(m1, m2):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], abs=1e-5), k
+    for a, b in zip(_weights(gan1), _weights(gan2)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert int(gan2.step.numpy()) == 3
+
+
+def test_train_step_updates_ema_toward_generator():
+    strategy = tf.distribute.get_strategy()
+    gan = _make_gan(strategy)
+    before_ema = [v.numpy() for v in gan.g_ema.trainable_variables]
+    _run(strategy, gan, _real_batches(1, 4))
+    after_g = [v.numpy() for v in gan.generator.trainable_variables]
+    after_ema = [v.numpy() for v in gan.g_ema.trainable_variables]
+    for e0, g1, e1 in zip(before_ema, after_g, after_ema):
+        np.testing.assert_allclose(e1, g1 + 0.9 * (e0 - g1), atol=1e-6)
+    assert any(not np.allclose(e0, e1) for e0, e1 in zip(before_ema, after_ema))
+
+
+def test_train_step_r1_steps_report_penalty_others_do_not():
+    strategy = tf.distribute.get_strategy()
+    gan = _make_gan(strategy)
+    metrics = _run(strategy, gan, _real_batches(2, 4))
+    assert "r1_penalty" in metrics[0] and metrics[0]["r1_penalty"] > 0
+    assert "r1_penalty" not in metrics[1]
+
+
+def test_train_step_in_graph_r1_decision_matches_python_decision():
+    strategy = tf.distribute.get_strategy()
+    a, b = _make_gan(strategy), _make_gan(strategy)
+    batch = _real_batches(1, 4)[0]
+    tf.function(lambda x: a.train_step(x, do_r1=True))(batch)
+    tf.function(lambda x: b.train_step(x))(batch)  # step 0: 0 % d_reg_every == 0
+    for x, y in zip(_weights(a), _weights(b)):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+def test_train_step_style_mixing_runs_and_changes_update():
+    strategy = tf.distribute.get_strategy()
+    plain, mixed = _make_gan(strategy), _make_gan(strategy, mixing=1.0)
+    batches = _real_batches(1, 4)
+    _run(strategy, plain, batches)
+    _run(strategy, mixed, batches)
+    diffs = [np.abs(x - y).max() for x, y in zip(_weights(plain), _weights(mixed))]
+    assert max(diffs) > 0
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_train_step_mixed_precision_runs_with_finite_losses(policy):
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        g = CIPSGenerator(size=RES, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8], dtype=policy)
+        d = Discriminator(size=RES, widths=[8, 16], dtype=policy)
+        g_ema = CIPSGenerator(size=RES, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8])
+        gan = CIPSGAN(g, d, g_ema, d_reg_every=2)
+        g_opt, d_opt = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
+        if policy == "mixed_float16":
+            g_opt, d_opt = keras.optimizers.LossScaleOptimizer(g_opt), keras.optimizers.LossScaleOptimizer(d_opt)
+        gan.compile(g_optimizer=g_opt, d_optimizer=d_opt)
+        gan.build_optimizers()
+    metrics = _run(strategy, gan, _real_batches(2, 4))
+    assert all(np.isfinite(v) for m in metrics for v in m.values())
+    assert g.conv1.kernel.dtype == "float32"  # variables stay float32

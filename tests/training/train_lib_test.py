@@ -1,0 +1,150 @@
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cips_tf.training import train_lib
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _config(**overrides):
+    sys.path.insert(0, str(REPO / "configs"))
+    import smoke
+
+    c = smoke.get_config()
+    c.num_train_steps = 6
+    c.training.checkpoint_every = 3
+    c.training.sample_every = 3
+    c.training.log_every = 2
+    c.training.strategy = "mirrored"
+    for key, value in overrides.items():
+        node = c
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def _state(gan):
+    objs = [gan.generator, gan.discriminator, gan.g_ema]
+    values = [v.numpy() for m in objs for v in m.trainable_variables]
+    values += [v.numpy() for opt in (gan.g_optimizer, gan.d_optimizer) for v in opt.variables]
+    return values
+
+
+def test_train_and_evaluate_smoke_writes_workdir(tmp_path):
+    result = train_lib.train_and_evaluate(_config(), tmp_path)
+    assert result["step"] == 6
+    assert json.loads((tmp_path / "config.json").read_text())["resolution"] == 16
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_00000003.png", "step_00000006.png"]
+    assert list(tmp_path.glob("events.out.tfevents*"))
+    assert np.isfinite(list(result["metrics"].values())).all()
+
+
+def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(tmp_path):
+    first = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=4)
+    assert first["step"] == 4
+    saved = _state(first["gan"])
+    resumed = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=0)
+    assert int(resumed["gan"].step.numpy()) == 4
+    assert int(resumed["gan"].g_optimizer.iterations.numpy()) == 4
+    for a, b in zip(saved, _state(resumed["gan"])):
+        np.testing.assert_array_equal(a, b)
+    final = train_lib.train_and_evaluate(_config(), tmp_path)
+    assert final["step"] == 6
+
+
+def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
+    good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    bad = _config(**{"loss.r1_gamma": float("nan"), "optimizer.d_reg_every": 1})
+    with pytest.raises(train_lib.NonFiniteLossError, match="non-finite loss at step 4"):
+        train_lib.train_and_evaluate(bad, tmp_path)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
+    values = [tf.train.load_variable(good, name) for name, _ in tf.train.list_variables(good) if "g_ema" in name]
+    assert all(np.isfinite(v).all() for v in values)
+
+
+def _cli(workdir, *flags):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    return [sys.executable, "-m", "cips_tf.cli.train", f"--config={REPO / 'configs' / 'smoke.py'}",
+            f"--workdir={workdir}", *flags], env
+
+
+def _scalar_steps(workdir, tag):
+    steps = []
+    for path in sorted(pathlib.Path(workdir).glob("events.out.tfevents*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for v in event.summary.value if v.tag == tag]
+    return steps
+
+
+@pytest.mark.slow
+def test_cli_rerun_with_more_steps_continues_from_saved_step(tmp_path):
+    cmd, env = _cli(tmp_path)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
+    assert _scalar_steps(tmp_path, "train/d_loss") == [5, 10, 15, 20]
+    cmd, env = _cli(tmp_path, "--config.num_train_steps=30")
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=600)
+    assert "resumed from" in done.stderr and "at step 20" in done.stderr
+    assert _scalar_steps(tmp_path, "train/d_loss") == [5, 10, 15, 20, 25, 30]
+
+
+def _wait_for_checkpoint(workdir, proc, min_step, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+        if latest and int(latest.rsplit("-", 1)[1]) >= min_step:
+            return latest
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint written in time")
+
+
+@pytest.mark.slow
+def test_cli_killed_with_sigkill_resumes_from_latest_checkpoint(tmp_path):
+    cmd, env = _cli(tmp_path, "--config.num_train_steps=100000", "--config.training.checkpoint_every=4",
+                    "--config.training.sample_every=0")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint(tmp_path, proc, 8)
+        time.sleep(0.3)  # land the kill at an arbitrary point, possibly mid-save
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    saved_step = int(latest.rsplit("-", 1)[1])
+    assert tf.train.load_variable(latest, "step/.ATTRIBUTES/VARIABLE_VALUE") == saved_step
+    config = _config(**{"num_train_steps": saved_step + 2, "training.checkpoint_every": 4,
+                        "training.sample_every": 0})
+    result = train_lib.train_and_evaluate(config, tmp_path)
+    assert result["step"] == saved_step + 2
+
+
+@pytest.mark.slow
+def test_cli_sigterm_checkpoints_then_exits_cleanly(tmp_path):
+    cmd, env = _cli(tmp_path, "--config.num_train_steps=100000", "--config.training.checkpoint_every=1000",
+                    "--config.training.sample_every=0", "--config.training.log_every=1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    seen = ""
+    while "step 3/" not in seen and time.time() < deadline:
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, seen
+        seen += line
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=300)
+    assert proc.returncode == 0, rest
+    assert "stopped by SIGTERM" in rest
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest is not None and int(latest.rsplit("-", 1)[1]) >= 3
