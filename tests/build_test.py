@@ -18,7 +18,9 @@ def _targets():
 
         def rule(kind, package=package, build=build):
             def record(name, srcs=(), data=(), **kwargs):
-                targets.append((build, kind, name, [package / s for s in srcs], [package / d for d in data]))
+                files = [package / s for s in srcs if not s.startswith(("//", ":"))]  # labels name targets
+                data_files = [package / d for d in data if not d.startswith(("//", ":"))]
+                targets.append((build, kind, name, files, data_files))
 
             return record
 
