@@ -14,6 +14,12 @@ keyed by (seed, input pipeline, epoch / block / element index). `Dataset.shuffle
 order also depends on the TF global seed. So the same `seed` gives the same batches, whatever the
 global seed and parallelism. (Exception: the 'tfds' source shuffles its files with TFDS's own
 seeded shuffle, which also reads the global seed.)
+
+Known hazard: encoded images are decoded by Pillow inside `tf.numpy_function`. If an iterator over
+such a pipeline is still alive when the interpreter shuts down (e.g. held in a module global), TF
+may call into Python during finalization and the process can hang at exit (a TF race, see
+tensorflow/tensorflow#21277 and relatives). Keep iterators in function scope (or `del` them)
+so they are freed before exit; 'fashion_mnist' has no Python in its pipeline.
 """
 import numpy as np
 import tensorflow as tf
