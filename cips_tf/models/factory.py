@@ -1,4 +1,6 @@
 """Builds the models from an ml_collections config (the `model` and `discriminator` sections)."""
+import math
+
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator, paper_widths
 
@@ -29,16 +31,23 @@ def generator_from_config(config, dtype=None):
     )
 
 
-def discriminator_from_config(config, dtype=None):
-    """`config.resolution` (or `config.discriminator.size` for patch training) and
-    `config.discriminator.{channel_multiplier, widths}`."""
+def discriminator_from_config(config, dtype=None, size=None):
+    """`config.discriminator.{channel_multiplier, widths}` at `size` (default
+    `config.discriminator.size`, else `config.resolution`)."""
     d = config.discriminator
-    size = d.get("size") or config.resolution
+    size = size or d.get("size") or config.resolution
     widths = d.get("widths")
+    if widths not in (None, "official"):
+        # Widths are listed per resolution from config.resolution down to 4; a smaller
+        # discriminator (patch training) uses the tail of that list.
+        needed = int(math.log2(size)) - 1
+        widths = [int(w) for w in widths][-needed:]
+    else:
+        widths = None
     kwargs = {"dtype": dtype} if dtype is not None else {}
     return Discriminator(
         size=size,
         channel_multiplier=d.get("channel_multiplier", 2),
-        widths=None if widths in (None, "official") else [int(w) for w in widths],
+        widths=widths,
         **kwargs,
     )

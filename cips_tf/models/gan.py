@@ -25,6 +25,8 @@ def ema_decay_for_batch(global_batch_size, half_life_kimg=10.0):
 class FullGridSampler:
     """Training coordinates for standard training: the native grid (embedding read directly)."""
 
+    direct_embedding = True
+
     def __init__(self, resolution):
         self.resolution = resolution
 
@@ -108,22 +110,45 @@ class CIPSGAN(keras.Model):
         return tf.stack([tf.constant(self.seed, tf.int64) * 1000003 + salt, self.step.read_value()])
 
     def _sample_latents(self, global_batch, salt, rid, local_batch):
-        """Styles for the local slice of a global batch: `{"z": ...}` or, with mixing, `{"ws": ...}`."""
+        """Latents for the local slice of a global batch: `z`, plus `z_mix` and the per-sample
+        crossover layer `mix_cut` when style mixing is on (`num_ws` means no mixing)."""
         g = self.generator
-        z = tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt))
-        z = z[rid * local_batch : (rid + 1) * local_batch]
-        if self.style_mixing_prob <= 0:
-            return {"z": z}
-        z2 = tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt + 1))
-        u = tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 2))
-        cut = tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 3), minval=1, maxval=g.num_ws,
-                                          dtype=tf.int32)
-        z2, u, cut = (t[rid * local_batch : (rid + 1) * local_batch] for t in (z2, u, cut))
-        cut = tf.where(u < self.style_mixing_prob, cut, g.num_ws)  # [B]
-        w1, w2 = g.mapping(z), g.mapping(z2)
-        layer = tf.range(g.num_ws)[None, :, None]  # [1, L, 1]
-        ws = tf.where(layer < cut[:, None, None], w1[:, None, :], w2[:, None, :])
-        return {"ws": ws}
+
+        def local(t):
+            return t[rid * local_batch : (rid + 1) * local_batch]
+
+        latents = {"z": local(tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt)))}
+        if self.style_mixing_prob > 0:
+            latents["z_mix"] = local(tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt + 1)))
+            u = local(tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 2)))
+            cut = local(tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 3), minval=1,
+                                                    maxval=g.num_ws, dtype=tf.int32))
+            latents["mix_cut"] = tf.where(u < self.style_mixing_prob, cut, g.num_ws)
+        return latents
+
+    def _generate(self, inputs):
+        """G(inputs) in training mode; with style mixing, layers from `mix_cut` on use `z_mix`.
+
+        Samplers other than the native grid render their coordinates as a flat point list, so the
+        coordinate embedding is sampled at them instead of read directly (which would ignore them).
+        """
+        g = self.generator
+        coords, noise = inputs["coords"], inputs["noise"]
+        image_shape = tf.shape(coords)[:3]
+        if not self.sampler.direct_embedding:
+            batch = coords.shape[0]
+            coords = tf.reshape(coords, [batch, -1, 2])
+            noise = [tf.reshape(n, [batch, -1, 1]) for n in noise]
+        if "z_mix" not in inputs:
+            latents = {"z": inputs["z"]}
+        else:
+            w1, w2 = g.mapping(inputs["z"]), g.mapping(inputs["z_mix"])
+            layer = tf.range(g.num_ws)[None, :, None]  # [1, L, 1]
+            latents = {"ws": tf.where(layer < inputs["mix_cut"][:, None, None], w1[:, None, :], w2[:, None, :])}
+        rgb = g({**latents, "coords": coords, "noise": noise}, training=True)
+        if not self.sampler.direct_embedding:
+            rgb = tf.reshape(rgb, tf.concat([image_shape, [3]], axis=0))
+        return rgb
 
     def _sample_noise(self, global_batch, coords_shape, salt, rid, local_batch):
         h, w = coords_shape[1], coords_shape[2]
@@ -179,7 +204,7 @@ class CIPSGAN(keras.Model):
     def _g_grads(self, inputs, global_batch):
         g, d = self.generator, self.discriminator
         with tf.GradientTape() as tape:
-            fake = g(inputs, training=True)
+            fake = self._generate(inputs)
             fake_logits = tf.cast(d(fake, training=True), tf.float32)
             loss = tf.nn.compute_average_loss(losses.g_nonsaturating_loss(fake_logits), global_batch_size=global_batch)
             scaled = self.g_optimizer.scale_loss(loss)
@@ -196,7 +221,7 @@ class CIPSGAN(keras.Model):
         """
         real_images = data[0] if isinstance(data, (tuple, list)) else data
         d_inputs, global_batch = self._sample(real_images, salt=1)
-        fake = tf.stop_gradient(self.generator(d_inputs, training=True))
+        fake = tf.stop_gradient(self._generate(d_inputs))
         real = self.sampler.real(real_images, d_inputs["coords"])
         grads, metrics = self._d_grads_fn(real, fake, global_batch)
         self.d_optimizer.apply(grads, self.discriminator.trainable_variables)

@@ -50,6 +50,9 @@ def default_config():
     c.training.mode = "full"  # full | patch | cylindrical
     c.training.patch_size = 64
     c.training.patch_max_dilation = 4
+    c.training.panorama_width = ml_collections.config_dict.placeholder(int)  # cylindrical; None: square pixels
+    c.training.cylinder_r_inner = 0.25
+    c.training.cylinder_r_outer = 1.0
     c.training.mixed_precision = "float32"  # float32 | mixed_bfloat16 | mixed_float16
     c.training.jit_compile = False
     c.training.log_every = 50

@@ -31,6 +31,7 @@ from cips_tf.models.factory import discriminator_from_config, generator_from_con
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.synthesis.latents import z_from_seed
 from cips_tf.training import images as image_lib
+from cips_tf.training.samplers import discriminator_size, make_sampler
 
 
 class NonFiniteLossError(RuntimeError):
@@ -72,7 +73,7 @@ def build_gan(config, strategy, global_batch_size):
     policy = t.get("mixed_precision", "float32") or "float32"
     with strategy.scope():
         generator = generator_from_config(config, dtype=policy)
-        discriminator = discriminator_from_config(config, dtype=policy)
+        discriminator = discriminator_from_config(config, dtype=policy, size=discriminator_size(config))
         g_ema = generator_from_config(config)  # float32: the model that is evaluated and exported
         o = config.optimizer
         g_opt = lazy_regularization_adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.g_reg_every)
@@ -99,16 +100,6 @@ def build_gan(config, strategy, global_batch_size):
         gan.build_optimizers()  # both optimizers before the first step (required under a strategy)
         gan.copy_to_ema()
     return gan
-
-
-def make_sampler(config):
-    """The training-coordinate sampler of `config.training.mode` (full, patch, cylindrical)."""
-    mode = config.training.mode
-    if mode == "full":
-        return None
-    from cips_tf.training import samplers
-
-    return samplers.make_sampler(config)
 
 
 def make_checkpoint(gan):

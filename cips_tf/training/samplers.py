@@ -1,0 +1,102 @@
+"""Training-coordinate samplers for the paper's alternative training modes.
+
+A sampler gives, inside the compiled step and from a stateless seed, the coordinates the generator
+renders for a GLOBAL batch (`coords(global_batch, seed) -> [GB, h, w, 2]`) and the matching real
+images (`real(images, coords)`). `direct_embedding` says whether the generator may read its
+coordinate-embedding table directly (only on the native grid; see CoordinateEmbedding).
+
+- "patch" (paper App. C): K x K patches `P_{K, sigma}(u, v) = {G(u + i sigma, v + j sigma)}` of the
+  full grid, with the dilation sigma uniform in 1..max (capped so the patch fits) and the corner
+  uniform over the valid range; real images are cut at the same pixels, and the discriminator
+  works at K x K. Pixel positions and coordinates are those of `cips_tf.coords_extra.patch_coords`.
+- "cylindrical" (Sec. 4.8): random `size x size` crops, at a uniformly random column offset
+  (mod the panorama width), of the annulus-embedded cylinder of `cips_tf.coords_extra`, so the
+  wrap is exact; real images are ordinary photographs.
+"""
+import numpy as np
+import tensorflow as tf
+
+from cips_tf import coords_extra
+
+
+class PatchSampler:
+    """App. C patch training: coords `[GB, K, K, 2]` on the full `size` grid, real patches cut alike."""
+
+    direct_embedding = False
+
+    def __init__(self, resolution, patch_size, max_dilation):
+        if not 1 < patch_size <= resolution:
+            raise ValueError(f"training.patch_size must be in (1, resolution={resolution}], got {patch_size}")
+        self.resolution = int(resolution)
+        self.patch_size = int(patch_size)
+        self.max_dilation = max(1, min(int(max_dilation), (self.resolution - 1) // (self.patch_size - 1)))
+
+    def pixel_indices(self, global_batch, seed):
+        """`[GB, K, K, 2]` int32 (x, y) pixel positions of the sampled patches."""
+        k, n = self.patch_size, self.resolution
+        sigma = tf.random.stateless_uniform([global_batch], seed=seed, minval=1, maxval=self.max_dilation + 1,
+                                            dtype=tf.int32)  # [GB]
+        span = n - (k - 1) * sigma  # valid corners: 0 <= u < span
+        corner_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        uv = tf.random.stateless_uniform([global_batch, 2], seed=corner_seed)  # [GB, 2]
+        uv = tf.minimum(tf.cast(uv * tf.cast(span, tf.float32)[:, None], tf.int32), (span - 1)[:, None])
+        steps = tf.range(k)[None, :] * sigma[:, None]  # [GB, K]
+        xs = uv[:, 0:1] + steps  # [GB, K] columns
+        ys = uv[:, 1:2] + steps  # [GB, K] rows
+        gx = tf.broadcast_to(xs[:, None, :], [global_batch, k, k])
+        gy = tf.broadcast_to(ys[:, :, None], [global_batch, k, k])
+        return tf.stack([gx, gy], axis=-1)
+
+    def coords(self, global_batch, seed):
+        axis = tf.constant(np.linspace(-1.0, 1.0, self.resolution, dtype=np.float32))
+        return tf.gather(axis, self.pixel_indices(global_batch, seed))  # bit-identical to the full grid
+
+    def real(self, images, coords):
+        # Recover the integer pixels from the coordinates (exact: they are grid values).
+        idx = tf.cast(tf.round((coords + 1.0) * (self.resolution - 1) / 2.0), tf.int32)  # [b, K, K, 2]
+        return tf.gather_nd(images, tf.stack([idx[..., 1], idx[..., 0]], axis=-1), batch_dims=1)
+
+
+class CylindricalSampler:
+    """Sec. 4.8 cylindrical training: random crops of the annulus-embedded 360-degree panorama."""
+
+    direct_embedding = False
+
+    def __init__(self, resolution, panorama_width=None, r_inner=coords_extra.DEFAULT_R_INNER,
+                 r_outer=coords_extra.DEFAULT_R_OUTER):
+        self.resolution = int(resolution)
+        width = panorama_width or coords_extra.panorama_width(self.resolution, r_inner, r_outer)
+        self.panorama_width = int(width)
+        self._full = coords_extra.cylindrical_grid_np(self.resolution, self.panorama_width, r_inner, r_outer)
+
+    def coords(self, global_batch, seed):
+        size, width = self.resolution, self.panorama_width
+        cols = tf.random.stateless_uniform([global_batch], seed=seed, minval=0, maxval=width, dtype=tf.int32)
+        idx = (cols[:, None] + tf.range(size)[None, :]) % width  # [GB, size]
+        crops = tf.gather(tf.constant(self._full), idx, axis=1)  # [size, GB, size, 2]
+        return tf.transpose(crops, [1, 0, 2, 3])
+
+    def real(self, images, coords):
+        return images
+
+
+def make_sampler(config):
+    """The sampler of `config.training.mode`: None (the native grid) for "full"."""
+    t = config.training
+    if t.mode == "full":
+        return None
+    if t.mode == "patch":
+        return PatchSampler(config.resolution, t.patch_size, t.patch_max_dilation)
+    if t.mode == "cylindrical":
+        return CylindricalSampler(
+            config.resolution, t.get("panorama_width"), t.get("cylinder_r_inner", coords_extra.DEFAULT_R_INNER),
+            t.get("cylinder_r_outer", coords_extra.DEFAULT_R_OUTER),
+        )
+    raise ValueError(f"training.mode must be 'full', 'patch' or 'cylindrical', got {t.mode!r}")
+
+
+def discriminator_size(config):
+    """The discriminator's input size: the patch size in patch mode, else the resolution."""
+    if config.discriminator.get("size"):
+        return int(config.discriminator.size)
+    return int(config.training.patch_size) if config.training.mode == "patch" else int(config.resolution)
