@@ -10,20 +10,20 @@ def get_config():
     c = default_config()
     c.resolution = 32
     c.batch_size = 16
-    c.num_train_steps = 1500
+    c.num_train_steps = 3000
     c.seed = 0
     c.model.hidden_size = 64
     c.model.style_dim = 64
-    c.model.n_mlp = 3
-    c.model.widths = [64, 64, 64, 64]
-    c.discriminator.widths = [32, 64, 64, 64]
+    c.model.n_mlp = 4
+    c.model.widths = [96, 96, 96, 96]
+    c.discriminator.widths = [48, 96, 96, 96]
     c.optimizer.learning_rate = 2e-3
     c.ema.half_life_kimg = 2.0  # a short run: average over the last ~2k images
     c.data.source = "fashion_mnist"
     c.data.split = "train"
     c.data.random_flip = True
     c.training.log_every = 50
-    c.training.checkpoint_every = 250
-    c.training.sample_every = 250
+    c.training.checkpoint_every = 500
+    c.training.sample_every = 500
     c.training.keep_checkpoints = 2
     return c
