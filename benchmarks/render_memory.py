@@ -1,6 +1,6 @@
 """Peak memory of a large chunked render with the official 256 CIPS-skips generator.
 
-    python3 benchmarks/render_memory.py [--resolution=2048] [--chunk_pixels=65536] [--limit_gb=2]
+    python3 benchmarks/render_memory.py [--resolution=2048] [--chunk_pixels=32768] [--limit_gb=2]
 
 Run it as its own process (the figure is the process's peak resident set size, `ru_maxrss`, so
 anything else done in the same process would count). Builds a random-weight `CIPSGenerator(256)`
@@ -35,7 +35,7 @@ def current_rss_bytes():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=2048)
-    parser.add_argument("--chunk_pixels", type=int, default=65536)
+    parser.add_argument("--chunk_pixels", type=int, default=32768)
     parser.add_argument("--model_size", type=int, default=256)
     parser.add_argument("--limit_gb", type=float, default=2.0)
     args = parser.parse_args(argv)

@@ -48,7 +48,7 @@ flags.DEFINE_string("seeds_b", None, "Seeds of the B latents (style_mix, blend);
 flags.DEFINE_float("psi", 1.0, "Truncation psi toward w_avg (1 = none).")
 flags.DEFINE_integer("w_avg_samples", 10000, "z samples for estimating w_avg when the model has none.")
 flags.DEFINE_integer("ncols", None, "Columns of sample grids (default: about square).")
-flags.DEFINE_integer("chunk_pixels", 65536, "Points per rendering chunk (bounds memory).")
+flags.DEFINE_integer("chunk_pixels", 32768, "Points per rendering chunk (bounds memory).")
 flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: latest).")
 # interpolate
 flags.DEFINE_integer("steps", 8, "interpolate: frames per pair of seeds, endpoints included.")

@@ -22,7 +22,7 @@ class ChunkedRenderer:
         jit_compile: compile the chunk step with XLA.
     """
 
-    def __init__(self, generator, chunk_pixels=65536, jit_compile=False):
+    def __init__(self, generator, chunk_pixels=32768, jit_compile=False):
         self.generator = generator
         self.chunk_pixels = int(chunk_pixels)
         self._step = tf.function(self._render_points, jit_compile=jit_compile, reduce_retracing=True)
@@ -71,6 +71,6 @@ class ChunkedRenderer:
         return out.reshape(batch, height, width, 3)
 
 
-def render_chunked(generator, styles, height, width=None, chunk_pixels=65536, per_layer=False):
+def render_chunked(generator, styles, height, width=None, chunk_pixels=32768, per_layer=False):
     """One-shot helper: `ChunkedRenderer(generator, chunk_pixels).render(styles, height, width)`."""
     return ChunkedRenderer(generator, chunk_pixels).render(styles, height, width, per_layer=per_layer)

@@ -11,7 +11,7 @@ from cips_tf.models.generator import truncate
 from cips_tf.synthesis.chunked import ChunkedRenderer
 from cips_tf.synthesis.latents import z_from_seed
 
-DEFAULT_CHUNK_PIXELS = 65536
+DEFAULT_CHUNK_PIXELS = 32768
 
 
 def parse_int_list(text):

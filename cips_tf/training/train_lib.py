@@ -183,6 +183,7 @@ def train_and_evaluate(config, workdir, max_steps=None):
     if chief:
         write_config(config, workdir)
 
+    keras.utils.set_random_seed(int(config.seed))  # reproducible initial weights
     gan = build_gan(config, strategy, global_batch)
     checkpoint = make_checkpoint(gan)
     ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
