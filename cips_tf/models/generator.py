@@ -260,6 +260,17 @@ class CIPSGenerator(keras.Model):
 
     def synthesis(self, styles, coords, training=None, noise=None, randomize_noise=True, per_layer=False):
         """Renders `coords` with styles `w` (`[B, S]` / per pixel) or `ws` (`per_layer=True`)."""
+        return self.synthesize_from_encoding(
+            self.encode(coords, training=training), styles, noise=noise, randomize_noise=randomize_noise,
+            per_layer=per_layer,
+        )
+
+    def synthesize_from_encoding(self, encoding, styles, noise=None, randomize_noise=True, per_layer=False):
+        """The ModFC stack on a given encoding `e(x, y)` `[B, ..., input_channels]` -> `[B, ..., 3]`.
+
+        `synthesis()` is `encode()` followed by this; the encoding experiments (paper Fig. 6) call it
+        on an encoding with the Fourier or embedding channels zeroed.
+        """
         if noise is not None and len(noise) != self.num_noise:
             raise ValueError(f"'noise' must be a list of {self.num_noise} tensors, got {len(noise)}")
 
@@ -269,8 +280,7 @@ class CIPSGenerator(keras.Model):
         def noise_at(i):
             return None if noise is None else noise[i]
 
-        x = self.encode(coords, training=training)  # [B, ..., input_channels]
-        x = self.conv1(x, style(0), noise=noise_at(0), randomize_noise=randomize_noise)
+        x = self.conv1(encoding, style(0), noise=noise_at(0), randomize_noise=randomize_noise)
         k, n, rgb = 1, 1, None
         for i in range(len(self.widths)):
             if self.architecture == "res":

@@ -18,37 +18,11 @@ PARTS = ("fourier", "embedding")
 def synthesize_from_encoding(generator, encoding, styles, per_layer=False, noise=None, randomize_noise=False):
     """`generator.synthesis` from the encoding on: `encoding` `[B, ..., input_channels]` -> `[B, ..., 3]`.
 
-    Mirrors `CIPSGenerator.synthesis` layer by layer (conv1, blocks, ToRGBs) for every architecture.
+    Eval-mode defaults (no random noise) for the experiments; see `CIPSGenerator.synthesize_from_encoding`.
     """
-    g = generator
-    if noise is not None and len(noise) != g.num_noise:
-        raise ValueError(f"'noise' must be a list of {g.num_noise} tensors, got {len(noise)}")
-
-    def style(i):
-        return styles[:, i] if per_layer else styles
-
-    def noise_at(i):
-        return None if noise is None else noise[i]
-
-    x = g.conv1(encoding, style(0), noise=noise_at(0), randomize_noise=randomize_noise)
-    k, n, rgb = 1, 1, None
-    for i in range(len(g.widths)):
-        if g.architecture == "res":
-            x = g.res_blocks[i](
-                x, (style(k), style(k + 1)), noise=(noise_at(n), noise_at(n + 1)), randomize_noise=randomize_noise
-            )
-            k, n = k + 2, n + 2
-        else:
-            for j in range(2):
-                x = g.linears[2 * i + j](x, style(k), noise=noise_at(n), randomize_noise=randomize_noise)
-                k, n = k + 1, n + 1
-        if g.architecture == "skips":
-            out = g.to_rgbs[i](x, style(k))
-            rgb = out if rgb is None else out + rgb
-            k += 1
-    if g.to_rgb_last is not None:
-        rgb = g.to_rgb_last(x, style(k))
-    return tf.cast(rgb, tf.float32)
+    return generator.synthesize_from_encoding(
+        encoding, styles, noise=noise, randomize_noise=randomize_noise, per_layer=per_layer
+    )
 
 
 def part_slices(generator):
