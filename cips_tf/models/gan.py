@@ -231,10 +231,11 @@ class CIPSGAN(keras.Model):
             self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
             return r1
 
+        r1_weight = None
         if do_r1 is None:
-            metrics["r1_penalty"] = tf.cond(
-                self.step % self.d_reg_every == 0, r1_step, lambda: tf.constant(0.0, tf.float32)
-            )
+            is_reg_step = self.step % self.d_reg_every == 0
+            metrics["r1_penalty"] = tf.cond(is_reg_step, r1_step, lambda: tf.constant(0.0, tf.float32))
+            r1_weight = tf.cast(is_reg_step, tf.float32)
         elif do_r1:
             metrics["r1_penalty"] = r1_step()
 
@@ -251,6 +252,12 @@ class CIPSGAN(keras.Model):
             ctx.merge_call(finish)
         else:
             finish()
+        # Each value is this replica's share of the global mean; times the replica count it is the
+        # replica-local mean, and the trackers (summed across replicas on read) average those.
+        num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        for name, value in metrics.items():
+            weight = r1_weight if name == "r1_penalty" else None
+            self.trackers[name].update_state(value * num_replicas, sample_weight=weight)
         return metrics
 
     def update_ema(self):

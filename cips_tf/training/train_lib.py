@@ -233,8 +233,6 @@ def train_and_evaluate(config, workdir, max_steps=None):
                     f"The last good checkpoint is {manager.latest_checkpoint or 'none'} in {ckpt_dir}"
                 )
             metrics.update(values)
-            for k, v in values.items():
-                gan.trackers[k].update_state(v)
             if step % t.log_every == 0 or step == total_steps:
                 now = time.time()
                 rate = (step - window_step) / max(now - window_start, 1e-9)

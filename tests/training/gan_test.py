@@ -139,3 +139,23 @@ def test_train_step_mixed_precision_runs_with_finite_losses(policy):
     metrics = _run(strategy, gan, _real_batches(2, 4))
     assert all(np.isfinite(v) for m in metrics for v in m.values())
     assert g.conv1.kernel.dtype == "float32"  # variables stay float32
+
+
+def test_trackers_two_replicas_equal_global_metrics():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    gan = _make_gan(strategy)
+    metrics = _run(strategy, gan, _real_batches(2, 4))
+    for name in ("d_loss", "g_loss", "real_score"):
+        expected = np.mean([m[name] for m in metrics])
+        assert float(gan.trackers[name].result()) == pytest.approx(expected, rel=1e-5), name
+    assert float(gan.trackers["r1_penalty"].result()) == pytest.approx(metrics[0]["r1_penalty"], rel=1e-5)
+
+
+def test_fit_runs_the_custom_train_step_with_lazy_r1():
+    gan = _make_gan(tf.distribute.get_strategy())
+    x = np.random.RandomState(0).uniform(-1, 1, (16, RES, RES, 3)).astype("float32")
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(4, drop_remainder=True), epochs=1, verbose=0)
+    assert int(gan.step.numpy()) == 4
+    logs = {k: v[-1] for k, v in history.history.items()}
+    assert set(logs) == {"d_loss", "g_loss", "r1_penalty", "real_score", "fake_score"}
+    assert logs["d_loss"] > 0 and logs["r1_penalty"] > 0
