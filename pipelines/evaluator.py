@@ -1,0 +1,246 @@
+"""Evaluator: FID / KID / precision-recall of the EMA generator, and the blessing.
+
+Inputs `examples` (Examples, the real images) and `model` (Model). Outputs:
+
+    evaluation (ModelEvaluation)   <uri>/metrics.json: `cips_tf.metrics.evaluate.evaluate_generator`'s
+                                   dict (fid_offline, kid_offline, precision_offline ... with the
+                                   offline extractor; fid, kid ... with Inception), `standard`
+    blessing (ModelBlessing)       <uri>/BLESSED or <uri>/NOT_BLESSED (TFX's marker files) and
+                                   <uri>/blessing.json; properties: blessed, reasons, metric, value,
+                                   threshold, baseline, metrics
+
+Feature extractor (`pipeline.extractor`):
+  'offline'   the Fashion-MNIST CNN of `cips_tf.metrics.feature_extractor`: NON-STANDARD numbers,
+              labelled "_offline" and `standard: false`. Loaded from `pipeline.extractor_path`, or
+              trained once into `pipeline.extractor_cache_dir` (default
+              `<pipeline_root>/_cache/feature_extractor/<settings>/`) and reused.
+  'inception' the standard FID network from a local file (`pipeline.extractor_path` or
+              $CIPS_INCEPTION_PATH; see `cips_tf.metrics.inception`).
+The extractor's weights file is hashed into the cache key.
+
+Blessing (TFX's model validation): blessed when the FID is finite, `<= pipeline.fid_threshold`
+(when set), and `<= baseline FID + pipeline.fid_tolerance`, where the baseline is the model TF
+Serving currently serves: the newest version under `<serving_base>/<model_name>/`, whose metrics
+the Pusher recorded in `assets.extra/cips_pipeline_push.json` (TFX: the LatestBlessedModelResolver
+baseline). A version pushed from this very model is not its own baseline, so a rerun stays cached.
+A baseline measured with another extractor, or without a record (exported by hand), is not
+comparable: the reasons say so and only the threshold applies.
+"""
+import hashlib
+import math
+import os
+import pathlib
+import shutil
+
+from absl import logging
+
+from pipelines import artifacts as artifacts_lib
+from pipelines import example_gen
+from pipelines import pusher_record
+from pipelines import runner
+from pipelines import trainer
+
+METRICS_FILE = "metrics.json"
+BLESSING_FILE = "blessing.json"
+BLESSED_FILE = "BLESSED"
+NOT_BLESSED_FILE = "NOT_BLESSED"
+_CONFIG_FIELDS = ("extractor", "extractor_path", "extractor_train_epochs", "extractor_train_images",
+                  "eval_num_samples", "eval_num_real", "eval_batch_size", "eval_seed", "fid_threshold",
+                  "fid_tolerance")
+
+
+def _config_view(config, pipeline_root):
+    view = {k: config.pipeline[k] for k in _CONFIG_FIELDS}
+    view["serving"] = pusher_record.model_dir(config, pipeline_root).as_posix()
+    return view
+
+
+def _sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def extractor_cache_dir(config, pipeline_root):
+    p = config.pipeline
+    settings = {"epochs": int(p.extractor_train_epochs), "num_train": int(p.extractor_train_images) or None, "seed": 0}
+    base = pathlib.Path(p.extractor_cache_dir or pathlib.Path(pipeline_root) / "_cache" / "feature_extractor")
+    return base / artifacts_lib.fingerprint_of(settings)[:16], settings
+
+
+def resolve_extractor(config, pipeline_root):
+    """Where the extractor lives (training the offline one first when needed) and its identity."""
+    from cips_tf.metrics import feature_extractor as fx
+
+    p = config.pipeline
+    if p.extractor == "inception":
+        from cips_tf.metrics import inception
+
+        path = p.extractor_path or os.environ.get(inception.INCEPTION_ENV_VAR)
+        if not path:
+            inception.load_inception(None)  # raises InceptionWeightsNotFoundError with instructions
+        path = pathlib.Path(path)
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        stats = [[str(f.relative_to(path)) if path.is_dir() else f.name, f.stat().st_size] for f in files if f.is_file()]
+        return {"kind": "inception", "path": str(path), "files": artifacts_lib.fingerprint_of(stats)}
+    if p.extractor_path:
+        directory = pathlib.Path(p.extractor_path)
+        model_file = directory / fx.MODEL_FILENAME if directory.is_dir() else directory
+        if not model_file.exists():
+            fx.load_feature_extractor(directory)  # raises FileNotFoundError with the training command
+    else:
+        directory, settings = extractor_cache_dir(config, pipeline_root)
+        model_file = directory / fx.MODEL_FILENAME
+        if not model_file.exists():
+            logging.info("[Evaluator] no offline feature extractor yet: training one into %s (%s)", directory,
+                         settings)
+            tmp = directory.with_name(f".tmp-{directory.name}-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            fx.train_feature_extractor(tmp, epochs=settings["epochs"], num_train=settings["num_train"], seed=0,
+                                       verbose=0)
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(tmp, directory)
+            except OSError:  # a concurrent run finished first: keep its copy
+                shutil.rmtree(tmp, ignore_errors=True)
+    return {"kind": "offline", "path": str(model_file), "sha256": _sha256_file(model_file)}
+
+
+def load_extractor(identity):
+    if identity["kind"] == "inception":
+        from cips_tf.metrics import inception
+
+        return inception.load_inception(identity["path"])
+    from cips_tf.metrics import feature_extractor as fx
+
+    return fx.load_feature_extractor(identity["path"])
+
+
+def _external_state(config, pipeline_root, inputs):
+    extractor = resolve_extractor(config, pipeline_root)
+    baseline = pusher_record.current_baseline(config, pipeline_root, exclude_model=inputs["model"].fingerprint)
+    if baseline is not None and baseline.get("metrics") and baseline.get("extractor") != extractor:
+        # Feature spaces differ (another extractor, or the offline one retrained): FIDs do not compare.
+        baseline = dict(baseline, metrics={}, why_not_comparable="measured with another feature extractor")
+    return {"extractor": extractor, "baseline": baseline}
+
+
+def decide_blessing(results, metric, threshold, tolerance, baseline):
+    """(blessed, reasons) for evaluation `results` against the threshold and the baseline record."""
+    value = results.get(metric)
+    reasons = []
+    blessed = True
+    if value is None or not math.isfinite(value):
+        return False, [f"{metric} is {value}: not a finite number"]
+    if threshold is None:
+        reasons.append(f"no fid_threshold set: {metric} = {value:.4f} is not checked against a limit")
+    elif value <= threshold:
+        reasons.append(f"{metric} = {value:.4f} <= fid_threshold {threshold}")
+    else:
+        blessed = False
+        reasons.append(f"{metric} = {value:.4f} > fid_threshold {threshold}")
+    if baseline is None:
+        reasons.append("no model is pushed yet: nothing to compare with")
+    elif baseline.get("metrics", {}).get(metric) is None:
+        reasons.append(f"the pushed version {baseline['version']} has no recorded {metric} "
+                       f"({baseline.get('why_not_comparable') or 'another extractor'}): not compared")
+    else:
+        base = float(baseline["metrics"][metric])
+        if value <= base + tolerance:
+            reasons.append(f"{metric} = {value:.4f} is not worse than the pushed version {baseline['version']} "
+                           f"({base:.4f}, tolerance {tolerance})")
+        else:
+            blessed = False
+            reasons.append(f"{metric} = {value:.4f} is worse than the pushed version {baseline['version']} "
+                           f"({base:.4f}, tolerance {tolerance})")
+    if not results.get("standard", False):
+        reasons.append(f"metrics use the NON-STANDARD extractor {results.get('extractor')}: "
+                       "not comparable with published FIDs")
+    return blessed, reasons
+
+
+def _execute(ctx):
+    import tensorflow as tf
+
+    from cips_tf import data as data_lib
+    from cips_tf.coords import make_grid
+    from cips_tf.metrics import evaluate as evaluate_lib
+    from cips_tf.models.loading import load_generator
+
+    p = ctx.config.pipeline
+    examples, model = ctx.inputs["examples"], ctx.inputs["model"]
+    loaded = load_generator(trainer.workdir(model))
+    generator = loaded.generator
+    resolution = int(generator.size)
+    extractor = load_extractor(ctx.external["extractor"])
+    available = int(examples.properties["num_examples"])
+    num_real = min(int(p.eval_num_real or p.eval_num_samples), available)
+    if num_real < int(p.eval_num_real or p.eval_num_samples):
+        logging.warning("[Evaluator] only %d real examples: comparing %d generated images with %d real ones",
+                        available, p.eval_num_samples, num_real)
+    data_config = data_lib.default_config()
+    data_config.source = "tfrecord"
+    data_config.path = str(example_gen.split_dir(examples))
+    real = data_lib.build_dataset(data_config, resolution=resolution, batch_size=int(p.eval_batch_size), seed=0,
+                                  training=False)
+
+    def sample_fn(batch_size, seed):
+        z = tf.random.stateless_normal([batch_size, generator.style_dim], seed=[seed, 1])
+        return generator({"z": z, "coords": make_grid(batch_size, resolution)}, training=False,
+                         randomize_noise=False)
+
+    logging.info("[Evaluator] %s: %d generated vs %d real images with the %s extractor", loaded.source,
+                 p.eval_num_samples, num_real, extractor.name)
+    results = evaluate_lib.evaluate_generator(
+        real.as_numpy_iterator(),
+        sample_fn,
+        extractor,
+        num_samples=int(p.eval_num_samples),
+        batch_size=int(p.eval_batch_size),
+        num_real=num_real,
+        seed=int(p.eval_seed),
+        progress=False,
+    )
+    results = {k: (float(v) if isinstance(v, float) else v) for k, v in results.items()}
+    metric = f"fid{extractor.metric_suffix}"
+    threshold = None if p.fid_threshold is None else float(p.fid_threshold)
+    baseline = ctx.external["baseline"]
+    blessed, reasons = decide_blessing(results, metric, threshold, float(p.fid_tolerance), baseline)
+    logging.info("[Evaluator] %s | %s: %s", " ".join(f"{k}={v:.4f}" for k, v in results.items()
+                                                     if isinstance(v, float)),
+                 "BLESSED" if blessed else "NOT BLESSED", "; ".join(reasons))
+
+    evaluation_dir, blessing_dir = ctx.output_dirs["evaluation"], ctx.output_dirs["blessing"]
+    artifacts_lib.write_json_atomic(evaluation_dir / METRICS_FILE, results)
+    blessing = {
+        "blessed": blessed,
+        "reasons": reasons,
+        "metric": metric,
+        "value": results.get(metric),
+        "threshold": threshold,
+        "tolerance": float(p.fid_tolerance),
+        "baseline": baseline,
+        "metrics": results,
+        "model": model.fingerprint,
+        "examples": examples.fingerprint,
+        "extractor": ctx.external["extractor"],
+    }
+    artifacts_lib.write_json_atomic(blessing_dir / BLESSING_FILE, blessing)
+    (blessing_dir / (BLESSED_FILE if blessed else NOT_BLESSED_FILE)).touch()
+    return {
+        "evaluation": {"metrics": results, "standard": bool(results.get("standard")), "model": model.fingerprint},
+        "blessing": blessing,
+    }
+
+
+COMPONENT = runner.Component(
+    name="Evaluator",
+    executor=_execute,
+    inputs={"examples": ("ExampleGen", "examples"), "model": ("Trainer", "model")},
+    outputs={"evaluation": artifacts_lib.MODEL_EVALUATION, "blessing": artifacts_lib.MODEL_BLESSING},
+    config_view=_config_view,
+    external_state=_external_state,
+    code=("pipelines.evaluator", "pipelines.pusher_record", "cips_tf.metrics", "cips_tf.models.loading"),
+)
