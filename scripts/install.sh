@@ -11,3 +11,6 @@ if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
   $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -e ".[test,metrics,serving]"
+# PyTorch only for the test that converts a real official .pt checkpoint; 2.13.0 is the CPU build
+# this machine kind provides (an unpinned torch would pull a multi-GB CUDA build).
+python3 -m pip install -q --disable-pip-version-check "torch==2.13.0"

@@ -3,7 +3,6 @@
 The CLI runs in a subprocess: absl flags are process-global, and other CLI modules define flags
 with the same names.
 """
-import importlib.util
 import os
 import pathlib
 import subprocess
@@ -19,9 +18,9 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = REPO_ROOT / "tests" / "data_files" / "cips_official_small.npz"
 
 
-def run_cli(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def run_cli(*args, extra_path=None):
+    path = [str(p) for p in (extra_path, REPO_ROOT) if p] + [os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONPATH=os.pathsep.join(path))
     return subprocess.run([sys.executable, "-m", "cips_tf.cli.convert", *args], capture_output=True, text=True,
                           env=env, cwd=REPO_ROOT, timeout=300)
 
@@ -78,8 +77,30 @@ def test_convert_cli_unmapped_parameter_fails_naming_it(tmp_path, golden):
     assert result.returncode != 0 and "linears.9.stray.weight" in result.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed")
 def test_convert_cli_pt_without_torch_fails_with_clear_message(tmp_path):
+    # A shadow `torch` package that fails to import stands in for a machine without PyTorch.
+    (tmp_path / "no_torch" / "torch").mkdir(parents=True)
+    (tmp_path / "no_torch" / "torch" / "__init__.py").write_text("raise ImportError('No module named torch')\n")
     (tmp_path / "official.pt").write_bytes(b"not really a checkpoint")
-    result = run_cli(f"--checkpoint={tmp_path / 'official.pt'}", f"--out={tmp_path / 'out'}")
+    result = run_cli(f"--checkpoint={tmp_path / 'official.pt'}", f"--out={tmp_path / 'out'}",
+                     extra_path=tmp_path / "no_torch")
     assert result.returncode != 0 and "needs PyTorch" in result.stderr
+
+
+def test_convert_cli_official_pt_checkpoint_with_torch_equals_golden(tmp_path, golden):
+    import torch  # scripts/install.sh installs torch==2.13.0 (CPU) for this test
+    # An official train.py checkpoint: {"g": ..., "d": ..., "g_ema": ..., "g_optim": ..., "d_optim": ...}.
+    def state_dict(prefix):
+        return {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in golden.items() if k.startswith(prefix)}
+
+    ckpt = {"g_ema": state_dict("CIPSskip/param/"), "d": state_dict("Discriminator/param/"), "args": None}
+    torch.save(ckpt, tmp_path / "official.pt")
+    result = run_cli(f"--checkpoint={tmp_path / 'official.pt'}", f"--out={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    g = keras.saving.load_model(tmp_path / "out" / "generator.keras")
+    inputs = {"z": golden["CIPSskip/z"], "coords": _nhwc(golden["CIPSskip/coords_dense"])}
+    np.testing.assert_allclose(np.asarray(g(inputs, training=False, randomize_noise=False)),
+                               _nhwc(golden["CIPSskip/rgb_eval_dense"]), atol=1e-5)
+    d = keras.saving.load_model(tmp_path / "out" / "discriminator.keras")
+    np.testing.assert_allclose(np.asarray(d(_nhwc(golden["Discriminator/x_batch4"]))),
+                               golden["Discriminator/logits_batch4"], atol=1e-5)
