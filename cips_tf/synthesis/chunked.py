@@ -25,10 +25,23 @@ class ChunkedRenderer:
     def __init__(self, generator, chunk_pixels=32768, jit_compile=False):
         self.generator = generator
         self.chunk_pixels = int(chunk_pixels)
-        self._step = tf.function(self._render_points, jit_compile=jit_compile, reduce_retracing=True)
+        self.jit_compile = bool(jit_compile)
+        self._steps = {}
 
-    def _render_points(self, styles, points, per_layer):
-        return self.generator.synthesis(styles, points, training=False, randomize_noise=False, per_layer=per_layer)
+    def _step(self, styles, points, per_layer):
+        """One compiled function per style layout, traced once for any batch and point count."""
+        key = (per_layer, len(styles.shape))
+        if key not in self._steps:
+            style_spec = tf.TensorSpec([None] * len(styles.shape), tf.float32)
+
+            def render(s, p):
+                return self.generator.synthesis(s, p, training=False, randomize_noise=False, per_layer=per_layer)
+
+            self._steps[key] = tf.function(
+                render, input_signature=[style_spec, tf.TensorSpec([None, None, 2], tf.float32)],
+                jit_compile=self.jit_compile,
+            )
+        return self._steps[key](styles, points)
 
     def render_points(self, styles, points, per_layer=False, progress=None):
         """`points` `[B, N, 2]` (numpy or tensor) -> `[B, N, 3]` float32 numpy.
