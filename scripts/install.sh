@@ -13,4 +13,4 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e ".[test,metrics,serving]"
 # PyTorch only for the test that converts a real official .pt checkpoint; 2.13.0 is the CPU build
 # this machine kind provides (an unpinned torch would pull a multi-GB CUDA build).
-python3 -m pip install -q --disable-pip-version-check "torch==2.13.0"
+python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" "setuptools<81"
