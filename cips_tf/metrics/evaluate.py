@@ -53,8 +53,10 @@ def extract_features(batches, extractor, limit, progbar=None, keep_features=True
     """
     stats = fid_lib.ActivationStatistics()
     kept = []
-    for batch in batches:
-        if stats.count >= limit:
+    iterator = iter(batches)
+    while stats.count < limit:  # test before pulling: never generates or reads a batch it will not use
+        batch = next(iterator, None)
+        if batch is None:
             break
         images = _as_images(batch)[: limit - stats.count]
         features = np.asarray(extractor(images), np.float32)  # [B, D]

@@ -18,11 +18,12 @@ Known to work: tensorflow==2.21.0 with tensorflow-gan==2.1.0, tensorflow-probabi
 tensorflow-hub==0.16.1 and tf-keras==2.21.0 (the last two are TF-GAN's own dependencies, pulled in
 by pip). Importing TFP rebinds `tf.compat.v1`, hence the import order in `import_tfgan`.
 """
+import sys
 import types
 
 import tensorflow as tf
 
-__all__ = ["import_tfgan", "install_estimator_stub", "ESTIMATOR_STUB_MARKER"]
+__all__ = ["import_tfgan", "install_estimator_stub", "install_pkg_resources_shim", "ESTIMATOR_STUB_MARKER"]
 
 ESTIMATOR_STUB_MARKER = "_cips_tf_estimator_stub"
 
@@ -83,6 +84,30 @@ def install_estimator_stub():
     return installed
 
 
+def install_pkg_resources_shim():
+    """Gives `import pkg_resources` a minimal stand-in (`parse_version` only) when it is missing.
+
+    TF-GAN imports tensorflow_hub, whose `__init__` does `from pkg_resources import parse_version`;
+    setuptools >= 81 no longer ships `pkg_resources`. The stand-in forwards to
+    `packaging.version.parse`. Never replaces a real `pkg_resources`. Returns True if installed now.
+    """
+    if "pkg_resources" in sys.modules:
+        return False
+    try:
+        import pkg_resources  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+
+        return False
+    except ImportError:
+        pass
+    from packaging import version  # pylint: disable=g-import-not-at-top
+
+    shim = types.ModuleType("pkg_resources", "Minimal stand-in installed by cips_tf.metrics.tfgan_compat.")
+    shim.parse_version = version.parse
+    setattr(shim, ESTIMATOR_STUB_MARKER, True)
+    sys.modules["pkg_resources"] = shim
+    return True
+
+
 def import_tfgan():
     """Returns the `tensorflow_gan` module, installing the `tf.estimator` stand-in first if needed.
 
@@ -91,6 +116,7 @@ def import_tfgan():
         installed, naming the pip pins that are known to work.
     """
     try:
+        install_pkg_resources_shim()  # before TFP / TF-Hub, which may import pkg_resources
         # Imported before the stub goes in: importing TFP (through tf-keras) rebinds `tf.compat.v1`
         # to a fresh module object, which would drop a stub installed on the old one.
         import tensorflow_probability  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import

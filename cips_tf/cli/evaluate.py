@@ -1,0 +1,336 @@
+"""Evaluates a trained generator: FID, KID, precision/recall and spectra against real data.
+
+Usage:
+  cips-evaluate --model=PATH --out=DIR [--data=SPEC] [--metrics=fid,kid,precision_recall,spectrum]
+                [--num_samples=10000] [--num_real=N] [--extractor=offline|inception]
+                [--extractor_path=...] [--truncation_psi=1.0] [--seed=0] [--batch_size=50]
+
+PATH is a training workdir (the EMA generator of its latest checkpoint, or of --step) or an
+exported SavedModel version directory. Images are generated at the generator's own resolution
+and the real images are brought to that resolution by the data pipeline (evaluation mode: source
+order, no augmentation; the first --num_real images are used).
+
+--data names the real images (default for a workdir: the run's own `config.data`):
+  fashion_mnist[:train|test|all]   the offline Fashion-MNIST (Debian's dataset-fashion-mnist)
+  folder:/path/to/images           a directory of image files
+  tfrecord:/path/or/glob           cips-tf TFRecord shards
+  tfds:NAME[:SPLIT]                a prepared TFDS dataset, e.g. tfds:celeb_a_hq/256:train,
+                                   tfds:my_dataset:1.0.0:train[:5000] (--data_dir: TFDS data_dir)
+
+--extractor:
+  offline    (default) the small Fashion-MNIST CNN. Its numbers are NON-STANDARD: they are named
+             fid_offline, kid_offline, ... and labelled so in metrics.json; they are not comparable
+             with any published FID. With --extractor_path the extractor is loaded from there
+             (and must exist). Without it, the default cache directory is used
+             ($CIPS_EXTRACTOR_DIR or ~/.cache/cips_tf/extractors/fashion_mnist_cnn_v1); if absent
+             the extractor is trained there once (about 2 minutes on 2 CPU cores; a log line says
+             so), unless --notrain_extractor, which fails with the command that creates it.
+  inception  the standard FID Inception network (inception-2015-12-05) from --extractor_path or
+             $CIPS_INCEPTION_PATH; without local weights the command fails at once and says how
+             to get them.
+
+Writes DIR/metrics.json (every number with a description and whether it is standard) and, with
+`spectrum` in --metrics, DIR/spectrum_real.png and DIR/spectrum_generated.png (mean log-magnitude
+spectra on one colour scale, paper Fig. 7a) and DIR/spectrum_profile.png (azimuthal integration
+of the power spectrum, real vs generated, Fig. 7b).
+
+Generated image k uses z = z_from_seed(--seed + k) (the seed of `cips-generate --seeds`), is
+truncated toward w_avg by --truncation_psi, and is rendered on the native grid in eval mode with
+reproducible per-pixel noise (see cips_tf.training.eval_hook; --nonoise renders without noise).
+"""
+import json
+import math
+import pathlib
+import sys
+import time
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
+flags.DEFINE_string("out", None, "Output directory for metrics.json and the plots.", required=True)
+flags.DEFINE_string("data", None, "Real data: fashion_mnist[:split], folder:PATH, tfrecord:PATH, "
+                    "tfds:NAME[:SPLIT]. Default: the workdir's config.data.")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir (tfds:) or Fashion-MNIST IDX directory (fashion_mnist).")
+flags.DEFINE_list("metrics", ["fid", "kid", "precision_recall", "spectrum"],
+                  "Any of fid, kid, precision_recall (or pr), spectrum.")
+flags.DEFINE_integer("num_samples", 10000, "Generated images.", lower_bound=2)
+flags.DEFINE_integer("num_real", None, "Real images (default: --num_samples).", lower_bound=2)
+flags.DEFINE_enum("extractor", "offline", ["offline", "inception"],
+                  "Feature network: offline (NON-STANDARD Fashion-MNIST CNN) or inception (standard FID).")
+flags.DEFINE_string("extractor_path", None, "Offline extractor directory, or the Inception weights.")
+flags.DEFINE_boolean("train_extractor", True,
+                     "Train the offline extractor into its default cache directory if it is absent there.")
+flags.DEFINE_float("truncation_psi", 1.0, "Truncation psi toward w_avg (1 = none, the standard for FID).")
+flags.DEFINE_integer("w_avg_samples", 10000, "z samples to estimate w_avg when psi != 1 and the model has none.")
+flags.DEFINE_integer("seed", 0, "First latent seed (image k uses seed + k).")
+flags.DEFINE_boolean("noise", True, "Per-pixel noise when rendering (seeded; the official protocol).")
+flags.DEFINE_integer("batch_size", 50, "Images per generator / extractor call.", lower_bound=1)
+flags.DEFINE_integer("pr_k", 3, "Neighbourhood size k of precision/recall.", lower_bound=1)
+flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: the latest).")
+
+METRIC_ALIASES = {"fid": "fid", "kid": "kid", "precision_recall": "pr", "pr": "pr", "spectrum": "spectrum"}
+
+_DESCRIPTIONS = {
+    "fid": "Frechet distance between feature Gaussians of real and generated images (lower is better)",
+    "kid": "kernel inception distance: unbiased MMD^2, cubic polynomial kernel, mean over subsets (lower is better)",
+    "kid_std": "standard deviation of KID over subsets",
+    "precision": "improved precision (Kynkaanniemi et al. 2019): fraction of generated images inside the real "
+                 "manifold (higher is better)",
+    "recall": "improved recall (Kynkaanniemi et al. 2019): fraction of real images inside the generated "
+              "manifold (higher is better)",
+}
+
+
+def describe_data(cfg):
+    """A readable summary of a data config for metrics.json."""
+    out = {"source": cfg.source}
+    if cfg.source in ("fashion_mnist", "tfds"):
+        out["split"] = cfg.split
+    if cfg.source == "tfds":
+        out["name"] = cfg.name
+    if cfg.source in ("folder", "tfrecord"):
+        out["path"] = str(cfg.path)
+    return out
+
+
+def _label(key, suffix, standard):
+    base = key.replace(suffix, "") if suffix else key  # "kid_offline_std" -> "kid_std"
+    text = _DESCRIPTIONS.get(base, base)
+    if standard:
+        return text + "; standard Inception (inception-2015-12-05 pool_3) features, comparable with published numbers"
+    return (text + "; NON-STANDARD: offline Fashion-MNIST CNN features, NOT comparable with published "
+            "FID/KID/precision/recall")
+
+
+class _Tap:
+    """Feeds the first `limit` images of an iterable of batches to a SpectrumAccumulator on the way."""
+
+    def __init__(self, accumulator, limit):
+        self.accumulator, self.limit, self.seen = accumulator, limit, 0
+
+    def add(self, images):
+        import numpy as np  # pylint: disable=g-import-not-at-top
+
+        if self.accumulator is None or self.seen >= self.limit:
+            return
+        images = np.asarray(images)[: self.limit - self.seen]
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 127.5 - 1.0
+        self.accumulator.update(images)
+        self.seen += len(images)
+
+    def wrap_batches(self, batches):
+        for batch in batches:
+            image = batch["image"] if isinstance(batch, dict) else batch[0] if isinstance(batch, (tuple, list)) else batch
+            self.add(image)
+            yield batch
+
+    def wrap_sample_fn(self, sample_fn):
+        def sample(n, seed):
+            images = sample_fn(n, seed)
+            self.add(images)
+            return images
+
+        return sample
+
+
+def _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, seed):
+    """Streams images into the spectrum taps when no feature metric is requested."""
+    import keras  # pylint: disable=g-import-not-at-top
+
+    progbar = keras.utils.Progbar(num_real + num_samples, unit_name="image")
+    for batch in real:
+        if real_tap.seen >= num_real:
+            break
+        before = real_tap.seen
+        real_tap.add(batch)
+        progbar.add(real_tap.seen - before)
+    if real_tap.seen < num_real:
+        raise ValueError(f"the real dataset ran out after {real_tap.seen} images; {num_real} were requested")
+    index = 0
+    while fake_tap.seen < num_samples:
+        before = fake_tap.seen
+        fake_tap.add(sample_fn(min(batch_size, num_samples - fake_tap.seen), seed + index))
+        progbar.add(fake_tap.seen - before)
+        index += 1
+
+
+def _write_spectra(out, real_acc, fake_acc):
+    import numpy as np  # pylint: disable=g-import-not-at-top
+
+    from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
+
+    real_mag, fake_mag = real_acc.log_magnitude, fake_acc.log_magnitude
+    vmin, vmax = min(real_mag.min(), fake_mag.min()), max(real_mag.max(), fake_mag.max())
+    files = {
+        "real_png": spectrum.save_spectrum_png(real_mag, out / "spectrum_real.png", vmin, vmax).name,
+        "generated_png": spectrum.save_spectrum_png(fake_mag, out / "spectrum_generated.png", vmin, vmax).name,
+    }
+    real_prof, fake_prof = real_acc.azimuthal_integration, fake_acc.azimuthal_integration
+    files["profile_png"] = spectrum.save_profile_png(
+        {"real": real_prof, "generated": fake_prof}, out / "spectrum_profile.png"
+    ).name
+    np.save(out / "spectrum_real.npy", real_mag)
+    np.save(out / "spectrum_generated.npy", fake_mag)
+    distance = float(np.mean(np.abs(np.log10(np.maximum(fake_prof, 1e-30)) - np.log10(np.maximum(real_prof, 1e-30)))))
+    metrics = {
+        "spectrum_profile_log10_l1": {
+            "value": distance,
+            "description": "mean over frequencies r of |log10 P_generated(r) - log10 P_real(r)|, P the azimuthally "
+                           "integrated mean power spectrum of the luma (paper Sec. 4.5); lower is closer",
+            "standard": True,
+        }
+    }
+    details = {
+        "files": files,
+        "num_real": int(real_acc.count),
+        "num_generated": int(fake_acc.count),
+        "azimuthal_integration_real": [float(v) for v in real_prof],
+        "azimuthal_integration_generated": [float(v) for v in fake_prof],
+    }
+    return metrics, details
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    requested = []
+    for name in FLAGS.metrics:
+        if name not in METRIC_ALIASES:
+            raise app.UsageError(f"--metrics: unknown metric {name!r}; choose from fid, kid, precision_recall, spectrum")
+        if METRIC_ALIASES[name] not in requested:
+            requested.append(METRIC_ALIASES[name])
+    feature_metrics = tuple(m for m in requested if m != "spectrum")
+    model_path = pathlib.Path(FLAGS.model)
+    if FLAGS.data is None and not (model_path / "config.json").exists():
+        raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
+
+    from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
+    from cips_tf.training import eval_hook  # pylint: disable=g-import-not-at-top
+
+    if FLAGS.data is not None:
+        try:
+            eval_hook.parse_data_spec(FLAGS.data, FLAGS.data_dir)
+        except ValueError as e:
+            raise app.UsageError(str(e)) from e
+
+    extractor = None
+    if feature_metrics:  # load the extractor first: a missing one fails before any work
+        try:
+            extractor = eval_hook.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor)
+        except (inception_lib.InceptionWeightsNotFoundError, FileNotFoundError) as e:
+            sys.exit(f"cips-evaluate: error: {e}")
+        logging.info("extractor %s (%s)", extractor.name, "standard" if extractor.standard else "NON-STANDARD")
+
+    from cips_tf.metrics import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
+    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.synthesis.latents import estimate_w_avg  # pylint: disable=g-import-not-at-top
+
+    start = time.time()  # after any one-off extractor training
+    loaded = load_generator(FLAGS.model, step=FLAGS.step)
+    generator = loaded.generator
+    resolution = int(generator.size)
+    logging.info("loaded generator from %s (%d px)", loaded.source, resolution)
+    if FLAGS.data is not None:
+        data_config = eval_hook.parse_data_spec(FLAGS.data, FLAGS.data_dir)
+    else:
+        data_config = loaded.config.data
+        if FLAGS.data_dir:
+            data_config = data_config.copy_and_resolve_references()
+            data_config.data_dir = FLAGS.data_dir
+    w_avg = loaded.w_avg
+    if FLAGS.truncation_psi != 1.0 and w_avg is None:
+        logging.info("no w_avg in %s: estimating it from %d samples", FLAGS.model, FLAGS.w_avg_samples)
+        w_avg = estimate_w_avg(generator, num_samples=FLAGS.w_avg_samples, batch_size=min(1000, FLAGS.w_avg_samples))
+
+    num_samples = FLAGS.num_samples
+    num_real = FLAGS.num_real or num_samples
+    batch_size = FLAGS.batch_size
+    sample_fn = eval_hook.make_sample_fn(generator, batch_size, FLAGS.seed, FLAGS.truncation_psi, w_avg, FLAGS.noise)
+    real = eval_hook.real_image_batches(data_config, resolution, batch_size)
+    want_spectrum = "spectrum" in requested
+    real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_real)
+    fake_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_samples)
+
+    metrics, report = {}, {}
+    if feature_metrics:
+        results = evaluate_lib.evaluate_generator(
+            real_tap.wrap_batches(real),
+            fake_tap.wrap_sample_fn(sample_fn),
+            extractor,
+            num_samples=num_samples,
+            batch_size=batch_size,
+            num_real=num_real,
+            metrics=feature_metrics,
+            seed=FLAGS.seed,
+            pr_k=FLAGS.pr_k,
+            progress=True,
+        )
+        suffix = extractor.metric_suffix
+        for key, value in results.items():
+            if key in ("standard", "extractor", "num_real", "num_fake", "seconds"):
+                continue
+            value = float(value)
+            metrics[key] = {
+                "value": value if math.isfinite(value) else None,
+                "description": _label(key, suffix, extractor.standard),
+                "standard": bool(extractor.standard),
+            }
+            if not math.isfinite(value):
+                metrics[key]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
+                                        "of 1024 samples")
+        num_real, num_samples = results["num_real"], results["num_fake"]
+        report["feature_seconds"] = results["seconds"]
+    else:
+        _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, FLAGS.seed)
+
+    out = pathlib.Path(FLAGS.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if want_spectrum:
+        spectrum_metrics, report["spectrum"] = _write_spectra(out, real_tap.accumulator, fake_tap.accumulator)
+        metrics.update(spectrum_metrics)
+
+    summary = {
+        "metrics": metrics,
+        "standard": bool(extractor.standard) if extractor is not None else None,
+        "extractor": None if extractor is None else {
+            "kind": FLAGS.extractor,
+            "name": extractor.name,
+            "path": FLAGS.extractor_path or (str(eval_hook.default_extractor_dir()) if FLAGS.extractor == "offline"
+                                             else None),
+            "standard": bool(extractor.standard),
+            "note": ("standard FID network" if extractor.standard else
+                     "NON-STANDARD offline Fashion-MNIST CNN: numbers track sample quality on Fashion-MNIST-like "
+                     "data but are not comparable with any published FID/KID/precision/recall"),
+        },
+        "model": {"path": str(FLAGS.model), "source": loaded.source, "resolution": resolution},
+        "data": dict(describe_data(data_config), spec=FLAGS.data or "workdir config.data"),
+        "num_samples": int(num_samples),
+        "num_real": int(num_real),
+        "seed": FLAGS.seed,
+        "truncation_psi": FLAGS.truncation_psi,
+        "noise": "seeded per-pixel noise" if FLAGS.noise else "none",
+        "batch_size": batch_size,
+        "pr_k": FLAGS.pr_k if "pr" in requested else None,
+        "seconds": round(time.time() - start, 3),  # load + generate + features + statistics + plots
+        **report,
+    }
+    path = out / "metrics.json"
+    path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    for key, entry in metrics.items():
+        value = "undefined" if entry["value"] is None else f"{entry['value']:.6g}"
+        print(f"{key} = {value}{'' if entry['standard'] else '  (NON-STANDARD)'}")
+    print(path)
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

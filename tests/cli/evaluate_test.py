@@ -1,0 +1,144 @@
+"""End-to-end tests of `cips-evaluate` (cips_tf/cli/evaluate.py) on a tiny saved workdir.
+
+The CLI runs in a subprocess (absl flags are process-global and other CLIs define the same
+names). The offline extractor is a tiny one trained here in seconds (1 epoch on 256 images); the
+numbers are meaningless, the test checks plumbing and labelling.
+"""
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from cips_tf.models.generator import CIPSGenerator
+from cips_tf.training.defaults import default_config
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
+
+
+def make_workdir(path, generator):
+    """A training-workdir-like directory (config.json + checkpoint) reading Fashion-MNIST test."""
+    config = default_config()
+    config.resolution = 16
+    config.model.hidden_size = TINY["hidden_size"]
+    config.model.style_dim = TINY["style_dim"]
+    config.model.n_mlp = TINY["n_mlp"]
+    config.model.widths = TINY["widths"]
+    config.data.source = "fashion_mnist"
+    config.data.split = "test"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(config.to_json())
+    tf.train.Checkpoint(g_ema=generator).save(str(path / "checkpoints" / "ckpt"))
+    return path
+
+
+def run_cli(*args, env_extra=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("CIPS_INCEPTION_PATH", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "cips_tf.cli.evaluate", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor(tmp_path_factory):
+    from cips_tf.metrics import feature_extractor
+
+    out = tmp_path_factory.mktemp("extractor")
+    feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory):
+    return make_workdir(tmp_path_factory.mktemp("workdir"), CIPSGenerator(size=16, **TINY))
+
+
+@pytest.fixture(scope="module")
+def all_metrics_out(tiny_workdir, tiny_extractor, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    result = run_cli(
+        f"--model={tiny_workdir}", f"--out={out}", "--metrics=fid,kid,precision_recall,spectrum",
+        "--num_samples=48", "--num_real=40", "--batch_size=16", f"--extractor_path={tiny_extractor}",
+        "--truncation_psi=0.8", "--w_avg_samples=32", "--seed=5",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_evaluate_all_metrics_writes_every_labelled_number(all_metrics_out):
+    out, result = all_metrics_out
+    report = json.loads((out / "metrics.json").read_text())
+    metrics = report["metrics"]
+    assert set(metrics) == {"fid_offline", "kid_offline", "kid_offline_std", "precision_offline", "recall_offline",
+                            "spectrum_profile_log10_l1"}
+    for name, entry in metrics.items():
+        assert entry["description"], name
+        if name != "kid_offline_std":  # one KID block of < 1024 samples: undefined, written as null
+            assert math.isfinite(entry["value"]), name
+    for name in ("fid_offline", "kid_offline", "precision_offline", "recall_offline"):
+        assert metrics[name]["standard"] is False and "NON-STANDARD" in metrics[name]["description"]
+    assert metrics["kid_offline_std"]["value"] is None and "note" in metrics["kid_offline_std"]
+    assert 0.0 <= metrics["precision_offline"]["value"] <= 1.0
+    assert metrics["fid_offline"]["value"] >= 0.0
+    assert report["standard"] is False and report["extractor"]["name"] == "fashion_mnist_cnn_v1"
+    assert report["num_samples"] == 48 and report["num_real"] == 40
+    assert report["model"]["resolution"] == 16
+    assert report["data"] == {"source": "fashion_mnist", "split": "test", "spec": "workdir config.data"}
+    assert report["truncation_psi"] == 0.8 and report["seed"] == 5
+    assert "fid_offline = " in result.stdout and "(NON-STANDARD)" in result.stdout
+
+
+def test_evaluate_spectrum_writes_real_and_generated_plots(all_metrics_out):
+    out, _ = all_metrics_out
+    spectrum = json.loads((out / "metrics.json").read_text())["spectrum"]
+    assert spectrum["num_real"] == 40 and spectrum["num_generated"] == 48
+    for key, name in [("real_png", "spectrum_real.png"), ("generated_png", "spectrum_generated.png"),
+                      ("profile_png", "spectrum_profile.png")]:
+        assert spectrum["files"][key] == name
+        image = np.asarray(Image.open(out / name))
+        assert image.ndim == 3 and image.shape[-1] == 3
+    assert np.asarray(Image.open(out / "spectrum_real.png")).shape[:2] == (64, 64)  # 16 px x scale 4
+    assert len(spectrum["azimuthal_integration_real"]) == len(spectrum["azimuthal_integration_generated"])
+    assert np.load(out / "spectrum_generated.npy").shape == (16, 16)
+
+
+def test_evaluate_spectrum_only_needs_no_extractor_and_explicit_data(tiny_workdir, tmp_path):
+    result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path}", "--metrics=spectrum", "--num_samples=8",
+                     "--batch_size=8", "--data=fashion_mnist:train", "--notrain_extractor",
+                     env_extra={"CIPS_EXTRACTOR_DIR": str(tmp_path / "no_extractor_here")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(report["metrics"]) == {"spectrum_profile_log10_l1"}
+    assert report["extractor"] is None
+    assert report["data"] == {"source": "fashion_mnist", "split": "train", "spec": "fashion_mnist:train"}
+    assert (tmp_path / "spectrum_generated.png").exists()
+
+
+def test_evaluate_inception_without_weights_fails_at_once_with_the_library_message(tiny_workdir, tmp_path):
+    result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path}", "--extractor=inception", "--metrics=fid")
+    assert result.returncode != 0
+    assert "inception-2015-12-05" in result.stderr and "CIPS_INCEPTION_PATH" in result.stderr
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_evaluate_missing_offline_extractor_without_training_says_how_to_create_it(tiny_workdir, tmp_path):
+    result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path}", "--metrics=fid", "--notrain_extractor",
+                     env_extra={"CIPS_EXTRACTOR_DIR": str(tmp_path / "missing")})
+    assert result.returncode != 0
+    assert "python -m cips_tf.cli.feature_extractor" in result.stderr
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_evaluate_bad_data_spec_is_a_usage_error(tiny_workdir, tmp_path):
+    result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path}", "--data=imagenet", "--metrics=spectrum")
+    assert result.returncode != 0
+    assert "fashion_mnist[:train|test|all]" in result.stderr

@@ -1,0 +1,111 @@
+"""Tests of the in-training FID hook (cips_tf/training/eval_hook.py) and its shared helpers."""
+import math
+
+import numpy as np
+import pytest
+
+from cips_tf.models.generator import CIPSGenerator
+from cips_tf.synthesis import common
+from cips_tf.training import eval_hook
+from cips_tf.training.defaults import default_config
+
+TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor(tmp_path_factory):
+    from cips_tf.metrics import feature_extractor
+
+    out = tmp_path_factory.mktemp("extractor")
+    feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return CIPSGenerator(size=16, **TINY)
+
+
+def tiny_config(extractor_path, eval_every=10, num_samples=40):
+    config = default_config()
+    config.resolution = 16
+    config.data.source = "fashion_mnist"
+    config.data.split = "test"
+    config.training.eval_every = eval_every
+    config.training.eval_num_samples = num_samples
+    config.eval = dict(extractor_path=str(extractor_path), batch_size=16)
+    return config
+
+
+def _forbid_real_data(*args, **kwargs):
+    raise AssertionError("real data read although its statistics are cached")
+
+
+def test_fid_hook_returns_finite_scalars_and_caches_real_statistics(tiny_extractor, generator, tmp_path, monkeypatch):
+    hook = eval_hook.FidHook(tiny_config(tiny_extractor), tmp_path)
+    assert hook.enabled and hook.should_run(20) and not hook.should_run(15) and not hook.should_run(0)
+    first = hook(generator, step=10)
+    assert set(first) == {"eval/fid_offline", "eval/seconds"}
+    assert all(math.isfinite(v) for v in first.values())
+    cached = list((tmp_path / "eval" / "real_stats").glob("*.npz"))
+    assert [p.name for p in cached] == ["fashion_mnist-test-16px-fashion_mnist_cnn_v1.npz"]
+    mtime = cached[0].stat().st_mtime_ns
+
+    monkeypatch.setattr(eval_hook, "real_image_batches", _forbid_real_data)
+    second = hook(generator, step=20)  # same seeds, same weights, cached real stats: same FID
+    assert second["eval/fid_offline"] == pytest.approx(first["eval/fid_offline"], rel=1e-9)
+    resumed = eval_hook.FidHook(tiny_config(tiny_extractor), tmp_path)(generator, step=30)  # a resumed run
+    assert resumed["eval/fid_offline"] == pytest.approx(first["eval/fid_offline"], rel=1e-9)
+    assert cached[0].stat().st_mtime_ns == mtime
+
+
+def test_fid_hook_kid_and_pr_scalars_skip_undefined_values(tiny_extractor, generator, tmp_path):
+    config = tiny_config(tiny_extractor, num_samples=32)
+    config.eval.metrics = "fid,kid,pr"
+    scalars = eval_hook.FidHook(config, tmp_path)(generator, step=1)
+    assert {"eval/fid_offline", "eval/kid_offline", "eval/precision_offline", "eval/recall_offline"} <= set(scalars)
+    assert "eval/kid_offline_std" not in scalars  # NaN with one KID block: not logged
+    assert all(math.isfinite(v) for v in scalars.values())
+
+
+def test_fid_hook_disabled_when_eval_every_is_zero(tmp_path):
+    hook = eval_hook.FidHook(tiny_config("unused", eval_every=0), tmp_path)
+    assert not hook.enabled and not hook.should_run(1000)
+
+
+def test_make_sample_fn_seeds_match_generate_and_are_batch_size_independent(generator):
+    no_noise = eval_hook.make_sample_fn(generator, batch_size=3, first_seed=7, noise=False)
+    images = np.concatenate([no_noise(3, 7), no_noise(3, 8)])  # seeds 7..12
+    want = common.render(generator, common.styles_from_seeds(generator, range(7, 13)))
+    np.testing.assert_allclose(images, want, rtol=1e-4, atol=1e-3)
+
+
+def test_make_sample_fn_noise_is_seeded_per_image():
+    noisy = CIPSGenerator(size=16, **TINY)
+    noisy.build()
+    strengths = [v for v in noisy.weights if "noise_strength" in v.path]
+    assert strengths
+    for v in strengths:
+        v.assign(0.5)
+    plain = eval_hook.make_sample_fn(noisy, batch_size=3, first_seed=7, noise=False)(3, 7)
+    noisy3 = eval_hook.make_sample_fn(noisy, batch_size=3, first_seed=7)
+    noisy6 = eval_hook.make_sample_fn(noisy, batch_size=6, first_seed=7)
+    first = noisy3(3, 7)
+    assert np.abs(first - plain).max() > 1e-2  # the noise is on
+    np.testing.assert_array_equal(first, noisy3(3, 7))  # and reproducible
+    np.testing.assert_allclose(noisy6(6, 7)[3:], noisy3(3, 8), rtol=1e-4, atol=1e-3)  # per image, not per batch
+
+
+def test_parse_data_spec_covers_every_source():
+    assert eval_hook.parse_data_spec("fashion_mnist").split == "train"
+    assert eval_hook.parse_data_spec("fashion_mnist:test").split == "test"
+    folder = eval_hook.parse_data_spec("folder:/data/imgs")
+    assert (folder.source, folder.path) == ("folder", "/data/imgs")
+    assert eval_hook.parse_data_spec("tfrecord:/data/*.tfrecord").source == "tfrecord"
+    tfds = eval_hook.parse_data_spec("tfds:my_ds:1.0.0:train[:500]", data_dir="/tfds")
+    assert (tfds.name, tfds.split, tfds.data_dir) == ("my_ds:1.0.0", "train[:500]", "/tfds")
+    celeba = eval_hook.parse_data_spec("tfds:celeb_a_hq/256")
+    assert (celeba.name, celeba.split) == ("celeb_a_hq/256", "train")
+    for bad in ("imagenet", "folder:", "fashion_mnist:val", "tfds:"):
+        with pytest.raises(ValueError):
+            eval_hook.parse_data_spec(bad)
