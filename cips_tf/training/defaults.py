@@ -64,4 +64,14 @@ def default_config():
     c.training.eval_num_samples = 1000
     c.training.strategy = "auto"  # auto (MultiWorker from TF_CONFIG, else Mirrored) | mirrored | default
     c.training.max_consecutive_nonfinite = 0  # stop at the first non-finite loss
+
+    # In-training and CLI evaluation (cips_tf.training.eval_hook, cips-evaluate).
+    c.eval = ml_collections.ConfigDict()
+    c.eval.extractor = "offline"  # offline (NON-STANDARD Fashion-MNIST CNN, "*_offline") | inception
+    c.eval.extractor_path = ml_collections.config_dict.placeholder(str)  # None: default cache / $CIPS_INCEPTION_PATH
+    c.eval.num_real = ml_collections.config_dict.placeholder(int)  # None: training.eval_num_samples
+    c.eval.batch_size = 50
+    c.eval.seed = 0  # first latent seed; the same seeds at every evaluation
+    c.eval.split = ml_collections.config_dict.placeholder(str)  # None: data.split
+    c.eval.metrics = "fid"  # comma-separated subset of fid,kid,pr
     return c

@@ -30,6 +30,7 @@ from cips_tf import data as data_lib
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.synthesis.latents import z_from_seed
+from cips_tf.training import eval_hook
 from cips_tf.training import images as image_lib
 from cips_tf.training.samplers import discriminator_size, make_sampler
 
@@ -213,6 +214,7 @@ def train_and_evaluate(config, workdir, max_steps=None):
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
 
     writer = tf.summary.create_file_writer(str(workdir)) if chief else tf.summary.create_noop_writer()
+    fid_hook = eval_hook.FidHook(config, workdir) if chief else None
     sample_z = z_from_seed(np.arange(t.num_sample_images), gan.generator.style_dim)
     samples_dir = workdir / "samples"
     step = start_step
@@ -262,6 +264,12 @@ def train_and_evaluate(config, workdir, max_steps=None):
                 image_lib.save_png(samples_dir / f"step_{step:08d}.png", grid)
                 with writer.as_default(step=step):
                     tf.summary.image("samples/g_ema", grid[None], max_outputs=1)
+            if fid_hook is not None and fid_hook.should_run(step):
+                scalars = fid_hook(gan.g_ema, step)
+                logging.info("step %d: %s", step, " ".join(f"{k}={v:.4f}" for k, v in scalars.items()))
+                with writer.as_default(step=step):
+                    for k, v in scalars.items():
+                        tf.summary.scalar(k, v)
             if preemption.requested:
                 logging.warning("stopped by SIGTERM at step %d (checkpointed)", step)
                 break
