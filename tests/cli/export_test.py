@@ -79,13 +79,6 @@ def test_export_cli_workdir_without_w_avg_estimates_it(workdir_export):
     assert np.abs(expected).max() > 1e-3
 
 
-@pytest.mark.xfail(
-    reason="Keras 3 TrackedList attributes (MappingNetwork.dense_layers, CIPSGenerator.linears/to_rgbs/"
-    "res_blocks) are not tf.train.Checkpoint dependencies: a checkpoint of g_ema holds only fourier, "
-    "embedding and conv1 (models/generator.py, owned elsewhere; a fix, layers/tracking.py "
-    "expose_for_checkpoint, is in progress: drop this marker once it is committed)",
-    strict=False,
-)
 def test_export_cli_exported_generator_matches_checkpointed_generator(workdir_export):
     generator, _, path = workdir_export
     np.testing.assert_allclose(_render(load_generator(path).generator), _render(generator), atol=1e-6)
