@@ -51,11 +51,19 @@ def get_strategy(name="auto"):
         return tf.distribute.get_strategy()
     if name not in ("auto", "mirrored"):
         raise ValueError(f"training.strategy must be auto, mirrored, multiworker or default, got {name!r}")
+    return mirrored_strategy()
+
+
+def mirrored_strategy(devices=None):
+    """`MirroredStrategy` over `devices` (default: all local devices).
+
+    On CPU-only hosts it reduces through one device: the default collective all-reduce keys its
+    instances per strategy object, so two strategies in one process (a resumed run, tests) collide
+    with "Shape mismatch in the collective instance".
+    """
     if not tf.config.list_logical_devices("GPU"):
-        # On CPU-only hosts reduce through one device: the default collective all-reduce keys its
-        # instances per strategy, so two strategies in one process (a resumed run, tests) collide.
-        return tf.distribute.MirroredStrategy(cross_device_ops=tf.distribute.ReductionToOneDevice())
-    return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def is_chief(strategy):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.models.generator import CIPSGenerator
+from cips_tf.training.train_lib import mirrored_strategy
 
 RES = 8
 
@@ -67,8 +68,8 @@ def test_lazy_regularization_adam_ratio_scales_lr_and_betas():
 def test_train_step_one_vs_two_replicas_same_weights():
     # The minibatch-stddev layer groups samples within a replica (as official DDP does), so the
     # equivalence holds for a discriminator whose groups do not span replicas: group size 1.
-    one = tf.distribute.MirroredStrategy(["/cpu:0"])
-    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    one = mirrored_strategy(["/cpu:0"])
+    two = mirrored_strategy(["/cpu:0", "/cpu:1"])
     assert two.num_replicas_in_sync == 2
     batches = _real_batches(3, 4)
     gan1, gan2 = _make_gan(one, stddev_group=1), _make_gan(two, stddev_group=1)
@@ -143,7 +144,7 @@ def test_train_step_mixed_precision_runs_with_finite_losses(policy):
 
 
 def test_trackers_two_replicas_equal_global_metrics():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     gan = _make_gan(strategy)
     metrics = _run(strategy, gan, _real_batches(2, 4))
     for name in ("d_loss", "g_loss", "real_score"):
@@ -166,7 +167,7 @@ def test_fit_runs_the_custom_train_step_with_lazy_r1():
 def test_train_step_xla_per_replica_two_replicas_matches_plain():
     # Keras' model-level jit_compile fails under a 2-replica MirroredStrategy on CPU; CIPSGAN
     # compiles the per-replica gradient computations instead.
-    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    two = mirrored_strategy(["/cpu:0", "/cpu:1"])
     batches = _real_batches(1, 4)  # one step: D, R1 and G computations all compiled
     plain, xla = _make_gan(two), _make_gan(two, jit_compile=True)
     m_plain, m_xla = _run(two, plain, batches), _run(two, xla, batches)
