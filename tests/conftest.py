@@ -31,6 +31,16 @@ def golden():
     return dict(np.load(DATA_DIR / "cips_official_small.npz"))
 
 
+@pytest.fixture(scope="session")
+def tiny_extractor(tmp_path_factory):
+    """An offline Fashion-MNIST feature extractor trained for one short epoch (shared by the session)."""
+    from cips_tf.metrics import feature_extractor
+
+    out = tmp_path_factory.mktemp("extractor")
+    feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64, verbose=0)
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     import keras

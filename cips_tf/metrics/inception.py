@@ -22,7 +22,6 @@ Weights cannot be downloaded at run time here. Give a local copy explicitly, as 
      resize with `tf.image.resize(bilinear)` first, as TF-GAN's examples do.
 The path comes from the `path` argument or the `CIPS_INCEPTION_PATH` environment variable.
 """
-import io
 import os
 import pathlib
 import tarfile

@@ -10,7 +10,6 @@ import sys
 
 import keras
 import numpy as np
-import pytest
 
 from cips_tf.convert.official import discriminator_from_official, generator_from_official
 

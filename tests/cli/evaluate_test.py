@@ -13,30 +13,13 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.training.defaults import default_config
+from tiny_models import TINY, make_workdir
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
 
-
-def make_workdir(path, generator):
-    """A training-workdir-like directory (config.json + checkpoint) reading Fashion-MNIST test."""
-    config = default_config()
-    config.resolution = 16
-    config.model.hidden_size = TINY["hidden_size"]
-    config.model.style_dim = TINY["style_dim"]
-    config.model.n_mlp = TINY["n_mlp"]
-    config.model.widths = TINY["widths"]
-    config.data.source = "fashion_mnist"
-    config.data.split = "test"
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(config.to_json())
-    tf.train.Checkpoint(g_ema=generator).save(str(path / "checkpoints" / "ckpt"))
-    return path
 
 
 def run_cli(*args, env_extra=None):
@@ -46,15 +29,6 @@ def run_cli(*args, env_extra=None):
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "cips_tf.cli.evaluate", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def tiny_extractor(tmp_path_factory):
-    from cips_tf.metrics import feature_extractor
-
-    out = tmp_path_factory.mktemp("extractor")
-    feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64, verbose=0)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -18,26 +18,16 @@ from cips_tf.coords import make_grid
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.models.loading import load_generator
 from cips_tf.synthesis.latents import estimate_w_avg
-from cips_tf.training.defaults import default_config
+from tiny_models import TINY, make_workdir
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
 
 
-def make_workdir(path, seed=0):
-    """config.json and a checkpoint of a seeded tiny g_ema (no w_avg: the CLI must estimate it)."""
-    config = default_config()
-    config.resolution = 16
-    config.model.hidden_size = TINY["hidden_size"]
-    config.model.style_dim = TINY["style_dim"]
-    config.model.n_mlp = TINY["n_mlp"]
-    config.model.widths = TINY["widths"]
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(config.to_json())
+def make_seeded_workdir(path, seed=0):
+    """A workdir holding a seeded tiny g_ema (no w_avg: the CLI must estimate it)."""
     keras.utils.set_random_seed(seed)
     generator = CIPSGenerator(size=16, **TINY)
-    tf.train.Checkpoint(g_ema=generator).save(str(path / "checkpoints" / "ckpt"))
-    return path, generator
+    return make_workdir(path, generator), generator
 
 
 def run_cli(*args):
@@ -51,7 +41,7 @@ def run_cli(*args):
 
 @pytest.fixture(scope="module")
 def workdir_export(tmp_path_factory):
-    workdir, generator = make_workdir(tmp_path_factory.mktemp("workdir"))
+    workdir, generator = make_seeded_workdir(tmp_path_factory.mktemp("workdir"))
     base = tmp_path_factory.mktemp("export_base")
     path = run_cli(f"--model={workdir}", f"--export_base={base}", "--version=3", "--w_avg_samples=64")
     return generator, base, path

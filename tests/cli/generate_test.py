@@ -11,30 +11,16 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.models.loading import load_generator
-from cips_tf.training.defaults import default_config
+from tiny_models import TINY, make_workdir
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
 
 
-def make_workdir(path, generator, mode="full"):
-    """A training-workdir-like directory: config.json and a checkpoint with `generator` as g_ema."""
-    config = default_config()
-    config.resolution = 16
-    config.model.hidden_size = TINY["hidden_size"]
-    config.model.style_dim = TINY["style_dim"]
-    config.model.n_mlp = TINY["n_mlp"]
-    config.model.widths = TINY["widths"]
-    config.training.mode = mode
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(config.to_json())
-    tf.train.Checkpoint(g_ema=generator).save(str(path / "checkpoints" / "ckpt"))
-    return path
+
 
 
 def run_cli(*args):

@@ -8,17 +8,8 @@ from cips_tf.models.generator import CIPSGenerator
 from cips_tf.synthesis import common
 from cips_tf.training import eval_hook
 from cips_tf.training.defaults import default_config
+from tiny_models import TINY
 
-TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
-
-
-@pytest.fixture(scope="module")
-def tiny_extractor(tmp_path_factory):
-    from cips_tf.metrics import feature_extractor
-
-    out = tmp_path_factory.mktemp("extractor")
-    feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64, verbose=0)
-    return out
 
 
 @pytest.fixture(scope="module")

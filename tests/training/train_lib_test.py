@@ -150,12 +150,8 @@ def test_cli_sigterm_checkpoints_then_exits_cleanly(tmp_path):
     assert latest is not None and int(latest.rsplit("-", 1)[1]) >= 3
 
 
-def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path):
-    from cips_tf.metrics import feature_extractor
-
-    extractor = tmp_path / "extractor"
-    feature_extractor.train_feature_extractor(extractor, epochs=1, batch_size=64, num_train=256, num_test=64,
-                                              verbose=0)
+def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_extractor):
+    extractor = tiny_extractor
     c = _config(**{"training.eval_every": 3, "training.eval_num_samples": 32, "eval.batch_size": 16,
                    "eval.extractor_path": str(extractor)})
     train_lib.train_and_evaluate(c, tmp_path / "run")

@@ -1,0 +1,27 @@
+"""Shared test helpers: the tiny generator configuration and training-workdir-like directories."""
+import pathlib
+
+import tensorflow as tf
+
+from cips_tf.training.defaults import default_config
+
+# A 16 px CIPS-skips small enough for fast tests.
+TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
+TINY_SIZE = 16
+
+
+def make_workdir(path, generator, mode="full"):
+    """A directory like a training workdir: `config.json` (the TINY model, Fashion-MNIST test
+    split) and a checkpoint holding `generator` as `g_ema` (no `w_avg`)."""
+    path = pathlib.Path(path)
+    config = default_config()
+    config.resolution = TINY_SIZE
+    for key, value in TINY.items():
+        config.model[key] = value
+    config.data.source = "fashion_mnist"
+    config.data.split = "test"
+    config.training.mode = mode
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(config.to_json())
+    tf.train.Checkpoint(g_ema=generator).save(str(path / "checkpoints" / "ckpt"))
+    return path
