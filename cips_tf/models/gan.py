@@ -109,20 +109,24 @@ class CIPSGAN(keras.Model):
     def _seed(self, salt):
         return tf.stack([tf.constant(self.seed, tf.int64) * 1000003 + salt, self.step.read_value()])
 
+    @staticmethod
+    def _local(tensor, rid, local_batch):
+        """This replica's slice of a tensor drawn for the global batch."""
+        return tensor[rid * local_batch : (rid + 1) * local_batch]
+
     def _sample_latents(self, global_batch, salt, rid, local_batch):
         """Latents for the local slice of a global batch: `z`, plus `z_mix` and the per-sample
         crossover layer `mix_cut` when style mixing is on (`num_ws` means no mixing)."""
         g = self.generator
 
-        def local(t):
-            return t[rid * local_batch : (rid + 1) * local_batch]
+        def draw(op, shape, offset, **kwargs):
+            return self._local(op(shape, seed=self._seed(salt + offset), **kwargs), rid, local_batch)
 
-        latents = {"z": local(tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt)))}
+        latents = {"z": draw(tf.random.stateless_normal, [global_batch, g.style_dim], 0)}
         if self.style_mixing_prob > 0:
-            latents["z_mix"] = local(tf.random.stateless_normal([global_batch, g.style_dim], seed=self._seed(salt + 1)))
-            u = local(tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 2)))
-            cut = local(tf.random.stateless_uniform([global_batch], seed=self._seed(salt + 3), minval=1,
-                                                    maxval=g.num_ws, dtype=tf.int32))
+            latents["z_mix"] = draw(tf.random.stateless_normal, [global_batch, g.style_dim], 1)
+            u = draw(tf.random.stateless_uniform, [global_batch], 2)
+            cut = draw(tf.random.stateless_uniform, [global_batch], 3, minval=1, maxval=g.num_ws, dtype=tf.int32)
             latents["mix_cut"] = tf.where(u < self.style_mixing_prob, cut, g.num_ws)
         return latents
 
@@ -153,13 +157,14 @@ class CIPSGAN(keras.Model):
     def _sample_noise(self, global_batch, coords_shape, salt, rid, local_batch):
         h, w = coords_shape[1], coords_shape[2]
         return [
-            tf.random.stateless_normal([global_batch, h, w, 1], seed=self._seed(salt + i))[
-                rid * local_batch : (rid + 1) * local_batch
-            ]
+            self._local(tf.random.stateless_normal([global_batch, h, w, 1], seed=self._seed(salt + i)), rid,
+                        local_batch)
             for i in range(self.generator.num_noise)
         ]
 
-    def _sample(self, real_images, salt):
+    def _sample(self, real_images, stream):
+        """Generator inputs for this replica's slice; `stream` (1: D step, 2: G step) keeps the
+        random streams of the two steps disjoint (seed salts stream * 1000 + offset)."""
         ctx = tf.distribute.get_replica_context()
         num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
         rid = ctx.replica_id_in_sync_group if ctx is not None else 0
@@ -167,11 +172,11 @@ class CIPSGAN(keras.Model):
         if local_batch is None:
             raise ValueError("CIPSGAN needs a static per-replica batch size (batch with drop_remainder=True)")
         global_batch = local_batch * num_replicas
-        coords = self.sampler.coords(global_batch, self._seed(salt))
-        coords = coords[rid * local_batch : (rid + 1) * local_batch]
-        inputs = self._sample_latents(global_batch, salt + 10, rid, local_batch)
+        base = 1000 * stream
+        coords = self._local(self.sampler.coords(global_batch, self._seed(base)), rid, local_batch)
+        inputs = self._sample_latents(global_batch, base + 10, rid, local_batch)
         inputs["coords"] = coords
-        inputs["noise"] = self._sample_noise(global_batch, coords.shape, salt + 100, rid, local_batch)
+        inputs["noise"] = self._sample_noise(global_batch, coords.shape, base + 100, rid, local_batch)
         return inputs, global_batch
 
     # -- gradient computations (optionally XLA-compiled per replica) ---------------------------
@@ -220,7 +225,7 @@ class CIPSGAN(keras.Model):
         metric (sum across replicas gives the global mean).
         """
         real_images = data[0] if isinstance(data, (tuple, list)) else data
-        d_inputs, global_batch = self._sample(real_images, salt=1)
+        d_inputs, global_batch = self._sample(real_images, stream=1)
         fake = tf.stop_gradient(self._generate(d_inputs))
         real = self.sampler.real(real_images, d_inputs["coords"])
         grads, metrics = self._d_grads_fn(real, fake, global_batch)
@@ -239,7 +244,7 @@ class CIPSGAN(keras.Model):
         elif do_r1:
             metrics["r1_penalty"] = r1_step()
 
-        g_inputs, _ = self._sample(real_images, salt=2)
+        g_inputs, _ = self._sample(real_images, stream=2)
         g_grads, metrics["g_loss"] = self._g_grads_fn(g_inputs, global_batch)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
 
