@@ -4,6 +4,8 @@ Every experiment renders in eval mode without noise (`ChunkedRenderer`), so a re
 on the weights and the seeds. Images are float32 `[..., 3]` in about [-1, 1]; `to_uint8` and
 `tile_images` turn them into what the CLI writes.
 """
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -40,8 +42,17 @@ def styles_from_seeds(generator, seeds, psi=1.0, w_avg=None):
     return np.asarray(w, np.float32)
 
 
+_RENDERERS = weakref.WeakKeyDictionary()
+
+
 def renderer(generator, chunk_pixels=DEFAULT_CHUNK_PIXELS):
-    return ChunkedRenderer(generator, chunk_pixels=chunk_pixels)
+    """The `ChunkedRenderer` of `generator` for `chunk_pixels`, created once and reused, so its
+    compiled chunk steps are traced once per generator rather than once per render call."""
+    per_generator = _RENDERERS.setdefault(generator, {})
+    if chunk_pixels not in per_generator:
+        # A proxy, so the cached renderer does not keep its (weakly keyed) generator alive.
+        per_generator[chunk_pixels] = ChunkedRenderer(weakref.proxy(generator), chunk_pixels=chunk_pixels)
+    return per_generator[chunk_pixels]
 
 
 def render(generator, styles, height=None, width=None, per_layer=False, chunk_pixels=DEFAULT_CHUNK_PIXELS):
@@ -70,9 +81,11 @@ def render_coords(generator, styles, coords, per_layer=False, shared=False, chun
 
 
 def to_uint8(images):
-    """float images in [-1, 1] -> uint8 in [0, 255] (StyleGAN rounding)."""
-    images = np.asarray(images, np.float32)
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    """float images in [-1, 1] -> uint8 in [0, 255], quantized as StyleGAN does (one implementation
+    for samples, exports and FID: `cips_tf.metrics.fid.quantize_images`)."""
+    from cips_tf.metrics.fid import quantize_images
+
+    return quantize_images(np.asarray(images, np.float32)).numpy()
 
 
 def tile_images(images, ncols=None, pad=0, pad_value=255):

@@ -4,8 +4,11 @@ from PIL import Image
 
 
 def to_uint8(images):
-    """[-1, 1] float -> uint8, quantized as StyleGAN does: `clip(x * 127.5 + 128, 0, 255)`."""
-    return np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0, 255).astype(np.uint8)
+    """[-1, 1] float -> uint8 numpy, quantized as StyleGAN does (`cips_tf.metrics.fid.quantize_images`:
+    `clip(x * 127.5 + 128, 0, 255)`, truncated), so saved samples are the images FID measures."""
+    from cips_tf.metrics.fid import quantize_images
+
+    return quantize_images(np.asarray(images, np.float32)).numpy()
 
 
 def image_grid(images, ncols=None):
