@@ -25,13 +25,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from PIL import Image
 
 from cips_tf import data as data_lib
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.synthesis.latents import z_from_seed
+from cips_tf.synthesis import common as synthesis_common
 from cips_tf.training import eval_hook
-from cips_tf.training import images as image_lib
 from cips_tf.training.samplers import discriminator_size, make_sampler
 
 
@@ -168,7 +169,7 @@ def render_samples(g_ema, z, resolution, batch=16):
     for i in range(0, len(z), batch):
         zb = z[i : i + batch]
         rgb = g_ema({"z": zb, "coords": make_grid(zb.shape[0], resolution)}, training=False, randomize_noise=False)
-        outs.append(image_lib.to_uint8(rgb.numpy()))
+        outs.append(synthesis_common.to_uint8(rgb.numpy()))
     return np.concatenate(outs)
 
 
@@ -267,9 +268,9 @@ def train_and_evaluate(config, workdir, max_steps=None):
                 manager.save(checkpoint_number=step)
                 last_saved = step
             if t.sample_every and (step % t.sample_every == 0 or step == total_steps) and chief:
-                grid = image_lib.image_grid(render_samples(gan.g_ema, sample_z, int(config.resolution)))
+                grid = synthesis_common.tile_images(render_samples(gan.g_ema, sample_z, int(config.resolution)))
                 samples_dir.mkdir(exist_ok=True)
-                image_lib.save_png(samples_dir / f"step_{step:08d}.png", grid)
+                Image.fromarray(grid).save(samples_dir / f"step_{step:08d}.png")
                 with writer.as_default(step=step):
                     tf.summary.image("samples/g_ema", grid[None], max_outputs=1)
             if fid_hook is not None and fid_hook.should_run(step):
