@@ -70,6 +70,8 @@ def validate(config):
         raise ValueError(f"pipeline.input_source must be one of {INPUT_SOURCES}, got {p.input_source!r}")
     if p.input_source == "folder" and not p.input_path:
         raise ValueError("pipeline.input_source='folder' needs pipeline.input_path (an image folder)")
+    if p.input_source == "folder" and p.max_examples:
+        raise ValueError("pipeline.max_examples applies to 'tfds' and 'fashion_mnist' inputs, not to 'folder'")
     if p.input_source == "tfds" and not p.input_name:
         raise ValueError("pipeline.input_source='tfds' needs pipeline.input_name (a TFDS dataset name)")
     if p.extractor not in EXTRACTORS:

@@ -162,12 +162,10 @@ def decide_blessing(results, metric, threshold, tolerance, baseline):
 
 
 def _execute(ctx):
-    import tensorflow as tf
-
     from cips_tf import data as data_lib
-    from cips_tf.coords import make_grid
     from cips_tf.metrics import evaluate as evaluate_lib
     from cips_tf.models.loading import load_generator
+    from cips_tf.training import eval_hook
 
     p = ctx.config.pipeline
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]
@@ -186,10 +184,9 @@ def _execute(ctx):
     real = data_lib.build_dataset(data_config, resolution=resolution, batch_size=int(p.eval_batch_size), seed=0,
                                   training=False)
 
-    def sample_fn(batch_size, seed):
-        z = tf.random.stateless_normal([batch_size, generator.style_dim], seed=[seed, 1])
-        return generator({"z": z, "coords": make_grid(batch_size, resolution)}, training=False,
-                         randomize_noise=False)
+    # The same sampling protocol as cips-evaluate and the in-training FID (z_from_seed per image,
+    # seeded noise, independent of the batch size), so the three report comparable numbers.
+    sample_fn = eval_hook.make_sample_fn(generator, int(p.eval_batch_size), first_seed=int(p.eval_seed))
 
     logging.info("[Evaluator] %s: %d generated vs %d real images with the %s extractor", loaded.source,
                  p.eval_num_samples, num_real, extractor.name)
@@ -203,7 +200,6 @@ def _execute(ctx):
         seed=int(p.eval_seed),
         progress=False,
     )
-    results = {k: (float(v) if isinstance(v, float) else v) for k, v in results.items()}
     metric = f"fid{extractor.metric_suffix}"
     threshold = None if p.fid_threshold is None else float(p.fid_threshold)
     baseline = ctx.external["baseline"]
@@ -242,5 +238,6 @@ COMPONENT = runner.Component(
     outputs={"evaluation": artifacts_lib.MODEL_EVALUATION, "blessing": artifacts_lib.MODEL_BLESSING},
     config_view=_config_view,
     external_state=_external_state,
-    code=("pipelines.evaluator", "pipelines.pusher_record", "cips_tf.metrics", "cips_tf.models.loading"),
+    code=("pipelines.evaluator", "pipelines.pusher_record", "cips_tf.metrics", "cips_tf.models", "cips_tf.layers",
+          "cips_tf.coords", "cips_tf.data", "cips_tf.training.eval_hook", "cips_tf.synthesis"),
 )

@@ -159,6 +159,7 @@ COMPONENT = runner.Component(
     inputs={"model": ("Trainer", "model"), "model_blessing": ("Evaluator", "blessing")},
     outputs={"pushed_model": artifacts_lib.PUSHED_MODEL},
     config_view=_config_view,
-    code=("pipelines.pusher", "pipelines.pusher_record", "cips_tf.export", "cips_tf.models.loading"),
+    code=("pipelines.pusher", "pipelines.pusher_record", "cips_tf.export", "cips_tf.models", "cips_tf.layers",
+          "cips_tf.synthesis"),
     cache_invalid_reason=_cache_invalid_reason,
 )

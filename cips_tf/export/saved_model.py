@@ -55,6 +55,7 @@ from cips_tf.coords import make_grid_np
 from cips_tf.models.generator import truncate
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
 from cips_tf.synthesis.latents import z_from_seed
+from cips_tf.metrics.fid import quantize_images
 
 # About 4 images of 256 x 256 per request (a few GB of activations for the official model).
 DEFAULT_MAX_RENDER_PIXELS = 4 * 256 * 256
@@ -63,11 +64,6 @@ WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 METADATA_FILE = "assets.extra/cips_export.json"
 TMP_PREFIX = ".tmp-"
 _TMP_RE = re.compile(r"^\.tmp-(\d+)-(\d+)$")
-
-
-def to_uint8(images):
-    """StyleGAN quantization of `[-1, 1]` float images: `clip(x * 127.5 + 128, 0, 255)` -> uint8."""
-    return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
 class CIPSServingModule(tf.Module):
@@ -124,7 +120,7 @@ class CIPSServingModule(tf.Module):
 
     def _synthesize(self, w, coords):
         rgb = self._generator.synthesis(w, coords, training=False, randomize_noise=False)  # [N, h, w, 3]
-        return to_uint8(rgb)
+        return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
 
     def _training_grid(self, batch):
         grid = tf.constant(make_grid_np(self.size, self.size))[None]  # [1, size, size, 2]
@@ -348,7 +344,7 @@ def export_generator(
             try:
                 _commit(tmp_dir, final_dir)
                 break
-            except (FileExistsError, OSError):
+            except OSError:
                 if not auto_version or not final_dir.exists():
                     raise
                 version += 1  # a concurrent exporter took this version: take the next one

@@ -4,7 +4,7 @@ The training loop calls `FidHook` every `config.training.eval_every` steps (chie
 
     hook = eval_hook.FidHook(config, workdir)          # cheap; nothing is loaded yet
     ...
-    if hook.enabled and step % t.eval_every == 0:
+    if hook.should_run(step):
         scalars = hook(gan.g_ema, step)               # {"eval/fid_offline": ..., ...}
 
 The first call loads (or, for the offline extractor, trains once into its cache) the feature
@@ -34,6 +34,7 @@ independent of the batch size. `noise=False` renders without noise (as the synth
 do).
 """
 import math
+import hashlib
 import os
 import pathlib
 import re
@@ -98,6 +99,20 @@ def _train_offline_extractor(directory):
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     logging.info("offline feature extractor saved to %s (test accuracy %.4f)", directory, metadata["test_accuracy"])
+
+
+def _weights_fingerprint(kind, path):
+    """A short hash of the extractor's weight file (offline model or Inception file), or its path."""
+    from cips_tf.metrics import feature_extractor as fe  # pylint: disable=g-import-not-at-top
+
+    if kind == "offline":
+        directory = pathlib.Path(path).expanduser() if path else default_extractor_dir()
+        target = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
+    else:
+        target = pathlib.Path(path or os.environ.get("CIPS_INCEPTION_PATH", "")).expanduser()
+    if target.is_file():
+        return hashlib.sha256(target.read_bytes()).hexdigest()[:16]
+    return str(target)
 
 
 def load_extractor(kind="offline", path=None, train_if_missing=True):
@@ -302,7 +317,14 @@ class FidHook:
 
     @property
     def cache_key(self):
-        return (dataset_id(self.data_config), self.split, self.resolution)
+        """(dataset, split, resolution); the dataset part also fingerprints the data options and the
+        extractor weights, so a changed `eval.extractor_path` or retrained extractor never reuses
+        stale real statistics."""
+        d = self.data_config
+        options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
+                   self.extractor_kind, _weights_fingerprint(self.extractor_kind, self.extractor_path)]
+        tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
+        return (f"{dataset_id(d)}-{tag}", self.split, self.resolution)
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:

@@ -2,7 +2,8 @@
 
 Workdir layout:
     DIR/config.json          the resolved config of the run
-    DIR/checkpoints/         tf.train.CheckpointManager: G, D, G_ema, both optimizers, `step`
+    DIR/checkpoints/         tf.train.CheckpointManager: G, D, G_ema, both optimizers, `step`,
+                             w_avg (the mean of G_ema's mapping over 10k z, refreshed at every save)
     DIR/events.out.tfevents* TensorBoard: losses, R1, learning rates, steps/s, images/s, samples
     DIR/samples/             PNG grids of a fixed set of z rendered by G_ema
 
@@ -30,7 +31,7 @@ from PIL import Image
 from cips_tf import data as data_lib
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
-from cips_tf.synthesis.latents import z_from_seed
+from cips_tf.synthesis.latents import estimate_w_avg, z_from_seed
 from cips_tf.synthesis import common as synthesis_common
 from cips_tf.training import eval_hook
 from cips_tf.training.samplers import discriminator_size, make_sampler
@@ -112,7 +113,9 @@ def build_gan(config, strategy, global_batch_size):
     return gan
 
 
-def make_checkpoint(gan):
+def make_checkpoint(gan, w_avg=None):
+    """G, D, G_ema, both optimizers, `step` and (when given) `w_avg`, the truncation centre of G_ema."""
+    extra = {} if w_avg is None else {"w_avg": w_avg}
     return tf.train.Checkpoint(
         generator=gan.generator,
         discriminator=gan.discriminator,
@@ -120,6 +123,7 @@ def make_checkpoint(gan):
         g_optimizer=gan.g_optimizer,
         d_optimizer=gan.d_optimizer,
         step=gan.step,
+        **extra,
     )
 
 
@@ -190,18 +194,19 @@ def train_and_evaluate(config, workdir, max_steps=None):
         raise ValueError(f"batch_size {global_batch} is not divisible by the {num_replicas} replicas")
     logging.info("strategy %s with %d replicas; global batch %d", type(strategy).__name__, num_replicas,
                  global_batch)
-    if chief:
-        write_config(config, workdir)
-
     keras.utils.set_random_seed(int(config.seed))  # reproducible initial weights
     gan = build_gan(config, strategy, global_batch)
-    checkpoint = make_checkpoint(gan)
+    # Refreshed from G_ema before every save, so exports and experiments read it from the checkpoint.
+    w_avg = tf.Variable(tf.zeros([gan.g_ema.style_dim]), trainable=False, name="w_avg")
+    checkpoint = make_checkpoint(gan, w_avg)
     ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
     manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=t.keep_checkpoints)
     latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
         logging.info("resumed from %s at step %d", latest, int(gan.step.numpy()))
+    if chief:  # after the restore: a config that does not fit the checkpoints never overwrites it
+        write_config(config, workdir)
     start_step = int(gan.step.numpy())
     total_steps = int(config.num_train_steps)
     if max_steps is not None:
@@ -265,6 +270,7 @@ def train_and_evaluate(config, workdir, max_steps=None):
                 for m in gan.trackers.values():
                     m.reset_state()
             if step % t.checkpoint_every == 0 or step == total_steps or preemption.requested:
+                w_avg.assign(estimate_w_avg(gan.g_ema))
                 manager.save(checkpoint_number=step)
                 last_saved = step
             if t.sample_every and (step % t.sample_every == 0 or step == total_steps) and chief:
@@ -283,6 +289,7 @@ def train_and_evaluate(config, workdir, max_steps=None):
                 logging.warning("stopped by SIGTERM at step %d (checkpointed)", step)
                 break
     if last_saved != step:
+        w_avg.assign(estimate_w_avg(gan.g_ema))
         manager.save(checkpoint_number=step)
     writer.flush()
     return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint, "gan": gan}

@@ -22,7 +22,7 @@ def tiny_w_avg():
 
 
 def quantize_np(images):
-    """The reference of `to_uint8` in NumPy: `clip(x * 127.5 + 128, 0, 255)` truncated to uint8."""
+    """The reference of the export quantization (`fid.quantize_images`) in NumPy: `clip(x * 127.5 + 128, 0, 255)` truncated to uint8."""
     return np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0.0, 255.0).astype(np.uint8)
 
 

@@ -1,5 +1,7 @@
 """Tests of the in-training FID hook (cips_tf/training/eval_hook.py) and its shared helpers."""
 import math
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -39,7 +41,8 @@ def test_fid_hook_returns_finite_scalars_and_caches_real_statistics(tiny_extract
     assert set(first) == {"eval/fid_offline", "eval/seconds"}
     assert all(math.isfinite(v) for v in first.values())
     cached = list((tmp_path / "eval" / "real_stats").glob("*.npz"))
-    assert [p.name for p in cached] == ["fashion_mnist-test-16px-fashion_mnist_cnn_v1.npz"]
+    assert len(cached) == 1
+    assert re.fullmatch(r"fashion_mnist-[0-9a-f]{10}-test-16px-fashion_mnist_cnn_v1\.npz", cached[0].name)
     mtime = cached[0].stat().st_mtime_ns
 
     monkeypatch.setattr(eval_hook, "real_image_batches", _forbid_real_data)
@@ -100,3 +103,13 @@ def test_parse_data_spec_covers_every_source():
     for bad in ("imagenet", "folder:", "fashion_mnist:val", "tfds:"):
         with pytest.raises(ValueError):
             eval_hook.parse_data_spec(bad)
+
+
+def test_fid_hook_cache_key_changes_with_extractor_weights(tiny_extractor, tmp_path):
+    other = tmp_path / "other_extractor"
+    shutil.copytree(tiny_extractor, other)
+    model_file = next(other.glob("*.keras"))
+    model_file.write_bytes(model_file.read_bytes() + b"\0")  # different weights file, same name
+    key_a = eval_hook.FidHook(tiny_config(tiny_extractor), tmp_path).cache_key
+    key_b = eval_hook.FidHook(tiny_config(other), tmp_path).cache_key
+    assert key_a != key_b and key_a[1:] == key_b[1:]
