@@ -156,3 +156,13 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
                    "eval.extractor_path": str(extractor)})
     train_lib.train_and_evaluate(c, tmp_path / "run")
     assert _scalar_steps(tmp_path / "run", "eval/fid_offline") == [3, 6]
+
+
+def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
+    from cips_tf.models.loading import load_generator
+    from cips_tf.synthesis.latents import estimate_w_avg
+
+    train_lib.train_and_evaluate(_config(**{"num_train_steps": 2, "training.sample_every": 0}), tmp_path)
+    loaded = load_generator(tmp_path)
+    assert loaded.w_avg is not None
+    np.testing.assert_allclose(loaded.w_avg, estimate_w_avg(loaded.generator), atol=1e-5)
