@@ -107,7 +107,6 @@ def push(generator, w_avg, config, pipeline_root, record, warmup=True):
 
 def _execute(ctx):
     from cips_tf.models.loading import load_generator
-    from cips_tf.synthesis.latents import estimate_w_avg
 
     p = ctx.config.pipeline
     model, blessing = ctx.inputs["model"], ctx.inputs["model_blessing"]
@@ -123,11 +122,7 @@ def _execute(ctx):
         return {"pushed_model": {"pushed": True, "version": version, "destination": str(destination / str(version)),
                                  "reason": "already the newest pushed version", "metrics": latest[1].get("metrics")}}
     loaded = load_generator(trainer.workdir(model))
-    w_avg = loaded.w_avg
-    if w_avg is None:
-        logging.info("[Pusher] no w_avg in the checkpoint: estimating it from %d latents", p.w_avg_samples)
-        w_avg = estimate_w_avg(loaded.generator, num_samples=int(p.w_avg_samples),
-                               batch_size=min(1000, int(p.w_avg_samples)))
+    w_avg = loaded.w_avg_or_estimate(int(p.w_avg_samples))
     record = {
         "model": model.fingerprint,
         "examples": blessing.properties.get("examples"),

@@ -228,7 +228,6 @@ def main(argv):
     from cips_tf.metrics import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
     from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
-    from cips_tf.synthesis.latents import estimate_w_avg  # pylint: disable=g-import-not-at-top
 
     start = time.time()  # after any one-off extractor training
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
@@ -242,10 +241,7 @@ def main(argv):
         if FLAGS.data_dir:
             data_config = data_config.copy_and_resolve_references()
             data_config.data_dir = FLAGS.data_dir
-    w_avg = loaded.w_avg
-    if FLAGS.truncation_psi != 1.0 and w_avg is None:
-        logging.info("no w_avg in %s: estimating it from %d samples", FLAGS.model, FLAGS.w_avg_samples)
-        w_avg = estimate_w_avg(generator, num_samples=FLAGS.w_avg_samples, batch_size=min(1000, FLAGS.w_avg_samples))
+    w_avg = loaded.w_avg_or_estimate(FLAGS.w_avg_samples) if FLAGS.truncation_psi != 1.0 else loaded.w_avg
 
     num_samples = FLAGS.num_samples
     num_real = FLAGS.num_real or num_samples

@@ -36,19 +36,10 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from cips_tf.export.saved_model import export_generator  # pylint: disable=g-import-not-at-top
     from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
-    from cips_tf.synthesis.latents import estimate_w_avg  # pylint: disable=g-import-not-at-top
 
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
     logging.info("loaded generator from %s", loaded.source)
-    w_avg = loaded.w_avg
-    if w_avg is None:
-        logging.info("no w_avg in %s: estimating it from %d samples", FLAGS.model, FLAGS.w_avg_samples)
-        w_avg = estimate_w_avg(
-            loaded.generator,
-            num_samples=FLAGS.w_avg_samples,
-            batch_size=min(1000, FLAGS.w_avg_samples),
-            seed=FLAGS.w_avg_seed,
-        )
+    w_avg = loaded.w_avg_or_estimate(FLAGS.w_avg_samples, seed=FLAGS.w_avg_seed)
     path = export_generator(
         loaded.generator,
         w_avg,

@@ -30,7 +30,6 @@ from cips_tf import coords_extra
 from cips_tf.models.loading import load_generator
 from cips_tf.synthesis import blend, common, encodings, foveated, neighbours, panorama, sampling, style_mixing
 from cips_tf.synthesis import super_resolution
-from cips_tf.synthesis.latents import estimate_w_avg
 
 TASKS = ("sample", "interpolate", "style_mix", "super_resolution", "foveated", "panorama", "blend", "encodings",
          "neighbours")
@@ -102,8 +101,7 @@ class Context:
             if path.exists():
                 self._w_avg = np.load(path)
             else:
-                logging.info("estimating w_avg from %d samples", FLAGS.w_avg_samples)
-                self._w_avg = estimate_w_avg(self.generator, num_samples=FLAGS.w_avg_samples)
+                self._w_avg = self.loaded.w_avg_or_estimate(FLAGS.w_avg_samples)
                 np.save(path, self._w_avg)
         return self._w_avg
 

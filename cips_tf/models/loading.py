@@ -24,6 +24,18 @@ class LoadedGenerator:
     config: object  # ml_collections.ConfigDict of the run, or None
     source: str
 
+    def w_avg_or_estimate(self, num_samples=10000, seed=0):
+        """The stored `w_avg`, or (for checkpoints and exports without one) the mean of the
+        mapping over `num_samples` seeded z (`estimate_w_avg`)."""
+        if self.w_avg is not None:
+            return self.w_avg
+        from absl import logging
+
+        from cips_tf.synthesis.latents import estimate_w_avg
+
+        logging.info("no w_avg in %s: estimating it from %d latents", self.source, num_samples)
+        return estimate_w_avg(self.generator, num_samples=int(num_samples), seed=seed)
+
 
 def read_config(workdir):
     path = pathlib.Path(workdir) / "config.json"
