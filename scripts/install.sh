@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${CIPS_VENV:-.venv}"
+if [ "${CIPS_SKIP_INSTALL:-0}" = "1" ] && [ -x "$VENV/bin/python" ]; then
+  exit 0  # the tests run documented scripts inside an installed venv; they never reinstall
+fi
 EXTRAS="${CIPS_EXTRAS-test,metrics}"
 WITH_TORCH="${CIPS_WITH_TORCH:-0}"
 
