@@ -69,6 +69,15 @@ def _check_generator_block(cwd, ctx):
     assert np.isfinite(np.asarray(ns["hi"])).all()
 
 
+def _check_convert_block(cwd, ctx):
+    g = ctx["namespace"]["g"]
+    golden = np.load(REPO_ROOT / "tests" / "data_files" / "cips_official_small.npz")
+    z, coords = golden["CIPSskip/z"], np.transpose(golden["CIPSskip/coords_dense"], (0, 2, 3, 1))
+    out = np.asarray(g({"z": z, "coords": coords}, training=False, randomize_noise=False))
+    expected = np.transpose(golden["CIPSskip/rgb_eval_dense"], (0, 2, 3, 1))
+    np.testing.assert_allclose(out, expected, atol=1e-5)  # the golden tolerance
+
+
 HANDLING = {
     # ---------------------------------------------------------------- README.md
     "README.md: bash scripts/quickstart.sh": Run(
@@ -90,6 +99,9 @@ HANDLING = {
     "README.md: cips-convert --checkpoint=official.pt --out=converted/   # writes generator.keras (+ discriminator.keras)": Run(
         check=_exists("converted/generator.keras", "converted/discriminator.keras"),
     ),
+    "README.md: import numpy as np": Run(check=_check_convert_block),
+    "README.md: bazel build //...": Run(),  # in the repo root, when Bazel is installed (.ci/run installs it)
+    "README.md: bazel test //tests/layers/... //tests/models/...": Run(),
     "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/ffhq --config.data.path=/data/ffhq": Run(
         replace=(
             ("configs/ffhq256.py", "configs/smoke.py --config.data.source=folder",
@@ -101,13 +113,13 @@ HANDLING = {
     "README.md: tensorboard --logdir=runs/ffhq": Run(),  # served, queried over HTTP and stopped (see _tensorboard)
     "README.md: cips-evaluate --model=runs/quickstart --metrics=fid,kid,precision_recall,spectrum --num_samples=5000 --out=eval/": Run(
         replace=(
-            ("runs/quickstart", "{workdir}", "the quickstart model: a 4-step smoke run stands in"),
+            ("runs/quickstart", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),
             ("--num_samples=5000", "--num_samples=32 --batch_size=16 --extractor_path={extractor}", SMALL),
         ),
         check=_exists("eval/metrics.json"),
     ),
     "README.md: cips-export --model=runs/ffhq256 --export_base=$PWD/serving --model_name=cips": Run(
-        replace=(("runs/ffhq256", "{workdir}", "a 4-step smoke run stands in for the FFHQ model"),),
+        replace=(("runs/ffhq256", "{workdir}", "a 4-step quickstart run stands in for the FFHQ model"),),
         check=_exists("serving/cips/1/saved_model.pb", "serving/cips/1/assets.extra/tf_serving_warmup_requests"),
     ),
     "README.md: docker run -p 8500:8500 -p 8501:8501 \\": Skip(
@@ -141,7 +153,7 @@ HANDLING = {
 _EXPERIMENTS = {
     "cips-generate --model=MODEL --task=sample --out=out --seeds=0-15 --psi=0.7": "sample",
     "cips-generate --model=MODEL --task=interpolate --out=out --seeds=3,7,11 --steps=8 --space=w": "interpolate",
-    'cips-generate --model=MODEL --task=style_mix --out=out --seeds=0-3 --seeds_b=100-103 --mix_groups="6-8;3-5;1-2"': "style_mix",
+    'cips-generate --model=MODEL --task=style_mix --out=out --seeds=0-3 --seeds_b=100-103 --mix_groups="4-5;2-3;1"': "style_mix",
     "cips-generate --model=MODEL --task=super_resolution --out=out --seeds=0-3 --factor=4": "super_resolution",
     "cips-generate --model=MODEL --task=foveated --out=out --seeds=0-3 --fractions=0.05,0.25,0.5,1.0 --gaze=0,0 --std_frac=0.4": "foveated",
     "cips-generate --model=MODEL --task=panorama --out=out --seeds=0-3": "panorama",
@@ -152,7 +164,7 @@ _EXPERIMENTS = {
 }
 HANDLING = {k: v for k, v in HANDLING.items() if not k.startswith("docs/experiments.md")}
 for _cmd, _task in _EXPERIMENTS.items():
-    _replace = [("MODEL", "{workdir}", "the quickstart model: a 4-step smoke run stands in")]
+    _replace = [("MODEL", "{workdir}", "the quickstart model: a 4-step run of its config stands in")]
     if "EXTRACTOR_DIR" in _cmd:
         _replace.append(("EXTRACTOR_DIR", "{extractor}", "a placeholder: the session's tiny offline extractor"))
     HANDLING[f"docs/experiments.md: {_cmd}"] = Run(replace=tuple(_replace), check=_exists(f"out/{_task}"))
@@ -203,7 +215,8 @@ def _items():
 
 
 _COMMAND_WORDS = {"bash", "source", "cips-train", "cips-convert", "cips-export", "cips-generate", "cips-evaluate",
-                  "cips-pipeline", "cips-feature-extractor", "tensorboard", "docker", "curl", "python", "python3", "pip"}
+                  "cips-pipeline", "cips-feature-extractor", "tensorboard", "docker", "curl", "python", "python3", "pip",
+                  "bazel"}
 ITEMS = _items()
 
 
@@ -226,7 +239,8 @@ def ctx(tmp_path_factory, tiny_extractor):
     """What the documented commands refer to: a trained workdir, a folder of real images, an extractor."""
     root = tmp_path_factory.mktemp("docs_ctx")
     workdir = root / "workdir"
-    _run_cli(["cips-train", "--config=configs/smoke.py", f"--workdir={workdir}", "--config.num_train_steps=4",
+    # The quickstart model (docs/experiments.md shows its outputs), trained for 4 steps.
+    _run_cli(["cips-train", "--config=configs/quickstart.py", f"--workdir={workdir}", "--config.num_train_steps=4",
               "--config.training.checkpoint_every=2", "--config.training.sample_every=2"], cwd=REPO_ROOT)
     image_folder = root / "images"
     image_folder.mkdir()
@@ -310,6 +324,11 @@ def _prepare(key, cwd, context):
 
         torch.save({"g_ema": state_dict("CIPSskip/param/"), "d": state_dict("Discriminator/param/")},
                    cwd / "official.pt")
+    if key == "README.md: import numpy as np":
+        golden = np.load(REPO_ROOT / "tests" / "data_files" / "cips_official_small.npz")
+        prefix = "CIPSskip/param/"
+        np.savez(cwd / "official_state_dict.npz",
+                 **{k[len(prefix):]: golden[k] for k in golden.files if k.startswith(prefix)})
     if key == "README.md: tensorboard --logdir=runs/ffhq":
         shutil.copytree(context["workdir"], cwd / "runs" / "ffhq")
 
@@ -330,6 +349,13 @@ def test_documented_block_runs(item, ctx, tmp_path):
         context["namespace"] = namespace
     elif item.key == "README.md: tensorboard --logdir=runs/ffhq":
         _tensorboard(text, cwd)
+    elif text.startswith("bazel "):
+        if shutil.which("bazel") is None:
+            pytest.skip("Bazel is not installed (Debian's bazel-bootstrap; .ci/run installs it)")
+        try:
+            _run_cli(["bash", "-c", text], cwd=REPO_ROOT)  # the workspace is the repo itself
+        finally:
+            subprocess.run(["bazel", "shutdown"], cwd=REPO_ROOT, env=_env(), capture_output=True, timeout=120)
     else:
         env_prefix = f"WORKDIR={cwd / 'qs'} " if "scripts/quickstart.sh" in text else ""
         _run_cli(["bash", "-euo", "pipefail", "-c", env_prefix + text], cwd=cwd)
@@ -341,3 +367,35 @@ def test_documented_block_runs(item, ctx, tmp_path):
                          ids=lambda i: i.key)
 def test_documented_block_that_cannot_run_here(item):
     pytest.skip(HANDLING[item.key].reason)
+
+
+def _documented_names():
+    import re
+
+    names = set()
+    for doc in {b.doc for b in all_blocks()} | {"README.md"}:
+        text = (REPO_ROOT / doc).read_text()
+        names |= set(re.findall(r"\b(?:cips_tf|pipelines)(?:\.[A-Za-z_][A-Za-z0-9_]*)+", text))
+    return sorted(names)
+
+
+@pytest.mark.parametrize("name", _documented_names())
+def test_documented_dotted_name_resolves(name):
+    """Every `cips_tf.a.b.C` the docs mention imports (a module, or an attribute of one)."""
+    import importlib
+    import importlib.util
+
+    parts = name.split(".")
+    if name.startswith("cips_tf.cli."):  # entry points define absl flags at import: find, don't import
+        assert importlib.util.find_spec(name) is not None, f"{name}: no such module"
+        return
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            assert hasattr(obj, attr), f"{name}: {'.'.join(parts[:cut])} has no attribute {attr!r}"
+            obj = getattr(obj, attr)
+        return
+    raise AssertionError(f"{name}: no importable prefix")
