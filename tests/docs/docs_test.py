@@ -337,13 +337,14 @@ RUNNABLE = [i for i in ITEMS if isinstance(HANDLING.get(i.key), Run) and i.kind 
 
 
 @pytest.mark.parametrize("item", RUNNABLE, ids=[i.key for i in RUNNABLE])
-def test_documented_block_runs(item, ctx, tmp_path):
+def test_documented_block_runs(item, ctx, tmp_path, monkeypatch):
     handling = HANDLING[item.key]
     cwd = _sandbox(tmp_path)
     context = dict(ctx)
     _prepare(item.key, cwd, context)
     text = _apply(item.text, handling, context)
     if item.kind == "python":
+        monkeypatch.chdir(cwd)  # relative paths in the block are relative to the repo root
         namespace = {"__name__": "__docs__"}
         exec(compile(text, item.where, "exec"), namespace)
         context["namespace"] = namespace
