@@ -52,7 +52,8 @@ def make_example(image, source=""):
         "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[image.shape[1]])),
         "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(source).encode("utf-8")])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: map entries sorted, so equal examples are equal bytes in every process
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def shard_path(out_dir, prefix, index, num_shards):

@@ -19,7 +19,12 @@ def shard_contents(out_dir, num_shards):
             for i in range(num_shards)]
 
 
-@pytest.mark.parametrize("pipeline_args", [[], ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]])
+@pytest.mark.parametrize("pipeline_args", [
+    [],
+    ["--direct_num_workers=2", "--direct_running_mode=multi_threading"],
+    # worker processes: records must be equal bytes across processes (deterministic serialization)
+    ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+])
 def test_beam_and_local_runs_on_a_messy_folder_give_identical_records_and_reports(tmp_path, pipeline_args):
     expected, bad = make_messy_folder(tmp_path / "images")
     source = prepare.FolderSource(str(tmp_path / "images"))
