@@ -34,6 +34,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import datetime
+import functools
 import io
 import json
 import os
@@ -177,25 +178,36 @@ def _header(data):
         return None, None
 
 
-def fit_image(image, options):
-    """uint8 [H, W, 3] -> uint8 [h, w, 3] per `options` (the geometry of `transforms`)."""
+@functools.lru_cache(maxsize=None)
+def _fit_fn(resolution, crop, resize_shorter_side):
+    """One traced graph per geometry, for images of any size (eager ops cost ~4 ms per image)."""
     import tensorflow as tf
 
     from cips_tf.data import transforms
 
-    resolution = options.resolution
-    if resolution is None:
+    def upscale_only(image):
+        small = tf.reduce_min(tf.shape(image)[:2]) < resolution
+        return tf.cond(small, lambda: transforms.resize_shorter_side(image, resolution), lambda: image)
+
+    if crop == "center":
+        body = lambda image: transforms.fit_to_resolution(image, resolution, resize_shorter_side)  # noqa: E731
+    elif resize_shorter_side:
+        body = lambda image: transforms.resize_shorter_side(image, resolution)  # noqa: E731
+    else:
+        body = upscale_only
+    return tf.function(body, input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+
+
+def fit_image(image, options):
+    """uint8 [H, W, 3] -> uint8 [h, w, 3] per `options` (the geometry of `transforms`)."""
+    if options.resolution is None:
         if options.crop == "none":
             return image
         side = min(image.shape[:2])
         top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
         return image[top:top + side, left:left + side]
-    tensor = tf.constant(image)
-    if options.crop == "center":
-        return transforms.fit_to_resolution(tensor, int(resolution), bool(options.resize_shorter_side)).numpy()
-    if options.resize_shorter_side or min(image.shape[:2]) < resolution:
-        return transforms.resize_shorter_side(tensor, int(resolution)).numpy()
-    return image
+    fn = _fit_fn(int(options.resolution), options.crop, bool(options.resize_shorter_side))
+    return fn(image).numpy()
 
 
 def process_item(raw, options):
