@@ -68,7 +68,8 @@ def pusher(config_json: str, shared_root: str, model: Input[Model], blessing: In
     pushed_model.metadata.update(kfp_components.metadata(properties["pushed_model"]))
 
 
-def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeline-shared", name=PIPELINE_NAME):
+def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeline-shared", pvc=None,
+                   name=PIPELINE_NAME):
     """A KFP pipeline function (call it under `kfp.local`, or compile it) for `config`.
 
     Args:
@@ -76,11 +77,14 @@ def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeli
         the default of the `config_json` parameter.
       image: the cips-tf image every task runs in (the repo's Dockerfile).
       shared_root: default of the `shared_root` parameter: a path every task can read and write
-        (Vertex AI: /gcs/<bucket>/<dir>; Kubeflow: a mounted volume).
+        (Vertex AI: /gcs/<bucket>/<dir>; Kubeflow: a mounted volume, see `pvc`).
+      pvc: optional name of a Kubernetes PersistentVolumeClaim (ReadWriteMany) mounted at
+        `shared_root` in every task (self-hosted Kubeflow; needs kfp-kubernetes, in the [kfp] extra).
     """
     make = lambda fn: dsl.component(fn, base_image=image, install_kfp_package=False)  # noqa: E731
     ops = {fn.__name__: make(fn) for fn in (example_gen, trainer, evaluator, pusher)}
     default_config = json.dumps(json.loads(config.to_json()), sort_keys=True)
+    mount_path = shared_root
 
     @dsl.pipeline(name=name, description="CIPS: ExampleGen -> Trainer -> Evaluator (FID gate) -> Pusher")
     def cips_pipeline(config_json: str = default_config, shared_root: str = shared_root):
@@ -88,13 +92,19 @@ def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeli
         train = ops["trainer"](config_json=config_json, shared_root=shared_root, examples=gen.outputs["examples"])
         evaluate = ops["evaluator"](config_json=config_json, shared_root=shared_root,
                                     examples=gen.outputs["examples"], model=train.outputs["model"])
-        ops["pusher"](config_json=config_json, shared_root=shared_root, model=train.outputs["model"],
-                      blessing=evaluate.outputs["blessing"])
+        push = ops["pusher"](config_json=config_json, shared_root=shared_root, model=train.outputs["model"],
+                             blessing=evaluate.outputs["blessing"])
+        if pvc:
+            from kfp import kubernetes  # pylint: disable=import-outside-toplevel  (kfp-kubernetes)
+
+            for task in (gen, train, evaluate, push):
+                kubernetes.mount_pvc(task, pvc_name=pvc, mount_path=mount_path)
 
     return cips_pipeline
 
 
-def compile_pipeline(config, output, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeline-shared"):
+def compile_pipeline(config, output, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeline-shared", pvc=None):
     """Writes the KFP v2 pipeline spec (YAML) of `config` to `output`; returns `output`."""
-    compiler.Compiler().compile(build_pipeline(config, image=image, shared_root=shared_root), package_path=str(output))
+    compiler.Compiler().compile(build_pipeline(config, image=image, shared_root=shared_root, pvc=pvc),
+                                package_path=str(output))
     return output

@@ -8,7 +8,7 @@ config has none, before the `--config.*` overrides apply, so e.g.
         --config.pipeline.input_source=folder --config.pipeline.input_path=/data/images \
         --config.pipeline.fid_threshold=200
 
-`--compile=kubeflow --output=pipeline.yaml [--image=...] [--shared_root=...]` writes a Kubeflow
+`--compile=kubeflow --output=pipeline.yaml [--image=...] [--shared_root=...] [--pvc=...]` writes a Kubeflow
 Pipelines v2 spec instead of running (pipelines/kubeflow.py; the [kfp] extra).
 
 Re-running with the same root reuses every stage whose inputs, config and code are unchanged,
@@ -55,6 +55,8 @@ _IMAGE = flags.DEFINE_string("image", "cips-tf:latest", "With --compile: the cip
 _SHARED_ROOT = flags.DEFINE_string("shared_root", "/tmp/cips-pipeline-shared", "With --compile: default of the "
                                    "spec's shared_root parameter, a path every task can read and write (extractor "
                                    "cache; serving base unless pipeline.serving_base is set).")
+_PVC = flags.DEFINE_string("pvc", None, "With --compile: a PersistentVolumeClaim mounted at --shared_root in every "
+                           "task (self-hosted Kubeflow).")
 flags.mark_flags_as_required(["config"])
 
 
@@ -69,7 +71,8 @@ def main(argv):
         from pipelines import kubeflow  # pylint: disable=g-import-not-at-top  (needs the [kfp] extra)
 
         config_lib.validate(_CONFIG.value)
-        kubeflow.compile_pipeline(_CONFIG.value, _OUTPUT.value, image=_IMAGE.value, shared_root=_SHARED_ROOT.value)
+        kubeflow.compile_pipeline(_CONFIG.value, _OUTPUT.value, image=_IMAGE.value, shared_root=_SHARED_ROOT.value,
+                                 pvc=_PVC.value)
         print(f"wrote the Kubeflow Pipelines v2 spec to {_OUTPUT.value} (image {_IMAGE.value})")
         return 0
     if not _PIPELINE_ROOT.value:

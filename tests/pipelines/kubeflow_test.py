@@ -36,7 +36,7 @@ def compile_cli(output, *args):
     proc = subprocess.run([sys.executable, "-m", "pipelines.run", *args, f"--output={output}"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
-    return yaml.safe_load(pathlib.Path(output).read_text())
+    return next(yaml.safe_load_all(pathlib.Path(output).read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,20 @@ def test_committed_example_spec_is_what_the_compiler_writes_now(spec):
     assert _without_config_default(committed) == _without_config_default(spec), (
         f"{COMMITTED_SPEC.relative_to(REPO)} is stale: regenerate it with `cips-pipeline {' '.join(COMPILE_ARGS)} "
         f"--output={COMMITTED_SPEC.relative_to(REPO)}`")
+
+
+def test_compile_with_pvc_mounts_the_volume_at_shared_root_in_every_task(tmp_path):
+    pytest.importorskip("kfp.kubernetes", reason="--pvc needs kfp-kubernetes (in the [kfp] extra)")
+    output = tmp_path / "pvc.yaml"
+    compile_cli(output, "--config=configs/smoke.py", "--compile=kubeflow", "--pvc=cips-shared",
+                "--shared_root=/mnt/cips")
+    pipeline_spec, platform_spec = yaml.safe_load_all(output.read_text())
+    assert pipeline_spec["root"]["inputDefinitions"]["parameters"]["shared_root"]["defaultValue"] == "/mnt/cips"
+    executors = platform_spec["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert sorted(executors) == sorted(f"exec-{t}" for t in kubeflow.TASKS)
+    for name, executor in executors.items():
+        (mount,) = executor["pvcMount"]
+        assert mount["mountPath"] == "/mnt/cips" and mount["constant"] == "cips-shared", name
 
 
 def test_kfp_component_is_chief_follows_tf_config():
