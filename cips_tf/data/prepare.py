@@ -558,7 +558,7 @@ def _run_local(source, refs, out_dir, options, num_workers):
 
     def _records():
         with concurrent.futures.ThreadPoolExecutor(num_workers) as pool:
-            window = max(4 * num_workers, 16)
+            window = 64 * num_workers
             for begin in range(0, len(refs), window):  # bounded: at most `window` refs in flight
                 for results in pool.map(_process_ref, refs[begin:begin + window]):
                     for result in results:

@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from cips_tf import data
 from cips_tf.data import images
@@ -185,3 +186,44 @@ def test_convert_image_folder_no_resolution_keeps_native_size(tmp_path):
     save(gradient_image(10, 14), tmp_path / "images" / "a.png")
     stats = data.convert_image_folder(tmp_path / "images", tmp_path / "out", num_shards=1)
     assert stats["sizes"] == {"10x14": 1}
+
+
+class CipsTinyImages(tfds.core.GeneratorBasedBuilder):
+    """A tiny TFDS dataset prepared offline in the test (no download): 7 RGB images of mixed sizes."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(
+            {"picture": tfds.features.Image(shape=(None, None, 3)), "label": tfds.features.ClassLabel(num_classes=2)}))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for i in range(7):
+            yield i, {"picture": gradient_image(12 + i, 16, seed=i), "label": i % 2}
+
+
+def test_prepare_tfds_source_reads_a_prepared_dataset_undecoded_without_downloading(tmp_path):
+    builder = CipsTinyImages(data_dir=str(tmp_path / "tfds"))
+    builder.download_and_prepare(file_format="tfrecord")
+    source = prepare.source_from_spec("cips_tiny_images", data_dir=str(tmp_path / "tfds"), image_key="picture")
+    assert isinstance(source, prepare.TfdsSource)
+    report = prepare.prepare_dataset(source, tmp_path / "out", prepare.Options(resolution=12, max_images=5,
+                                                                               num_shards=2))
+    assert (report["num_inputs"], report["num_examples"], report["formats"]) == (5, 5, {"PNG": 5})
+    written = read_records(tmp_path / "out")
+    originals = {}
+    for index, example in enumerate(builder.as_dataset(split="train", shuffle_files=False)):
+        originals[f"cips_tiny_images/train[{index}]"] = example["picture"].numpy()
+    assert sorted(written) == sorted(list(originals)[:5])
+    for name, pixels in written.items():
+        expected = prepare.fit_image(originals[name], prepare.Options(resolution=12))
+        np.testing.assert_array_equal(pixels, expected, err_msg=name)
+    with pytest.raises(ValueError, match="no feature 'image'"):
+        prepare.prepare_dataset(prepare.TfdsSource("cips_tiny_images", data_dir=str(tmp_path / "tfds")),
+                                tmp_path / "o2", prepare.Options())
+    with pytest.raises(ValueError, match="no split 'test'"):
+        prepare.prepare_dataset(prepare.TfdsSource("cips_tiny_images", split="test", data_dir=str(tmp_path / "tfds"),
+                                                   image_key="picture"), tmp_path / "o3", prepare.Options())
