@@ -528,8 +528,8 @@ def source_from_spec(spec, *, split="train", data_dir=None, image_key="image"):
         if not tf.io.gfile.exists(spec):
             raise FileNotFoundError(f"{spec}: zip file not found")
         return ZipSource(spec)
-    if "/" in spec.split(":")[0] and (spec.startswith((".", "/")) or "://" in spec):
-        raise FileNotFoundError(f"{spec}: no such folder or zip file")
+    if spec.startswith((".", "/", "~")) or "://" in spec or os.sep in spec and os.path.exists(os.path.dirname(spec)):
+        raise FileNotFoundError(f"{spec}: no such folder or zip file")  # a path, not a TFDS name
     return TfdsSource(spec, split=split, data_dir=data_dir, image_key=image_key)
 
 
@@ -598,7 +598,7 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
     if old:
         if not overwrite:
             raise FileExistsError(f"{out_dir} already holds {len(old)} shard file(s) ({os.path.basename(old[0])} ...): "
-                                  "choose an empty destination or overwrite")
+                                  "choose an empty destination or overwrite them (cips-dataset --overwrite)")
         for path in old:
             tf.io.gfile.remove(path)
     start = time.time()

@@ -188,8 +188,12 @@ def test_convert_image_folder_no_resolution_keeps_native_size(tmp_path):
     assert stats["sizes"] == {"10x14": 1}
 
 
-class CipsTinyImages(tfds.core.GeneratorBasedBuilder):
-    """A tiny TFDS dataset prepared offline in the test (no download): 7 RGB images of mixed sizes."""
+class CipsTinyImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A tiny TFDS dataset prepared offline in the test (no download): 7 RGB images of mixed sizes.
+
+    Not registered: `tfds.builder(name, data_dir)` must find it from its prepared files alone, as for
+    a dataset prepared on another machine.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
 
