@@ -68,7 +68,11 @@ def main(argv):
 
     logging.set_verbosity(logging.INFO)
     if _COMPILE.value == "kubeflow":
-        from pipelines import kubeflow  # pylint: disable=g-import-not-at-top  (needs the [kfp] extra)
+        try:
+            from pipelines import kubeflow  # pylint: disable=g-import-not-at-top  (needs the [kfp] extra)
+        except ImportError as e:
+            logging.error("--compile=kubeflow needs Kubeflow Pipelines: pip install 'cips-tf[kfp]' (%s)", e)
+            return 1
 
         config_lib.validate(_CONFIG.value)
         kubeflow.compile_pipeline(_CONFIG.value, _OUTPUT.value, image=_IMAGE.value, shared_root=_SHARED_ROOT.value,

@@ -29,7 +29,8 @@ from cips_tf.data import prepare
 _NAMESPACE = "cips_dataset"
 
 
-def _beam():
+def require_beam():
+    """The apache_beam module; ImportError naming the extra to install when it is missing."""
     try:
         import apache_beam as beam  # pylint: disable=import-outside-toplevel
     except ImportError as e:
@@ -120,7 +121,7 @@ def _write_json(value, path):
 
 def run_beam(source, refs, out_dir, options, pipeline_args):
     """Runs the pipeline to completion; returns the runner-independent report (`Statistics.report`)."""
-    beam = _beam()
+    beam = require_beam()
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
 

@@ -593,6 +593,10 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
     options.validate()
     if runner not in RUNNERS:
         raise ValueError(f"runner must be one of {RUNNERS}, got {runner!r}")
+    if runner == "beam":
+        from cips_tf.data import beam_prepare
+
+        beam_prepare.require_beam()  # before any work: a clear error when the [beam] extra is missing
     out_dir = os.fspath(out_dir)
     old = existing_shards(out_dir, options.prefix)
     if old:
