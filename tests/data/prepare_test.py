@@ -188,7 +188,7 @@ def test_convert_image_folder_no_resolution_keeps_native_size(tmp_path):
     assert stats["sizes"] == {"10x14": 1}
 
 
-class CipsTinyImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class CipsPrepareTinyImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """A tiny TFDS dataset prepared offline in the test (no download): 7 RGB images of mixed sizes.
 
     Not registered: `tfds.builder(name, data_dir)` must find it from its prepared files alone, as for
@@ -210,9 +210,9 @@ class CipsTinyImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 
 def test_prepare_tfds_source_reads_a_prepared_dataset_undecoded_without_downloading(tmp_path):
-    builder = CipsTinyImages(data_dir=str(tmp_path / "tfds"))
+    builder = CipsPrepareTinyImages(data_dir=str(tmp_path / "tfds"))
     builder.download_and_prepare(file_format="tfrecord")
-    source = prepare.source_from_spec("cips_tiny_images", data_dir=str(tmp_path / "tfds"), image_key="picture")
+    source = prepare.source_from_spec("cips_prepare_tiny_images", data_dir=str(tmp_path / "tfds"), image_key="picture")
     assert isinstance(source, prepare.TfdsSource)
     report = prepare.prepare_dataset(source, tmp_path / "out", prepare.Options(resolution=12, max_images=5,
                                                                                num_shards=2))
@@ -220,14 +220,14 @@ def test_prepare_tfds_source_reads_a_prepared_dataset_undecoded_without_download
     written = read_records(tmp_path / "out")
     originals = {}
     for index, example in enumerate(builder.as_dataset(split="train", shuffle_files=False)):
-        originals[f"cips_tiny_images/train[{index}]"] = example["picture"].numpy()
+        originals[f"cips_prepare_tiny_images/train[{index}]"] = example["picture"].numpy()
     assert sorted(written) == sorted(list(originals)[:5])
     for name, pixels in written.items():
         expected = prepare.fit_image(originals[name], prepare.Options(resolution=12))
         np.testing.assert_array_equal(pixels, expected, err_msg=name)
     with pytest.raises(ValueError, match="no feature 'image'"):
-        prepare.prepare_dataset(prepare.TfdsSource("cips_tiny_images", data_dir=str(tmp_path / "tfds")),
+        prepare.prepare_dataset(prepare.TfdsSource("cips_prepare_tiny_images", data_dir=str(tmp_path / "tfds")),
                                 tmp_path / "o2", prepare.Options())
     with pytest.raises(ValueError, match="no split 'test'"):
-        prepare.prepare_dataset(prepare.TfdsSource("cips_tiny_images", split="test", data_dir=str(tmp_path / "tfds"),
+        prepare.prepare_dataset(prepare.TfdsSource("cips_prepare_tiny_images", split="test", data_dir=str(tmp_path / "tfds"),
                                                    image_key="picture"), tmp_path / "o3", prepare.Options())
