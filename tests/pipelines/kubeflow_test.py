@@ -116,7 +116,8 @@ def test_kfp_component_is_chief_follows_tf_config():
 
 
 @pytest.mark.slow
-def test_kfp_local_subprocess_runner_runs_the_compiled_smoke_pipeline(tmp_path):
+@pytest.mark.filterwarnings("ignore:You may be attemping to run a task:RuntimeWarning")  # our image is not "python:*"
+def test_kfp_local_subprocess_runner_runs_the_compiled_smoke_pipeline(tmp_path, tiny_extractor):
     from kfp import local  # pylint: disable=import-outside-toplevel
 
     sys.path.insert(0, str(REPO / "configs"))
@@ -127,7 +128,7 @@ def test_kfp_local_subprocess_runner_runs_the_compiled_smoke_pipeline(tmp_path):
     config.training.sample_every = 0
     p = config.pipeline
     p.input_split, p.max_examples, p.num_shards = "test", 64, 2
-    p.extractor_train_epochs, p.extractor_train_images = 1, 512
+    p.extractor_path = str(tiny_extractor)  # the session's extractor: the Evaluator task need not train one
     p.eval_num_samples, p.eval_batch_size, p.w_avg_samples, p.fid_threshold = 16, 8, 64, 1e9
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp_root"))
     shared = tmp_path / "shared"
