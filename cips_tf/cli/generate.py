@@ -359,7 +359,11 @@ def _strip_indices(num_frames, count=8):
 def task_video(ctx):
     seeds = _seeds()
     w_avg = ctx.w_avg if FLAGS.psi != 1.0 else None
-    w = video.latent_walk_styles(ctx.generator, seeds, FLAGS.frames_per_seed, FLAGS.psi, w_avg, FLAGS.loop, FLAGS.walk)
+    try:
+        w = video.latent_walk_styles(ctx.generator, seeds, FLAGS.frames_per_seed, FLAGS.psi, w_avg, FLAGS.loop,
+                                     FLAGS.walk)
+    except ValueError as e:
+        raise app.UsageError(f"--task=video: {e}") from e
     path = video.video_path(ctx.out / "video", FLAGS.video_format)
     kept = []  # the frame of each seed, for strip.png
 
