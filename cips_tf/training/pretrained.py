@@ -46,7 +46,15 @@ class Pretrained:
 
 
 def _checkpoint_objects(ckpt_path):
-    return {name.split("/", 1)[0] for name, _ in tf.train.list_variables(ckpt_path)}
+    """Names of the checkpoint's top-level objects ("generator", "discriminator", "g_ema", ...).
+
+    Read from the object graph: a variable is listed under the first path that reached it (often an
+    optimizer's), so variable names do not tell which models were saved."""
+    from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-import-not-at-top
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(ckpt_path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    return {child.local_name for child in graph.nodes[0].children}
 
 
 def _from_workdir(path, step):
