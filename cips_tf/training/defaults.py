@@ -72,7 +72,7 @@ def default_config():
     c.eval = ml_collections.ConfigDict()
     c.eval.extractor = "offline"  # offline (NON-STANDARD Fashion-MNIST CNN, "*_offline") | inception
     c.eval.extractor_path = ml_collections.config_dict.placeholder(str)  # None: default cache / $CIPS_INCEPTION_PATH
-    c.eval.num_real = ml_collections.config_dict.placeholder(int)  # None: training.eval_num_samples
+    c.eval.num_real = ml_collections.config_dict.placeholder(int)  # None: training.eval_num_samples; 0: all ("_full")
     c.eval.batch_size = 50
     c.eval.seed = 0  # first latent seed; the same seeds at every evaluation
     c.eval.split = ml_collections.config_dict.placeholder(str)  # None: data.split
