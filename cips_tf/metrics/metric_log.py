@@ -48,6 +48,22 @@ def metric_name(metric, num_samples, num_real, standard=True, pr_k=3):
     return name + ("" if standard else "_offline")
 
 
+def stylegan_keys(metrics, num_samples, num_real, standard, pr_k=3):
+    """`{evaluate_generator key: (family, StyleGAN key)}`, e.g. "kid_offline_std" ->
+    ("kid2k_full_offline", "kid2k_full_offline_std")."""
+    s = "" if standard else "_offline"
+    out = {}
+    for metric in metrics:
+        name = metric_name(metric, num_samples, num_real, standard, pr_k)
+        if metric == "fid":
+            out[f"fid{s}"] = (name, name)
+        elif metric == "kid":
+            out[f"kid{s}"], out[f"kid{s}_std"] = (name, name), (name, f"{name}_std")
+        else:
+            out[f"precision{s}"], out[f"recall{s}"] = (name, f"{name}_precision"), (name, f"{name}_recall")
+    return out
+
+
 def stylegan_results(results, metrics, num_samples, num_real, standard, pr_k=3):
     """Renames `evaluate_generator` results to StyleGAN names, grouped per metric family.
 
@@ -61,17 +77,9 @@ def stylegan_results(results, metrics, num_samples, num_real, standard, pr_k=3):
       `{family_name: {metric_name: value}}`, e.g. `{"kid2k_full_offline": {"kid2k_full_offline": 0.01,
       "kid2k_full_offline_std": 0.001}}`.
     """
-    suffix = "" if standard else "_offline"
     out = {}
-    for metric in metrics:
-        name = metric_name(metric, num_samples, num_real, standard, pr_k)
-        if metric == "fid":
-            out[name] = {name: float(results[f"fid{suffix}"])}
-        elif metric == "kid":
-            out[name] = {name: float(results[f"kid{suffix}"]), f"{name}_std": float(results[f"kid{suffix}_std"])}
-        else:
-            out[name] = {f"{name}_precision": float(results[f"precision{suffix}"]),
-                         f"{name}_recall": float(results[f"recall{suffix}"])}
+    for key, (family, name) in stylegan_keys(metrics, num_samples, num_real, standard, pr_k).items():
+        out.setdefault(family, {})[name] = float(results[key])
     return out
 
 

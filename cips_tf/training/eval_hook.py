@@ -267,6 +267,21 @@ def _metrics_tuple(value):
     return tuple(value)
 
 
+def real_stats_key(data_config, split, resolution, extractor_kind, extractor_path, fingerprint=None):
+    """The (dataset, split, resolution) key of cached real statistics (`fid.RealStatisticsCache`).
+
+    The dataset part hashes the data's content (`dataset_fingerprint`: file listing or shard
+    content), the data options and the extractor weights, so a changed dataset, a changed
+    `extractor_path` or a retrained extractor never reuses stale statistics.
+    """
+    d = data_config
+    fingerprint = fingerprint or dataset_fingerprint(d)
+    options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
+               extractor_kind, _weights_fingerprint(extractor_kind, extractor_path), fingerprint]
+    tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
+    return (f"{dataset_id(d)}-{tag}", split, int(resolution))
+
+
 class FidHook:
     """FID (and optionally KID / precision-recall) of the EMA generator during training.
 
@@ -324,17 +339,11 @@ class FidHook:
 
     @property
     def cache_key(self):
-        """(dataset, split, resolution); the dataset part also fingerprints the data options and the
-        extractor weights, so a changed `eval.extractor_path` or retrained extractor never reuses
-        stale real statistics."""
-        d = self.data_config
-        if self._fingerprint is None:  # the data's content: a changed dataset never reuses stale statistics
-            self._fingerprint = dataset_fingerprint(d)
-        options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
-                   self.extractor_kind, _weights_fingerprint(self.extractor_kind, self.extractor_path),
-                   self._fingerprint]
-        tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
-        return (f"{dataset_id(d)}-{tag}", self.split, self.resolution)
+        """`real_stats_key(...)` of this run's data and extractor (the fingerprint computed once)."""
+        if self._fingerprint is None:
+            self._fingerprint = dataset_fingerprint(self.data_config)
+        return real_stats_key(self.data_config, self.split, self.resolution, self.extractor_kind,
+                              self.extractor_path, fingerprint=self._fingerprint)
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:
