@@ -313,6 +313,7 @@ def main(argv):
             step=int(step.group(1)) if step else None, num_samples=num_samples, num_real=num_real,
             extractor=extractor.name, standard=extractor.standard, model=str(FLAGS.model))]
     else:
+        num_real = real_tap.limit  # spectra alone: --num_real=0 means as many real as generated images
         _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, FLAGS.seed)
 
     out = pathlib.Path(FLAGS.out)
