@@ -145,6 +145,9 @@ def test_init_from_workdir_copies_g_gema_and_d_with_fresh_optimizers(tmp_path):
 
 def test_load_pretrained_kinds_and_unknown_paths(converted, tmp_path):
     assert pretrained.load_pretrained(converted).kind == "converted"
+    # cips-generate / cips-project read a converted directory too
+    np.testing.assert_array_equal(_render(load_generator(converted).generator),
+                                  _render(keras.saving.load_model(converted / "generator.keras")))
     loaded = pretrained.load_pretrained(converted / "generator.keras")
     assert loaded.kind == "keras" and loaded.discriminator is None
     with pytest.raises(FileNotFoundError, match="cips-convert output directory"):
