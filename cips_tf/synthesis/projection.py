@@ -134,8 +134,8 @@ def keras_features(model, layer_names=None):
     """
     if layer_names is None:
         convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-        spatial = [layer.name for layer in model.layers[1:]
-                   if len(getattr(layer, "output", None).shape) == 4] if not convs else []
+        spatial = [] if convs else [layer.name for layer in model.layers[1:]
+                                    if len(getattr(getattr(layer, "output", None), "shape", ())) == 4]
         layer_names = convs or spatial
     outputs = [model.get_layer(name).output for name in layer_names] if layer_names else [model.output]
     tap = keras.Model(model.inputs, outputs)

@@ -120,3 +120,13 @@ def test_project_rejects_targets_of_the_wrong_size(tiny):
         projection.project(g, np.zeros([1, 8, 8, 3], np.float32), num_steps=1, w_avg=tiny[1], w_std=1.0)
     with pytest.raises(ValueError, match="space"):
         projection.project(g, tiny[3], num_steps=1, space="z", w_avg=tiny[1], w_std=1.0)
+
+
+def test_keras_features_of_a_model_without_convolutions_uses_spatial_layers():
+    import keras as k
+
+    inputs = k.Input((8, 8, 3))
+    x = k.layers.AveragePooling2D(2, name="pool")(inputs)
+    model = k.Model(inputs, k.layers.Flatten(name="flat")(x))
+    out = projection.keras_features(model)(tf.ones([1, 8, 8, 3]))
+    assert len(out) == 1 and tuple(out[0].shape) == (1, 4, 4, 3)
