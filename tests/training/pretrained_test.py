@@ -150,5 +150,13 @@ def test_load_pretrained_kinds_and_unknown_paths(converted, tmp_path):
                                   _render(keras.saving.load_model(converted / "generator.keras")))
     loaded = pretrained.load_pretrained(converted / "generator.keras")
     assert loaded.kind == "keras" and loaded.discriminator is None
+    # an export's layout (cips-export writes the Keras generator beside the serving graph)
+    export = tmp_path / "serving" / "cips" / "1"
+    (export / "assets.extra").mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    (export / "assets.extra" / "cips_generator.keras").write_bytes((converted / "generator.keras").read_bytes())
+    exported = pretrained.load_pretrained(export)
+    assert exported.kind == "savedmodel" and exported.discriminator is None
+    np.testing.assert_array_equal(_render(exported.g_ema), _render(loaded.g_ema))
     with pytest.raises(FileNotFoundError, match="cips-convert output directory"):
         pretrained.load_pretrained(tmp_path)
