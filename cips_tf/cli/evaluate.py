@@ -29,6 +29,11 @@ order, no augmentation; the first --num_real images are used).
              $CIPS_INCEPTION_PATH; without local weights the command fails at once and says how
              to get them.
 
+Metric names follow StyleGAN (cips_tf.metrics.metric_log): fid50k_full, kid50k_full, pr50k3_full
+(--num_real=0: every real image), fid2k (as many real as generated images), fid2k_real10k, and an
+`_offline` suffix for the non-standard extractor. Each run appends one line per metric to
+DIR/metric-<name>.jsonl (step, value, sample counts, extractor, standard).
+
 Writes DIR/metrics.json (every number with a description and whether it is standard) and, with
 `spectrum` in --metrics, DIR/spectrum_real.png and DIR/spectrum_generated.png (mean log-magnitude
 spectra on one colour scale, paper Fig. 7a) and DIR/spectrum_profile.png (azimuthal integration
@@ -41,6 +46,7 @@ reproducible per-pixel noise (see cips_tf.training.eval_hook; --nonoise renders 
 import json
 import math
 import pathlib
+import re
 import sys
 import time
 
@@ -55,7 +61,10 @@ flags.DEFINE_string("data_dir", None, "TFDS data_dir (tfds:) or Fashion-MNIST ID
 flags.DEFINE_list("metrics", ["fid", "kid", "precision_recall", "spectrum"],
                   "Any of fid, kid, precision_recall (or pr), spectrum.")
 flags.DEFINE_integer("num_samples", 10000, "Generated images.", lower_bound=2)
-flags.DEFINE_integer("num_real", None, "Real images (default: --num_samples).", lower_bound=2)
+flags.DEFINE_integer("num_real", None, "Real images (default: --num_samples; 0: the whole dataset, StyleGAN's "
+                     "'_full' metrics such as fid50k_full).", lower_bound=0)
+flags.DEFINE_string("real_stats_cache", "~/.cache/cips_tf/real_stats",
+                    "Directory of cached real-image statistics, keyed by a dataset fingerprint ('' disables).")
 flags.DEFINE_enum("extractor", "offline", ["offline", "inception"],
                   "Feature network: offline (NON-STANDARD Fashion-MNIST CNN) or inception (standard FID).")
 flags.DEFINE_string("extractor_path", None, "Offline extractor directory, or the Inception weights.")
@@ -244,14 +253,27 @@ def main(argv):
     w_avg = loaded.w_avg_or_estimate(FLAGS.w_avg_samples) if FLAGS.truncation_psi != 1.0 else loaded.w_avg
 
     num_samples = FLAGS.num_samples
-    num_real = FLAGS.num_real or num_samples
+    if FLAGS.num_real == 1:
+        raise app.UsageError("--num_real=1: statistics need at least 2 real images (0 means all of them)")
+    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
+
+    num_real = metric_log.FULL if FLAGS.num_real == 0 else (FLAGS.num_real or num_samples)
+    requested_real = num_real
     batch_size = FLAGS.batch_size
     sample_fn = eval_hook.make_sample_fn(generator, batch_size, FLAGS.seed, FLAGS.truncation_psi, w_avg, FLAGS.noise)
     real = eval_hook.real_image_batches(data_config, resolution, batch_size)
     want_spectrum = "spectrum" in requested
-    real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_real)
+    real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None,
+                    num_samples if num_real == metric_log.FULL else num_real)
     fake_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_samples)
 
+    real_cache = real_cache_key = None
+    if FLAGS.real_stats_cache and feature_metrics and not want_spectrum:  # spectra need the real images
+        from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
+
+        real_cache = fid_lib.RealStatisticsCache(pathlib.Path(FLAGS.real_stats_cache).expanduser())
+        real_cache_key = eval_hook.real_stats_key(data_config, data_config.get("split"), resolution, FLAGS.extractor,
+                                                  FLAGS.extractor_path)
     metrics, report = {}, {}
     if feature_metrics:
         results = evaluate_lib.evaluate_generator(
@@ -264,24 +286,34 @@ def main(argv):
             metrics=feature_metrics,
             seed=FLAGS.seed,
             pr_k=FLAGS.pr_k,
+            real_cache=real_cache,
+            real_cache_key=real_cache_key,
             progress=True,
         )
         suffix = extractor.metric_suffix
+        names = metric_log.stylegan_keys(feature_metrics, num_samples, requested_real, extractor.standard, FLAGS.pr_k)
         for key, value in results.items():
             if key in ("standard", "extractor", "num_real", "num_fake", "seconds"):
                 continue
             value = float(value)
-            metrics[key] = {
+            metrics[names[key][1]] = {
                 "value": value if math.isfinite(value) else None,
                 "description": _label(key, suffix, extractor.standard),
                 "standard": bool(extractor.standard),
             }
             if not math.isfinite(value):
-                metrics[key]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
+                metrics[names[key][1]]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
                                         "of 1024 samples")
         num_real, num_samples = results["num_real"], results["num_fake"]
         report["feature_seconds"] = results["seconds"]
+        step = re.search(r"ckpt-(\d+)$", loaded.source)
+        report["metric_logs"] = [p.name for p in metric_log.append_metric_logs(
+            FLAGS.out, metric_log.stylegan_results(results, feature_metrics, results["num_fake"], requested_real,
+                                                   extractor.standard, FLAGS.pr_k),
+            step=int(step.group(1)) if step else None, num_samples=num_samples, num_real=num_real,
+            extractor=extractor.name, standard=extractor.standard, model=str(FLAGS.model))]
     else:
+        num_real = real_tap.limit  # spectra alone: --num_real=0 means as many real as generated images
         _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, FLAGS.seed)
 
     out = pathlib.Path(FLAGS.out)

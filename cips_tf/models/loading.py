@@ -5,6 +5,8 @@
 - Exported SavedModel (`BASE/<name>/<version>/`): the Keras generator stored beside the serving
   graph in `assets.extra/cips_generator.keras` (TF Serving ignores that directory's other files),
   with `assets.extra/w_avg.npy`.
+- `cips-convert` output directory (`DIR/generator.keras`): the converted official generator
+  (no w_avg: estimated where needed).
 """
 import dataclasses
 import json
@@ -52,6 +54,8 @@ def load_generator(path, step=None):
     from cips_tf.models.factory import generator_from_config
 
     path = pathlib.Path(path)
+    if (path / "generator.keras").exists() and not (path / "config.json").exists():  # cips-convert output
+        return LoadedGenerator(keras.saving.load_model(path / "generator.keras", compile=False), None, None, str(path))
     if (path / "saved_model.pb").exists():
         keras_path = path / SAVEDMODEL_KERAS
         if not keras_path.exists():

@@ -5,7 +5,7 @@ The training loop calls `FidHook` every `config.training.eval_every` steps (chie
     hook = eval_hook.FidHook(config, workdir)          # cheap; nothing is loaded yet
     ...
     if hook.should_run(step):
-        scalars = hook(gan.g_ema, step)               # {"eval/fid_offline": ..., ...}
+        scalars = hook(gan.g_ema, step)               # {"eval/fid1k_offline": ..., ...}
 
 The first call loads (or, for the offline extractor, trains once into its cache) the feature
 extractor and measures the real data; the real statistics are cached under
@@ -20,7 +20,7 @@ Config fields read (all optional except the two `training.*` ones, which default
   eval.extractor_path        offline: the extractor directory (default `default_extractor_dir()`,
                              trained there once if absent); inception: the weights path (default
                              $CIPS_INCEPTION_PATH).
-  eval.num_real              real images (default: eval_num_samples).
+  eval.num_real              real images (default: eval_num_samples; 0: the whole split, "_full").
   eval.batch_size            images per generator / extractor call (default 50).
   eval.seed                  first latent seed; the same seeds at every step (default 0).
   eval.split                 real split (default: config.data.split).
@@ -47,6 +47,9 @@ import tensorflow as tf
 from absl import logging
 
 from cips_tf.coords import make_grid
+from cips_tf.data.fingerprint import dataset_fingerprint
+from cips_tf.metrics import metric_log
+from cips_tf.metrics.metric_log import FULL
 from cips_tf.models.generator import truncate
 from cips_tf.synthesis.latents import z_from_seed
 
@@ -264,6 +267,21 @@ def _metrics_tuple(value):
     return tuple(value)
 
 
+def real_stats_key(data_config, split, resolution, extractor_kind, extractor_path, fingerprint=None):
+    """The (dataset, split, resolution) key of cached real statistics (`fid.RealStatisticsCache`).
+
+    The dataset part hashes the data's content (`dataset_fingerprint`: file listing or shard
+    content), the data options and the extractor weights, so a changed dataset, a changed
+    `extractor_path` or a retrained extractor never reuses stale statistics.
+    """
+    d = data_config
+    fingerprint = fingerprint or dataset_fingerprint(d)
+    options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
+               extractor_kind, _weights_fingerprint(extractor_kind, extractor_path), fingerprint]
+    tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
+    return (f"{dataset_id(d)}-{tag}", split, int(resolution))
+
+
 class FidHook:
     """FID (and optionally KID / precision-recall) of the EMA generator during training.
 
@@ -277,8 +295,9 @@ class FidHook:
 
     Returns (from a call):
       A dict of Python floats to log as TensorBoard scalars, e.g. for the offline extractor
-      `{"eval/fid_offline": 41.2, "eval/seconds": 12.3}`. Names end in "_offline" when the
-      extractor is the NON-STANDARD one.
+      `{"eval/fid1k_offline": 41.2, "eval/seconds": 12.3}`: StyleGAN names (`metric_log`), ending
+      in "_offline" when the extractor is the NON-STANDARD one. Each call also appends a line per
+      metric to `workdir/metric-<name>.jsonl`.
     """
 
     def __init__(self, config, workdir):
@@ -288,7 +307,10 @@ class FidHook:
         self.num_samples = int(t.get("eval_num_samples", 1000))
         self.extractor_kind = e.get("extractor", "offline") or "offline"
         self.extractor_path = e.get("extractor_path", None)
-        self.num_real = int(e.get("num_real", None) or self.num_samples)
+        num_real = e.get("num_real", None)
+        self.num_real = FULL if num_real == 0 else int(num_real or self.num_samples)  # 0: StyleGAN's "_full"
+        self.workdir = pathlib.Path(workdir)
+        self._fingerprint = None
         self.batch_size = int(e.get("batch_size", 50))
         self.seed = int(e.get("seed", 0))
         self.split = e.get("split", None) or config.data.get("split", "train")
@@ -317,14 +339,11 @@ class FidHook:
 
     @property
     def cache_key(self):
-        """(dataset, split, resolution); the dataset part also fingerprints the data options and the
-        extractor weights, so a changed `eval.extractor_path` or retrained extractor never reuses
-        stale real statistics."""
-        d = self.data_config
-        options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
-                   self.extractor_kind, _weights_fingerprint(self.extractor_kind, self.extractor_path)]
-        tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
-        return (f"{dataset_id(d)}-{tag}", self.split, self.resolution)
+        """`real_stats_key(...)` of this run's data and extractor (the fingerprint computed once)."""
+        if self._fingerprint is None:
+            self._fingerprint = dataset_fingerprint(self.data_config)
+        return real_stats_key(self.data_config, self.split, self.resolution, self.extractor_kind,
+                              self.extractor_path, fingerprint=self._fingerprint)
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:
@@ -352,10 +371,13 @@ class FidHook:
             real_cache_key=self.cache_key,
             progress=False,
         )
+        grouped = metric_log.stylegan_results(results, self.metrics, self.num_samples, self.num_real,
+                                              self._extractor.standard)
+        metric_log.append_metric_logs(self.workdir, grouped, step=step, num_samples=results["num_fake"],
+                                      num_real=results["num_real"], extractor=results["extractor"],
+                                      standard=results["standard"])
         scalars = {}
-        for k, v in results.items():
-            if k in ("standard", "extractor", "num_real", "num_fake", "seconds"):
-                continue
+        for k, v in ((k, v) for values in grouped.values() for k, v in values.items()):
             if math.isfinite(v):
                 scalars[f"eval/{k}"] = float(v)
             else:  # e.g. kid_std with a single block of samples

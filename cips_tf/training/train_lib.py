@@ -205,6 +205,10 @@ def train_and_evaluate(config, workdir, max_steps=None):
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
         logging.info("resumed from %s at step %d", latest, int(gan.step.numpy()))
+    elif config.get("init_from"):  # fine-tuning: pretrained weights, step 0, fresh optimizers
+        from cips_tf.training import pretrained
+
+        pretrained.initialize_gan(gan, config.init_from)
     if chief:  # after the restore: a config that does not fit the checkpoints never overwrites it
         write_config(config, workdir)
     start_step = int(gan.step.numpy())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cips_tf.metrics import metric_log
 from cips_tf.training import train_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -155,7 +156,8 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
     c = _config(**{"training.eval_every": 3, "training.eval_num_samples": 32, "eval.batch_size": 16,
                    "eval.extractor_path": str(extractor)})
     train_lib.train_and_evaluate(c, tmp_path / "run")
-    assert _scalar_steps(tmp_path / "run", "eval/fid_offline") == [3, 6]
+    assert _scalar_steps(tmp_path / "run", "eval/fid32_offline") == [3, 6]
+    assert [r["step"] for r in metric_log.read_metric_log(tmp_path / "run" / "metric-fid32_offline.jsonl")] == [3, 6]
 
 
 def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
