@@ -102,6 +102,42 @@ HANDLING = {
     "README.md: import numpy as np": Run(check=_check_convert_block),
     "README.md: bazel build //...": Run(),  # in the repo root, when Bazel is installed (.ci/run installs it)
     "README.md: bazel test //tests/layers/... //tests/models/...": Run(),
+    "README.md: cips-convert --checkpoint=ffhq256.pt --out=converted/ffhq256      # g_ema -> G, G_ema; d -> D": Run(
+        check=_exists("converted/ffhq256/generator.keras", "converted/ffhq256/discriminator.keras"),
+    ),
+    "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/my_faces \\": Skip(
+        "fine-tunes the 256 px FFHQ model for 20k steps; tests/training/pretrained_test.py runs this recipe "
+        "(cips-convert of an official-format checkpoint, then cips-train --config.init_from) for two steps"),
+    "README.md: cips-generate --model=runs/quickstart --task=sample --out=out --seeds=0-31 --trunc=0.7": Run(
+        replace=(("runs/quickstart", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),),
+        check=_exists("out/sample"),
+    ),
+    "README.md: cips-generate --model=runs/quickstart --task=video --out=out --seeds=0-7 --frames_per_seed=24": Run(
+        replace=(("runs/quickstart", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),),
+        check=_exists("out/video"),
+    ),
+    "README.md: cips-generate --model=runs/quickstart --task=zoom --out=out --seeds=0-3 --zoom_center=0.3,-0.2 --zoom=16": Run(
+        replace=(("runs/quickstart", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),),
+        check=_exists("out/zoom"),
+    ),
+    "README.md: cips-project --model=runs/quickstart --target=photo.png --out=proj --steps=1000 --space=w --scale=4": Run(
+        replace=(("runs/quickstart", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),
+                 ("--steps=1000", "--steps=20", SMALL)),
+        check=_exists("proj/projected_w.npz"),
+    ),
+    "docs/experiments.md: cips-generate --model=MODEL --task=video --out=out --seeds=0-7 --frames_per_seed=24 --fps=24 --trunc=0.7": Run(
+        replace=(("MODEL", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),),
+        check=_exists("out/video"),
+    ),
+    "docs/experiments.md: cips-generate --model=MODEL --task=zoom --out=out --seeds=0-3 --zoom_center=0.3,-0.2 --zoom=16 --zoom_frames=48": Run(
+        replace=(("MODEL", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),),
+        check=_exists("out/zoom"),
+    ),
+    "docs/experiments.md: cips-project --model=MODEL --target=photo.png --out=proj --steps=1000 --space=w --scale=4": Run(
+        replace=(("MODEL", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),
+                 ("--steps=1000", "--steps=20", SMALL)),
+        check=_exists("proj/projected_w.npz"),
+    ),
     "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/ffhq --config.data.path=/data/ffhq": Run(
         replace=(
             ("configs/ffhq256.py", "configs/smoke.py --config.data.source=folder",
@@ -221,7 +257,6 @@ _EXPERIMENTS = {
     "cips-generate --model=MODEL --task=neighbours --out=out --seeds=0-7 --k=5 --dataset=fashion_mnist": "neighbours",
     "cips-generate --model=MODEL --task=neighbours --out=out --seeds=0-7 --k=5 --features=classifier --extractor=EXTRACTOR_DIR": "neighbours",
 }
-HANDLING = {k: v for k, v in HANDLING.items() if not k.startswith("docs/experiments.md")}
 for _cmd, _task in _EXPERIMENTS.items():
     _replace = [("MODEL", "{workdir}", "the quickstart model: a 4-step run of its config stands in")]
     if "EXTRACTOR_DIR" in _cmd:
@@ -374,6 +409,8 @@ def _tensorboard(command, cwd):
 
 def _prepare(key, cwd, context):
     """Inputs a documented command expects to find in its working directory."""
+    if "--target=photo.png" in key:
+        shutil.copy(pathlib.Path(context["image_folder"]) / "000.png", cwd / "photo.png")  # a real photo stand-in
     if key.startswith("README.md: cips-convert"):
         torch = pytest.importorskip("torch", reason="reading a .pt checkpoint needs PyTorch (the [torch] extra)")
         golden = np.load(REPO_ROOT / "tests" / "data_files" / "cips_official_small.npz")
@@ -382,7 +419,7 @@ def _prepare(key, cwd, context):
             return {k[len(prefix):]: torch.from_numpy(np.array(golden[k])) for k in golden.files if k.startswith(prefix)}
 
         torch.save({"g_ema": state_dict("CIPSskip/param/"), "d": state_dict("Discriminator/param/")},
-                   cwd / "official.pt")
+                   cwd / ("ffhq256.pt" if "ffhq256.pt" in key else "official.pt"))
     if key == "README.md: import numpy as np":
         golden = np.load(REPO_ROOT / "tests" / "data_files" / "cips_official_small.npz")
         prefix = "CIPSskip/param/"
