@@ -40,6 +40,17 @@ def is_bad_image_error(error):
     return bad_image_message(error) is not None
 
 
+def check_decodable_files(files, skip):
+    """Raises ValueError naming the first file TF cannot decode by its extension (TIFF), unless `skip`."""
+    tiff = [f for f in files if str(f).lower().endswith((".tif", ".tiff"))]
+    if tiff and not skip:
+        raise ValueError(
+            f"{tiff[0]}: TIFF image ({len(tiff)} in the folder): the folder source decodes with TensorFlow, "
+            "which cannot read TIFF; convert the folder with cips_tf.data.convert_image_folder and use "
+            "data.source='tfrecord' (or data.skip_bad_images=True skips them)"
+        )
+
+
 def _u16(data, offset):
     return tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, 2), tf.uint16, little_endian=True)[0], tf.int32)
 

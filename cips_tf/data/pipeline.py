@@ -114,13 +114,7 @@ def _fashion_mnist_source(cfg, training, seed, input_context, parallel):
 
 def _folder_source(cfg, training, seed, input_context, parallel):
     files = images_lib.list_image_files(cfg.path)
-    tiff = [f for f in files if f.lower().endswith((".tif", ".tiff"))]
-    if tiff and not cfg.skip_bad_images:
-        raise ValueError(
-            f"{tiff[0]}: TIFF image ({len(tiff)} in data.path): the folder source decodes with TensorFlow, "
-            "which cannot read TIFF; convert the folder with cips_tf.data.convert_image_folder and use "
-            "data.source='tfrecord' (or data.skip_bad_images=True skips them)"
-        )
+    graph_decode.check_decodable_files(files, skip=cfg.skip_bad_images)
     num, index = _shard_args(input_context)
     if len(files) < num:
         raise ValueError(f"{cfg.path}: {len(files)} image files cannot feed {num} input pipelines")

@@ -67,8 +67,8 @@ def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(tmp
 def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
     good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
-    bad = _config(**{"loss.r1_gamma": float("nan"), "optimizer.d_reg_every": 1})
-    with pytest.raises(train_lib.NonFiniteLossError, match="non-finite loss at step 4"):
+    bad = _config(**{"optimizer.learning_rate": 1e30})  # the first update overflows the weights
+    with pytest.raises(train_lib.NonFiniteLossError, match="at step 4.*last good checkpoint is .*ckpt-3"):
         train_lib.train_and_evaluate(bad, tmp_path)
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
     values = [tf.train.load_variable(good, name) for name, _ in tf.train.list_variables(good) if "g_ema" in name]
