@@ -46,6 +46,8 @@ import time
 
 from absl import app, flags, logging
 
+from cips_tf.cli import errors as cli_errors
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
 flags.DEFINE_string("out", None, "Output directory for metrics.json and the plots.", required=True)
@@ -325,7 +327,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

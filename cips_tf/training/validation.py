@@ -127,6 +127,12 @@ def validate_config(config, num_replicas=1):
     batch = _int(config, "batch_size", minimum=1)
     if batch % num_replicas:
         raise ConfigError("batch_size", f"{batch} is not divisible by the {num_replicas} replicas")
+    per_replica = batch // num_replicas
+    group = min(per_replica, 4)  # the discriminator's minibatch-stddev group, within a replica
+    if per_replica % group:
+        raise ConfigError("batch_size", f"{batch} gives {per_replica} images per replica, which the discriminator's "
+                                        f"minibatch-stddev groups of {group} do not divide; use a multiple of "
+                                        f"{group * num_replicas}")
     _int(config, "num_train_steps", minimum=0)
     _int(config, "seed")
     _validate_model(config, resolution)
