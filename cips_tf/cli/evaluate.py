@@ -207,6 +207,8 @@ def main(argv):
             requested.append(METRIC_ALIASES[name])
     feature_metrics = tuple(m for m in requested if m != "spectrum")
     model_path = pathlib.Path(FLAGS.model)
+    if not model_path.exists():  # before any extractor training or data loading
+        raise FileNotFoundError(f"--model={model_path}: not found (a training workdir or an exported SavedModel)")
     if FLAGS.data is None and not (model_path / "config.json").exists():
         raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
 
