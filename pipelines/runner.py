@@ -127,7 +127,7 @@ def check_dependencies(components, config):
         try:
             component.check_dependencies(config)
         except ImportError as e:
-            missing.append(f"{component.name} needs {str(e).splitlines()[0]}")
+            missing.append(f"{component.name}: {str(e).splitlines()[0]}")
     if missing:
         raise MissingDependencyError("pipeline not started: " + "; ".join(missing))
 
