@@ -32,11 +32,11 @@ def _one_line(message):
     return lines[0] if lines else "error"
 
 
+_VERBOSITY = {"value": 0}  # --verbosity as given (main() may reset absl's verbosity to INFO)
+
+
 def _verbose():
-    try:
-        return flags.FLAGS["verbosity"].value >= 1
-    except (KeyError, AttributeError, flags.UnparsedFlagAccessError):
-        return False
+    return _VERBOSITY["value"] >= 1
 
 
 def fail(message, code):
@@ -96,7 +96,9 @@ def _flag_error_message(error, argv):
 
 def _parse_flags(argv):
     try:
-        return flags.FLAGS(argv)
+        remaining = flags.FLAGS(argv)
+        _VERBOSITY["value"] = flags.FLAGS["verbosity"].value if "verbosity" in flags.FLAGS else 0
+        return remaining
     except flags.Error as e:
         fail(f"{e}", USAGE_EXIT_CODE)
     except (KeyError, AttributeError, OSError, ValueError, TypeError) as e:  # config flags (ml_collections)

@@ -320,6 +320,8 @@ def _train(config, workdir, strategy, chief, max_steps):
                         "hyperparameters win), or pick another with --config.training.restore_step=N"
                     )
                 checkpoint.restore(last).assert_existing_objects_matched()
+                for opt, lr in configured_lr:  # the restore brought back the checkpoint's rates
+                    opt.learning_rate = lr
                 step = int(gan.step.numpy())
                 logging.warning("%s: rolled back to %s (step %d), %d of %d consecutive non-finite steps allowed",
                                 what, last, step, consecutive_nonfinite, t.max_consecutive_nonfinite)
