@@ -134,11 +134,12 @@ def _write_state(ckpt_dir, prefix):
     tf.compat.v1.train.update_checkpoint_state(str(ckpt_dir), prefix, all_model_checkpoint_paths=keep)
 
 
-def restore_with_fallback(checkpoint, ckpt_dir, named_variables=(), restore_step=None):
+def restore_with_fallback(checkpoint, ckpt_dir, named_variables=(), restore_step=None, read_only=False):
     """Restores the newest good checkpoint of `ckpt_dir` into `checkpoint`; returns its prefix or None.
 
     A checkpoint is good when it restores every object and `named_variables` (name, variable)
     hold only finite values afterwards. `restore_step`: restore `ckpt-<restore_step>` or fail.
+    `read_only` (non-chief workers): never rename files or rewrite the state file.
     """
     ckpt_dir = pathlib.Path(ckpt_dir)
     if restore_step is not None:
@@ -152,7 +153,8 @@ def restore_with_fallback(checkpoint, ckpt_dir, named_variables=(), restore_step
         except Exception as e:  # noqa: BLE001
             raise ConfigError("training.restore_step", f"{prefix}.index failed to restore: {type(e).__name__}: "
                                                       f"{str(e).splitlines()[0] if str(e) else ''}") from e
-        _write_state(ckpt_dir, prefix)
+        if not read_only:
+            _write_state(ckpt_dir, prefix)
         return prefix
     candidates = _candidates(ckpt_dir)
     for i, prefix in enumerate(candidates):
@@ -166,9 +168,10 @@ def restore_with_fallback(checkpoint, ckpt_dir, named_variables=(), restore_step
             logging.error("set aside as corrupt-%s.*; %s", pathlib.Path(prefix).name,
                           f"falling back to {older}" if older else "no older checkpoint: starting from scratch")
             logging.error("=" * 80)
-            _set_aside(prefix)
+            if not read_only:
+                _set_aside(prefix)
             continue
-        if i:
+        if i and not read_only:
             _write_state(ckpt_dir, prefix)
         return prefix
     return None

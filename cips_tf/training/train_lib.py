@@ -247,7 +247,8 @@ def _train(config, workdir, strategy, chief, max_steps):
     # The config's learning rates win over the ones a checkpoint restores (resume overrides).
     configured_lr = [(opt, _learning_rate(opt)) for opt in (gan.g_optimizer, gan.d_optimizer)]
     ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
-    latest = ckpt_lib.restore_with_fallback(checkpoint, workdir / "checkpoints", state, t.get("restore_step"))
+    latest = ckpt_lib.restore_with_fallback(checkpoint, workdir / "checkpoints", state, t.get("restore_step"),
+                                            read_only=not chief)
     manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=t.keep_checkpoints)
     if latest:
         for opt, lr in configured_lr:
