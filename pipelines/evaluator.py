@@ -231,6 +231,13 @@ def _execute(ctx):
     }
 
 
+def _check_dependencies(config):
+    """KID (always computed) needs tensorflow-gan; raises ImportError naming the pip pins."""
+    from cips_tf.metrics import tfgan_compat
+
+    tfgan_compat.import_tfgan()
+
+
 COMPONENT = runner.Component(
     name="Evaluator",
     executor=_execute,
@@ -240,4 +247,5 @@ COMPONENT = runner.Component(
     external_state=_external_state,
     code=("pipelines.evaluator", "pipelines.pusher_record", "cips_tf.metrics", "cips_tf.models", "cips_tf.layers",
           "cips_tf.coords", "cips_tf.data", "cips_tf.training.eval_hook", "cips_tf.synthesis"),
+    check_dependencies=_check_dependencies,
 )

@@ -148,6 +148,11 @@ def _cache_invalid_reason(outputs):
     return None
 
 
+def _check_dependencies(config):
+    """The export writes TF Serving warmup records (tensorflow-serving-api)."""
+    import tensorflow_serving.apis.prediction_log_pb2  # noqa: F401  pylint: disable=unused-import
+
+
 COMPONENT = runner.Component(
     name="Pusher",
     executor=_execute,
@@ -157,4 +162,5 @@ COMPONENT = runner.Component(
     code=("pipelines.pusher", "pipelines.pusher_record", "cips_tf.export", "cips_tf.models", "cips_tf.layers",
           "cips_tf.synthesis"),
     cache_invalid_reason=_cache_invalid_reason,
+    check_dependencies=_check_dependencies,
 )

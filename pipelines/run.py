@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from cips_tf.cli import errors as cli_errors  # noqa: E402
 from pipelines import config as config_lib  # noqa: E402
 
 
@@ -95,7 +96,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`cips-pipeline = pipelines.run:run`)."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

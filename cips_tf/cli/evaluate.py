@@ -52,6 +52,8 @@ import time
 
 from absl import app, flags, logging
 
+from cips_tf.cli import errors as cli_errors
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
 flags.DEFINE_string("out", None, "Output directory for metrics.json and the plots.", required=True)
@@ -214,6 +216,8 @@ def main(argv):
             requested.append(METRIC_ALIASES[name])
     feature_metrics = tuple(m for m in requested if m != "spectrum")
     model_path = pathlib.Path(FLAGS.model)
+    if not model_path.exists():  # before any extractor training or data loading
+        raise FileNotFoundError(f"--model={model_path}: not found (a training workdir or an exported SavedModel)")
     if FLAGS.data is None and not (model_path / "config.json").exists():
         raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
 
@@ -357,7 +361,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,10 @@ def default_config():
     c.training.eval_every = 0  # 0: no in-training FID
     c.training.eval_num_samples = 1000
     c.training.strategy = "auto"  # auto (MultiWorker from TF_CONFIG, else Mirrored) | mirrored | default
-    c.training.max_consecutive_nonfinite = 0  # stop at the first non-finite loss
+    # A step that leaves a NaN/inf loss, weight or optimizer slot rolls back to the last checkpoint
+    # up to this many times in a row; then (or at once with 0) the run stops with NonFiniteLossError.
+    c.training.max_consecutive_nonfinite = 0
+    c.training.restore_step = ml_collections.config_dict.placeholder(int)  # resume from ckpt-N (None: newest good)
 
     # In-training and CLI evaluation (cips_tf.training.eval_hook, cips-evaluate).
     c.eval = ml_collections.ConfigDict()
