@@ -8,9 +8,10 @@ processes on `configs/smoke.py`-sized runs (16 px, 20 steps), and passes only if
   data_error           a corrupt image in a folder (default settings): cips-train exits with code
                        1 within the timeout (no hang, no abort), its last stderr line names the
                        file and suggests skip_bad_images, and no line of a traceback is printed
-  divergence           optimizer.learning_rate=30: either the run finishes, or it stops with
-                       NonFiniteLossError naming a checkpoint; every checkpoint holds only finite
-                       weights, EMA weights and optimizer slots; the named one resumes (exit 0)
+  divergence           optimizer.learning_rate=30 from scratch, and on resume of a healthy run: the
+                       run stops with NonFiniteLossError (or finishes); every checkpoint holds only
+                       finite weights, EMA weights and optimizer slots; the checkpoint the error
+                       names resumes (exit 0)
   resume_new_lr        resuming with a new learning rate logs the change and the checkpoint
                        written afterwards holds the new rate
   two_trainers         a second cips-train on a busy workdir exits with code 2 at once naming
@@ -105,22 +106,33 @@ def data_error(work):
 
 
 def divergence(work):
+    # (a) from scratch at learning_rate=30: the run may stop at once (then no checkpoint exists).
+    scratch = work / "scratch"
+    rc, _, err, _ = _train(scratch, "--config.optimizer.learning_rate=30", "--config.training.checkpoint_every=5")
+    finite, why = _checkpoints_finite(scratch / "checkpoints")
+    lines, _ = _error_lines(err)
+    if not finite or rc not in (0, 1) or (rc == 1 and not any("non-finite" in line for line in lines)):
+        return False, f"from scratch: rc={rc} {why} {lines[-1][:160] if lines else err[-300:]!r}"
+    # (b) a healthy run resumed at learning_rate=30 (the config wins): it must stop naming a
+    # checkpoint that holds only finite values, and that checkpoint must resume.
     run = work / "run"
-    rc, _, err, _ = _train(run, "--config.optimizer.learning_rate=30", "--config.training.checkpoint_every=5")
+    rc1, *_ = _train(run, "--config.num_train_steps=5", "--config.training.checkpoint_every=5")
+    rc2, _, err2, _ = _train(run, "--config.optimizer.learning_rate=30", "--config.training.checkpoint_every=5")
     finite, why = _checkpoints_finite(run / "checkpoints")
     if not finite:
         return False, why
-    if rc == 0:
-        return True, "finished without diverging; all checkpoints finite"
-    lines, _ = _error_lines(err)
+    if rc2 == 0:
+        return rc1 == 0, "resumed run finished without diverging; all checkpoints finite"
+    lines, _ = _error_lines(err2)
     named = re.search(r"last good checkpoint is (\S+?ckpt-(\d+))", lines[-1] if lines else "")
-    if rc != 1 or not named:
-        return False, f"rc={rc} error={lines[-1][:200] if lines else err[-300:]!r}"
+    if rc1 != 0 or rc2 != 1 or not named:
+        return False, f"rc={rc1},{rc2} error={lines[-1][:200] if lines else err2[-300:]!r}"
     step = int(named.group(2))
-    rc2, _, err2, _ = _train(run, "--config.optimizer.learning_rate=0.002", f"--config.training.restore_step={step}",
-                             "--config.num_train_steps=" + str(step + 5), "--config.training.checkpoint_every=5")
+    rc3, *_ = _train(run, "--config.optimizer.learning_rate=0.002", f"--config.training.restore_step={step}",
+                     f"--config.num_train_steps={step + 5}", "--config.training.checkpoint_every=5")
     finite, why = _checkpoints_finite(run / "checkpoints")
-    return rc2 == 0 and finite, f"stopped naming ckpt-{step}; resumed rc={rc2} {why}"
+    return rc3 == 0 and finite, (f"from scratch rc={rc}; resumed at lr=30 stopped naming ckpt-{step}; "
+                                 f"that checkpoint resumed rc={rc3} {why}")
 
 
 def resume_new_lr(work):

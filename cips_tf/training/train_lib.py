@@ -319,11 +319,11 @@ def _train(config, workdir, strategy, chief, max_steps):
                 consecutive_nonfinite += 1
                 last = manager.latest_checkpoint
                 if consecutive_nonfinite > int(t.get("max_consecutive_nonfinite", 0)) or not last:
-                    raise NonFiniteLossError(
-                        f"{what}; stopping without saving. The last good checkpoint is {last or 'none'}: "
-                        "resume from it, e.g. with a lower --config.optimizer.learning_rate (on resume the config's "
-                        "hyperparameters win), or pick another with --config.training.restore_step=N"
-                    )
+                    advice = (f"The last good checkpoint is {last}: resume from it, e.g. with a lower "
+                              "--config.optimizer.learning_rate (on resume the config's hyperparameters win), or "
+                              "pick another with --config.training.restore_step=N" if last else
+                              "No checkpoint was saved yet: rerun with a lower --config.optimizer.learning_rate")
+                    raise NonFiniteLossError(f"{what}; stopping without saving. {advice}")
                 checkpoint.restore(last).assert_existing_objects_matched()
                 for opt, lr in configured_lr:  # the restore brought back the checkpoint's rates
                     opt.learning_rate = lr
