@@ -119,7 +119,7 @@ class CIPSServingModule(tf.Module):
         return truncate(w, tf.convert_to_tensor(self.w_avg), truncation_psi)
 
     def _synthesize(self, w, coords):
-        rgb = self._generator.synthesis(w, coords, training=False, randomize_noise=False)  # [N, h, w, 3]
+        rgb = self._generator.synthesis(w, coords, randomize_noise=False)  # [N, h, w, 3]
         return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
 
     def _training_grid(self, batch):

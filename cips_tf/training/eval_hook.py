@@ -249,7 +249,7 @@ def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noi
         if noise:
             per_image = tf.map_fn(image_noise, seeds, fn_output_signature=tf.TensorSpec([num_noise, size, size, 1]))
             layer_noise = [per_image[:, i] for i in range(num_noise)]  # num_noise x [n, R, R, 1]
-        return generator.synthesis(w, coords, training=False, noise=layer_noise, randomize_noise=False)
+        return generator.synthesis(w, coords, noise=layer_noise, randomize_noise=False)
 
     def sample_fn(n, batch_seed):
         start = first_seed + (int(batch_seed) - first_seed) * batch_size
