@@ -51,7 +51,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from cips_tf.coords import make_grid_np
+from cips_tf.coords import make_grid
 from cips_tf.models.generator import truncate
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
 from cips_tf.synthesis.latents import z_from_seed
@@ -122,10 +122,6 @@ class CIPSServingModule(tf.Module):
         rgb = self._generator.synthesis(w, coords, randomize_noise=False)  # [N, h, w, 3]
         return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
 
-    def _training_grid(self, batch):
-        grid = tf.constant(make_grid_np(self.size, self.size))[None]  # [1, size, size, 2]
-        return tf.tile(grid, tf.stack([batch, 1, 1, 1]))
-
     def _check_batch(self, signature, tensors):
         """Asserts every tensor of `tensors` (name -> tensor) has the first one's batch size: TF
         Serving's batcher concatenates requests along axis 0, so a short input would misalign them."""
@@ -160,14 +156,14 @@ class CIPSServingModule(tf.Module):
         with tf.control_dependencies(self._check_batch("serving_default", {"z": z, "truncation_psi": truncation_psi})):
             z = tf.identity(z)
         w = self._styles(z, truncation_psi)
-        return {"images": self._synthesize(w, self._training_grid(tf.shape(z)[0]))}
+        return {"images": self._synthesize(w, make_grid(tf.shape(z)[0], self.size))}
 
     def _from_seed(self, seed, truncation_psi):
         with tf.control_dependencies(self._check_batch("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
             seed = tf.identity(seed)
         z = z_from_seed(seed, self.style_dim)  # [N, Z]
         w = self._styles(z, truncation_psi)
-        return {"images": self._synthesize(w, self._training_grid(tf.shape(seed)[0]))}
+        return {"images": self._synthesize(w, make_grid(tf.shape(seed)[0], self.size))}
 
     def _render(self, z, truncation_psi, coords):
         checks = self._check_request("render", coords, {"z": z, "truncation_psi": truncation_psi})
@@ -195,7 +191,7 @@ def warmup_inputs(module, batch=1):
     z = z_from_seed(np.arange(batch, dtype=np.int64), module.style_dim).numpy()
     psi = np.ones([batch], np.float32)
     side = max(1, min(module.size, math.isqrt(module.max_render_pixels // batch)))
-    coords = np.tile(make_grid_np(side, side)[None], [batch, 1, 1, 1])
+    coords = make_grid(batch, side).numpy()
     w = module.functions["mapping"](tf.constant(z))["w"].numpy()
     return {
         "serving_default": {"z": z, "truncation_psi": psi},

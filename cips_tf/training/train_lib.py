@@ -34,7 +34,7 @@ from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization
 from cips_tf.synthesis.latents import estimate_w_avg, z_from_seed
 from cips_tf.synthesis import common as synthesis_common
 from cips_tf.training import eval_hook
-from cips_tf.training.samplers import discriminator_size, make_sampler
+from cips_tf.models.samplers import discriminator_size, make_sampler
 
 
 class NonFiniteLossError(RuntimeError):
