@@ -270,6 +270,52 @@ def _fsync_tree(root):
                 os.fsync(f.fileno())
 
 
+def publish_version(model_dir, write, version=None, json_files=None):
+    """Publishes `<model_dir>/<version>/` atomically (see "Atomicity" above); returns its path.
+
+    Args:
+        model_dir: the model's directory (created if missing; local filesystem).
+        write: `write(tmp_dir)` fills the version's content into the (existing) temporary directory.
+        version: positive int; None -> largest existing version + 1 (1 when none). An explicit version
+            that exists raises FileExistsError; an automatic one a concurrent writer took first is
+            bumped.
+        json_files: `{relative path: dict}` written (with `"version"` set to the final version) into
+            the version before its rename, e.g. metadata and records of who published it.
+    """
+    model_dir = pathlib.Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_tmp_dirs(model_dir)
+    auto_version = version is None
+    if auto_version:
+        versions = existing_versions(model_dir)
+        version = (versions[-1] + 1) if versions else 1
+    version = int(version)
+    if (model_dir / str(version)).exists():
+        raise FileExistsError(f"{model_dir / str(version)} already exists; choose another version")
+    tmp_dir = model_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    try:
+        write(tmp_dir)
+        while True:
+            for rel, content in (json_files or {}).items():
+                path = tmp_dir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(dict(content, version=version), indent=2, sort_keys=True, default=str) + "\n")
+            _fsync_tree(tmp_dir)
+            final_dir = model_dir / str(version)
+            try:
+                _commit(tmp_dir, final_dir)
+                return final_dir
+            except OSError:
+                if not auto_version or not final_dir.exists():
+                    raise
+                version += 1  # a concurrent writer took this version: take the next one
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+
+
 def export_generator(
     generator,
     w_avg,
@@ -278,6 +324,7 @@ def export_generator(
     version=None,
     max_render_pixels=DEFAULT_MAX_RENDER_PIXELS,
     warmup=True,
+    extra_json=None,
 ):
     """Exports `generator` as `<export_base>/<model_name>/<version>/` atomically; returns that path.
 
@@ -286,11 +333,11 @@ def export_generator(
         w_avg: `[style_dim]` truncation centre (e.g. `estimate_w_avg(generator)`).
         export_base: TF Serving base directory (created if missing; local filesystem).
         model_name: the model's directory and TF Serving name.
-        version: positive int; None -> largest existing numeric version + 1 (1 when none). An
-            explicit version that already exists raises FileExistsError; an automatic one that a
-            concurrent exporter took first is bumped.
+        version: positive int or None (see `publish_version`).
         max_render_pixels: limit on N * h * w per `render` / `synthesis` request.
         warmup: write `assets.extra/tf_serving_warmup_requests` (needs tensorflow-serving-api).
+        extra_json: `{relative path: dict}` more JSON files for the version (the pipeline's Pusher
+            adds its record), written with the final `"version"` before the version appears.
 
     Returns:
         `pathlib.Path` of the new version directory.
@@ -299,53 +346,24 @@ def export_generator(
         raise ValueError(f"invalid model_name {model_name!r}")
     if version is not None and (int(version) != version or int(version) < 1):
         raise ValueError(f"version must be a positive integer, got {version!r}")
-    model_dir = pathlib.Path(export_base) / model_name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp_dirs(model_dir)
 
-    auto_version = version is None
-    if auto_version:
-        versions = existing_versions(model_dir)
-        version = (versions[-1] + 1) if versions else 1
-    version = int(version)
-    if (model_dir / str(version)).exists():
-        raise FileExistsError(f"{model_dir / str(version)} already exists; choose another version")
-
-    tmp_dir = model_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    try:
-        module = CIPSServingModule(generator, w_avg, max_render_pixels)
+    def write(tmp_dir):
+        module = CIPSServingModule(generator, w_avg, max_render_pixels)  # validates w_avg and the limit
         tf.saved_model.save(module, str(tmp_dir), signatures=module.signatures())
-        extra = tmp_dir / "assets.extra"
-        extra.mkdir(exist_ok=True)
+        (tmp_dir / "assets.extra").mkdir(exist_ok=True)
         generator.save(str(tmp_dir / SAVEDMODEL_KERAS))
         np.save(tmp_dir / SAVEDMODEL_W_AVG, np.asarray(w_avg, np.float32))
         if warmup:
             write_warmup_requests(tmp_dir / WARMUP_FILE, model_name, warmup_inputs(module))
-        metadata = {
-            "model_name": model_name,
-            "version": version,
-            "resolution": module.size,
-            "style_dim": module.style_dim,
-            "max_render_pixels": module.max_render_pixels,
-            "signatures": list(SIGNATURES),
-            "generator_config": generator.get_config(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        (tmp_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
-        _fsync_tree(tmp_dir)
-        while True:
-            final_dir = model_dir / str(version)
-            try:
-                _commit(tmp_dir, final_dir)
-                break
-            except OSError:
-                if not auto_version or not final_dir.exists():
-                    raise
-                version += 1  # a concurrent exporter took this version: take the next one
-                (tmp_dir / METADATA_FILE).write_text(json.dumps(dict(metadata, version=version), indent=2, default=str))
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    return final_dir
+
+    metadata = {
+        "model_name": model_name,
+        "resolution": int(generator.size),
+        "style_dim": int(generator.style_dim),
+        "max_render_pixels": int(max_render_pixels),
+        "signatures": list(SIGNATURES),
+        "generator_config": generator.get_config(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return publish_version(pathlib.Path(export_base) / model_name, write, version,
+                           {METADATA_FILE: metadata, **(extra_json or {})})
