@@ -238,6 +238,4 @@ COMPONENT = runner.Component(
     outputs={"evaluation": artifacts_lib.MODEL_EVALUATION, "blessing": artifacts_lib.MODEL_BLESSING},
     config_view=_config_view,
     external_state=_external_state,
-    code=("pipelines.evaluator", "pipelines.pusher_record", "cips_tf.metrics", "cips_tf.models", "cips_tf.layers",
-          "cips_tf.coords", "cips_tf.data", "cips_tf.training.eval_hook", "cips_tf.synthesis"),
 )
