@@ -15,7 +15,7 @@ uint8; eval mode: the coordinate embedding is sampled bilinearly and no noise is
 
     serving_default  z [N, Z] float32, truncation_psi [N] float32 -> images [N, size, size, 3] uint8
     from_seed        seed [N] int64, truncation_psi [N] float32   -> images [N, size, size, 3] uint8
-                     (z = cips_tf.synthesis.latents.z_from_seed(seed): per seed s,
+                     (z = cips_tf.latents.z_from_seed(seed): per seed s,
                      tf.random.stateless_normal([Z], seed=[s, 0]); deterministic across processes)
     render           z [N, Z], truncation_psi [N], coords [N, h, w, 2] -> images [N, h, w, 3] uint8
     mapping          z [N, Z] -> w [N, Z] float32 (untruncated M(z))
@@ -52,10 +52,8 @@ import numpy as np
 import tensorflow as tf
 
 from cips_tf.coords import make_grid
-from cips_tf.models.generator import truncate
+from cips_tf.latents import quantize_images, styles, z_from_seed
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
-from cips_tf.synthesis.latents import z_from_seed
-from cips_tf.metrics.fid import quantize_images
 
 # About 4 images of 256 x 256 per request (a few GB of activations for the official model).
 DEFAULT_MAX_RENDER_PIXELS = 4 * 256 * 256
@@ -115,8 +113,7 @@ class CIPSServingModule(tf.Module):
 
     # -- building blocks ------------------------------------------------------------------------
     def _styles(self, z, truncation_psi):
-        w = tf.cast(self._generator.mapping(z), tf.float32)  # [N, S]; float32 under any dtype policy
-        return truncate(w, tf.convert_to_tensor(self.w_avg), truncation_psi)
+        return styles(self._generator, z, truncation_psi, tf.convert_to_tensor(self.w_avg))  # [N, S] float32
 
     def _synthesize(self, w, coords):
         rgb = self._generator.synthesis(w, coords, randomize_noise=False)  # [N, h, w, 3]

@@ -48,14 +48,6 @@ def _num_blocks(size):
     return int(log_size) - 1
 
 
-def truncate(w, w_avg, psi):
-    """The truncation trick: `w_avg + psi * (w - w_avg)`; `psi` a scalar or `[B]`."""
-    psi = ops.convert_to_tensor(psi, dtype=w.dtype)
-    if len(psi.shape) == 1:
-        psi = ops.reshape(psi, (-1,) + (1,) * (len(w.shape) - 1))
-    return w_avg + psi * (w - w_avg)
-
-
 @keras.saving.register_keras_serializable(package="cips_tf")
 class CIPSGenerator(keras.Model):
     """The CIPS generator and its Table 3 variants.

@@ -31,7 +31,7 @@ class LoadedGenerator:
             return self.w_avg
         from absl import logging
 
-        from cips_tf.synthesis.latents import estimate_w_avg
+        from cips_tf.latents import estimate_w_avg
 
         logging.info("no w_avg in %s: estimating it from %d latents", self.source, num_samples)
         return estimate_w_avg(self.generator, num_samples=int(num_samples), seed=seed)

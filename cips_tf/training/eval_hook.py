@@ -42,13 +42,11 @@ import shutil
 import tempfile
 import time
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from cips_tf import latents
 from cips_tf.coords import make_grid
-from cips_tf.models.generator import truncate
-from cips_tf.synthesis.latents import z_from_seed
 
 __all__ = [
     "DEFAULT_EXTRACTOR_ENV_VAR",
@@ -227,10 +225,8 @@ def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noi
     size = int(generator.size)
     num_noise = int(generator.num_noise)
     batch_size = int(batch_size)
-    if psi != 1.0:
-        if w_avg is None:
-            raise ValueError("truncation (psi != 1) needs w_avg")
-        w_avg = tf.constant(np.asarray(w_avg, np.float32))
+    if psi != 1.0 and w_avg is None:
+        raise ValueError("truncation (psi != 1) needs w_avg")
 
     def image_noise(seed):  # [num_noise, R, R, 1] for one image seed
         return tf.stack(
@@ -240,10 +236,7 @@ def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noi
 
     @tf.function(reduce_retracing=True)
     def render(seeds):  # [n] int64 -> [n, R, R, 3]
-        z = z_from_seed(seeds, generator.style_dim)  # [n, S]
-        w = generator.mapping(z, training=False)
-        if psi != 1.0:
-            w = truncate(w, w_avg, psi)
+        w = latents.styles(generator, latents.z_from_seed(seeds, generator.style_dim), psi, w_avg)  # [n, S]
         coords = make_grid(tf.shape(seeds)[0], size)  # [n, R, R, 2]
         layer_noise = None
         if noise:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from cips_tf.coords import make_grid, make_grid_np
-from cips_tf.models.generator import VARIANTS, CIPSGenerator, official_widths, paper_widths, truncate
+from cips_tf.latents import truncate
+from cips_tf.models.generator import VARIANTS, CIPSGenerator, official_widths, paper_widths
 
 SMALL = dict(size=8, hidden_size=8, style_dim=6, n_mlp=2, widths=[10, 7])
 
