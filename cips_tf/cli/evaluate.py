@@ -36,7 +36,7 @@ of the power spectrum, real vs generated, Fig. 7b).
 
 Generated image k uses z = z_from_seed(--seed + k) (the seed of `cips-generate --seeds`), is
 truncated toward w_avg by --truncation_psi, and is rendered on the native grid in eval mode with
-reproducible per-pixel noise (see cips_tf.training.eval_hook; --nonoise renders without noise).
+reproducible per-pixel noise (see cips_tf.metrics.protocol; --nonoise renders without noise).
 """
 import json
 import math
@@ -209,18 +209,18 @@ def main(argv):
         raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
 
     from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
-    from cips_tf.training import eval_hook  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
 
     if FLAGS.data is not None:
         try:
-            eval_hook.parse_data_spec(FLAGS.data, FLAGS.data_dir)
+            protocol.parse_data_spec(FLAGS.data, FLAGS.data_dir)
         except ValueError as e:
             raise app.UsageError(str(e)) from e
 
     extractor = None
     if feature_metrics:  # load the extractor first: a missing one fails before any work
         try:
-            extractor = eval_hook.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor)
+            extractor = protocol.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor)
         except (inception_lib.InceptionWeightsNotFoundError, FileNotFoundError) as e:
             sys.exit(f"cips-evaluate: error: {e}")
         logging.info("extractor %s (%s)", extractor.name, "standard" if extractor.standard else "NON-STANDARD")
@@ -235,7 +235,7 @@ def main(argv):
     resolution = int(generator.size)
     logging.info("loaded generator from %s (%d px)", loaded.source, resolution)
     if FLAGS.data is not None:
-        data_config = eval_hook.parse_data_spec(FLAGS.data, FLAGS.data_dir)
+        data_config = protocol.parse_data_spec(FLAGS.data, FLAGS.data_dir)
     else:
         data_config = loaded.config.data
         if FLAGS.data_dir:
@@ -246,8 +246,8 @@ def main(argv):
     num_samples = FLAGS.num_samples
     num_real = FLAGS.num_real or num_samples
     batch_size = FLAGS.batch_size
-    sample_fn = eval_hook.make_sample_fn(generator, batch_size, FLAGS.seed, FLAGS.truncation_psi, w_avg, FLAGS.noise)
-    real = eval_hook.real_image_batches(data_config, resolution, batch_size)
+    sample_fn = protocol.make_sample_fn(generator, batch_size, FLAGS.seed, FLAGS.truncation_psi, w_avg, FLAGS.noise)
+    real = protocol.real_image_batches(data_config, resolution, batch_size)
     want_spectrum = "spectrum" in requested
     real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_real)
     fake_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_samples)
@@ -296,7 +296,7 @@ def main(argv):
         "extractor": None if extractor is None else {
             "kind": FLAGS.extractor,
             "name": extractor.name,
-            "path": FLAGS.extractor_path or (str(eval_hook.default_extractor_dir()) if FLAGS.extractor == "offline"
+            "path": FLAGS.extractor_path or (str(protocol.default_extractor_dir()) if FLAGS.extractor == "offline"
                                              else None),
             "standard": bool(extractor.standard),
             "note": ("standard FID network" if extractor.standard else
