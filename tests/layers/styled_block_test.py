@@ -14,12 +14,6 @@ def _block(units, fan_in, to_rgb=True, style_dim=4, seed=0):
     return block
 
 
-def _inputs(fan_in, batch=2, n=5, style_dim=4, seed=1):
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal((batch, n, fan_in)).astype(np.float32),
-            rng.standard_normal((batch, style_dim)).astype(np.float32))
-
-
 def test_styled_block_config_round_trip_equal():
     clone = utils.assert_config_round_trip(StyledBlock(8, activation="sin", to_rgb=False, name="b"))
     assert (clone.units, clone.activation, clone.to_rgb) == (8, "sin", False)
@@ -44,7 +38,7 @@ def test_styled_block_symbolic_call_infers_shapes():
 @pytest.mark.parametrize("to_rgb", [True, False])
 def test_styled_block_eager_call_matches_numpy_oracle(to_rgb):
     block = _block(6, 5, to_rgb=to_rgb)
-    x, s = _inputs(5)
+    x, s = utils.styled_inputs(5)
     skip = np.random.default_rng(2).standard_normal((2, 5, 3)).astype(np.float32)
     out, rgb = block(x, [s, -s, 2 * s], randomize_noise=False, rgb=skip)
     want = utils.modulated_dense(utils.modulated_dense(x, s, block.conv1), -s, block.conv2)
@@ -59,4 +53,4 @@ def test_styled_block_keras_save_load_round_trip_equal(tmp_path):
     block = StyledBlock(6)
     model = keras.Model([x, s], block(x, s, randomize_noise=False)[1])  # rgb depends on every layer
     utils.randomize_weights(block)
-    utils.assert_keras_save_load_round_trip(tmp_path, model, list(_inputs(5)))
+    utils.assert_keras_save_load_round_trip(tmp_path, model, list(utils.styled_inputs(5)))
