@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from matmul_peak import matmul_fns  # noqa: E402
+
 
 def flops_per_pixel(generator):
     """`2 * in * out` summed over every ModulatedDense and the Fourier projection."""
@@ -73,12 +75,8 @@ def main(argv=None):
     print(f"CIPSGenerator({args.size}) skips: {n_params:,} parameters, widths {g.widths}")
     print(f"FLOPs/pixel = sum_layers 2*in*out + 2*2*hidden = {fpp:,} ({fpp / 1e6:.2f} MFLOP)")
 
-    # The matmul reference, same shapes as the hot layer (N pixels x 512 -> 512).
-    a = tf.random.normal((65536, 512), seed=1)
-    b = tf.random.normal((512, 512), seed=2)
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    batched_matmul = tf.function(lambda: tf.matmul(a[None], b[None]))  # the [B, N, in] @ [B, in, out] form
-    mm_flops = 2 * 65536 * 512 * 512
+    # The matmul reference, same shapes as the hot layer (N pixels x 512 -> 512), 2-D and batched.
+    fns, mm_flops = matmul_fns()
 
     def render_fn(jit):
         f = tf.function(
@@ -86,8 +84,7 @@ def main(argv=None):
         )
         return lambda: f().numpy()
 
-    fns = {"matmul": lambda: matmul().numpy(), "batched matmul": lambda: batched_matmul().numpy(),
-           "tf.function": render_fn(False)}
+    fns["tf.function"] = render_fn(False)
     if not args.no_xla:
         fns["tf.function(jit_compile=True)"] = render_fn(True)
     for fn in fns.values():  # warm-up: tracing, compilation, oneDNN primitive caches

@@ -49,16 +49,22 @@ def styles_from_seeds(generator, seeds, psi=1.0, w_avg=None):
     return styles(generator, z_from_seed(np.asarray(list(seeds), np.int64), generator.style_dim), psi, w_avg)
 
 
+def mapped_samples(generator, num_samples=10000, batch_size=1000, seed=0):
+    """Yields `M(z)` as float64 numpy batches (`[<= batch_size, style_dim]`) for `num_samples`
+    z ~ N(0, I) drawn from `np.random.RandomState(seed)`: the samples behind `estimate_w_avg` and the
+    projector's `w_std`."""
+    rng = np.random.RandomState(seed)
+    for start in range(0, int(num_samples), int(batch_size)):
+        n = min(int(batch_size), int(num_samples) - start)
+        z = tf.constant(rng.randn(n, generator.style_dim).astype(np.float32))
+        yield generator.mapping(z).numpy().astype(np.float64)
+
+
 def estimate_w_avg(generator, num_samples=10000, batch_size=1000, seed=0):
     """Mean of `M(z)` over `num_samples` z ~ N(0, I): the truncation centre `w_avg` (`[style_dim]`)."""
-    rng = np.random.RandomState(seed)
     total = np.zeros([generator.style_dim], np.float64)
-    done = 0
-    while done < num_samples:
-        n = min(batch_size, num_samples - done)
-        z = tf.constant(rng.randn(n, generator.style_dim).astype(np.float32))
-        total += generator.mapping(z).numpy().astype(np.float64).sum(axis=0)
-        done += n
+    for w in mapped_samples(generator, num_samples, batch_size, seed):
+        total += w.sum(axis=0)
     return (total / num_samples).astype(np.float32)
 
 

@@ -10,7 +10,7 @@ def get_config():
     c = default_config()
     c.resolution = 32
     c.batch_size = 16
-    c.num_train_steps = 3000
+    c.num_train_steps = 1000
     c.seed = 0
     c.model.hidden_size = 64
     c.model.style_dim = 64

@@ -10,6 +10,7 @@ from ml_collections import config_dict
 
 INPUT_SOURCES = ("folder", "tfds", "fashion_mnist")
 EXTRACTORS = ("offline", "inception")
+EXAMPLE_GEN_RUNNERS = ("local", "beam")
 
 
 def pipeline_defaults():
@@ -22,10 +23,12 @@ def pipeline_defaults():
     p.input_split = "train"  # TFDS split / fashion_mnist split ('train', 'test', 'all')
     p.input_data_dir = config_dict.placeholder(str)  # TFDS data_dir / Fashion-MNIST IDX dir
     p.input_image_key = "image"  # TFDS image feature
-    p.max_examples = 0  # keep at most this many images (0: all)
+    p.max_examples = 0  # read at most the first N inputs (0: all)
     p.num_shards = 4
     p.skip_bad_images = True  # skip (and report) corrupt files instead of failing
     p.resize_shorter_side = True  # store at the training resolution: resize shorter side + center crop
+    p.example_gen_runner = "local"  # local (this process) | beam (Apache Beam; needs the [beam] extra)
+    p.example_gen_beam_args = ""  # Beam pipeline options (shell words), e.g. '--runner=DataflowRunner --project=P'
     # --- Evaluator --------------------------------------------------------------------------
     p.extractor = "offline"  # offline (Fashion-MNIST CNN, NON-STANDARD) | inception (standard FID)
     p.extractor_path = config_dict.placeholder(str)  # trained extractor dir / Inception file
@@ -70,8 +73,9 @@ def validate(config):
         raise ValueError(f"pipeline.input_source must be one of {INPUT_SOURCES}, got {p.input_source!r}")
     if p.input_source == "folder" and not p.input_path:
         raise ValueError("pipeline.input_source='folder' needs pipeline.input_path (an image folder)")
-    if p.input_source == "folder" and p.max_examples:
-        raise ValueError("pipeline.max_examples applies to 'tfds' and 'fashion_mnist' inputs, not to 'folder'")
+    if p.example_gen_runner not in EXAMPLE_GEN_RUNNERS:
+        raise ValueError(f"pipeline.example_gen_runner must be one of {EXAMPLE_GEN_RUNNERS}, got "
+                         f"{p.example_gen_runner!r}")
     if p.input_source == "tfds" and not p.input_name:
         raise ValueError("pipeline.input_source='tfds' needs pipeline.input_name (a TFDS dataset name)")
     if p.extractor not in EXTRACTORS:

@@ -204,6 +204,13 @@ def _execute(ctx):
     }
 
 
+def _check_dependencies(config):
+    """KID (always computed) needs tensorflow-gan; raises ImportError naming the pip pins."""
+    from cips_tf.metrics import tfgan_compat
+
+    tfgan_compat.import_tfgan()
+
+
 COMPONENT = runner.Component(
     name="Evaluator",
     executor=_execute,
@@ -211,4 +218,5 @@ COMPONENT = runner.Component(
     outputs={"evaluation": artifacts_lib.MODEL_EVALUATION, "blessing": artifacts_lib.MODEL_BLESSING},
     config_view=_config_view,
     external_state=_external_state,
+    check_dependencies=_check_dependencies,
 )

@@ -4,17 +4,23 @@ Output `examples` (Examples):
 
     <uri>/Split-train/train-NNNNN-of-MMMMM.tfrecord   cips-tf TFRecords (cips_tf/data/tfrecord.py),
                                                      PNG images at the training resolution
-    <uri>/statistics.json                            count, sizes, every skipped file and why
+    <uri>/statistics.json                            the `cips_tf.data.prepare` report: counts, every
+                                                     skipped file and why, size / mode histograms
 
 Properties: num_examples, num_inputs (files / source examples read), num_skipped, skipped (the
 first 100 {path, reason}), resolution, num_shards, split_dir, input (what was read).
+
+The work is `cips_tf.data.prepare.prepare_dataset` (what `cips-dataset` runs), on the runner
+`pipeline.example_gen_runner` names: 'local' (this process) or 'beam' (an Apache Beam pipeline with
+`pipeline.example_gen_beam_args`). Both write the same records into the same shards, so the runner
+is not part of the cache key.
 
 The cache key includes a fingerprint of the input itself (every file's path, size and mtime for a
 folder; the prepared dataset files for TFDS / Fashion-MNIST), so new or changed images re-run it.
 """
 import os
+import shlex
 
-import numpy as np
 from absl import logging
 
 from pipelines import artifacts as artifacts_lib
@@ -77,81 +83,51 @@ def _external_state(config, pipeline_root, inputs):
     return state
 
 
-def _dataset_images(config):
-    """Yields (uint8 [R, R, 3], source name) from a TFDS / Fashion-MNIST source, in source order."""
-    from cips_tf import data as data_lib
+def source_of(config):
+    """The `cips_tf.data.prepare` source the `pipeline` section names."""
+    from cips_tf.data import prepare
 
     p = config.pipeline
-    resolution = int(config.resolution)
-    cfg = data_lib.default_config()
-    cfg.source = p.input_source
-    cfg.name = p.input_name
-    cfg.split = p.input_split
-    cfg.data_dir = p.input_data_dir
-    cfg.image_key = p.input_image_key
-    cfg.skip_bad_images = bool(p.skip_bad_images)
-    cfg.resize_shorter_side = bool(p.resize_shorter_side)
-    label = p.input_name if p.input_source == "tfds" else "fashion_mnist"
-    index = 0
-    for batch in data_lib.iterate_numpy(cfg, resolution=resolution, batch_size=256, training=False):
-        # build_dataset maps uint8 to x / 127.5 - 1 in float32; this inverts it exactly.
-        pixels = np.clip(np.round((batch + 1.0) * 127.5), 0, 255).astype(np.uint8)
-        for image in pixels:
-            if p.max_examples and index >= p.max_examples:
-                return
-            yield image, f"{label}/{p.input_split}[{index}]"
-            index += 1
+    if p.input_source == "folder":
+        return prepare.FolderSource(str(p.input_path))
+    if p.input_source == "fashion_mnist":
+        return prepare.FashionMnistSource(split=p.input_split, data_dir=p.input_data_dir)
+    return prepare.TfdsSource(p.input_name, split=p.input_split, data_dir=p.input_data_dir,
+                              image_key=p.input_image_key)
+
+
+def options_of(config):
+    """The `prepare.Options` of ExampleGen: square images at the training resolution."""
+    from cips_tf.data import prepare
+
+    p = config.pipeline
+    return prepare.Options(resolution=int(config.resolution), crop="center",
+                           resize_shorter_side=bool(p.resize_shorter_side), max_images=int(p.max_examples),
+                           num_shards=int(p.num_shards), prefix=SPLIT, skip_bad_images=bool(p.skip_bad_images))
 
 
 def _execute(ctx):
-    from cips_tf import data as data_lib
+    from cips_tf.data import prepare
 
     p = ctx.config.pipeline
     resolution = int(ctx.config.resolution)
     out = ctx.output_dirs["examples"]
-    shards = out / SPLIT_DIR
-    logging.info("[ExampleGen] reading %s %s at %d x %d into %d shards", p.input_source,
-                 p.input_path or p.input_name or p.input_split, resolution, resolution, p.num_shards)
-    if p.input_source == "folder":
-        stats = data_lib.convert_image_folder(
-            p.input_path,
-            shards,
-            num_shards=int(p.num_shards),
-            resolution=resolution,
-            resize_shorter_side=bool(p.resize_shorter_side),
-            skip_bad_images=bool(p.skip_bad_images),
-            prefix=SPLIT,
-        )
-        num_inputs = stats["num_files"]
-        skipped = stats["skipped"]
-        source = {"source": "folder", "path": str(p.input_path)}
-    else:
-        before = data_lib.skipped_images()  # the process-wide record: take what this run adds
-        stats = data_lib.write_tfrecords(_dataset_images(ctx.config), shards, int(p.num_shards), prefix=SPLIT)
-        skipped = [{"path": k, "reason": v} for k, v in data_lib.skipped_images().items() if k not in before]
-        num_inputs = stats["num_examples"] + len(skipped)
-        source = {"source": p.input_source, "name": p.input_name, "split": p.input_split}
-    if stats["num_examples"] == 0:
-        raise ValueError(f"ExampleGen: no usable image in {source} ({len(skipped)} skipped: {skipped[:5]})")
-    for item in skipped:
-        logging.warning("[ExampleGen] skipped %s: %s", item["path"], item["reason"])
-    statistics = {
-        "num_examples": stats["num_examples"],
-        "num_inputs": num_inputs,
-        "num_skipped": len(skipped),
-        "skipped": skipped,
-        "resolution": resolution,
-        "sizes": stats["sizes"],
-        "num_shards": stats["num_shards"],
-        "examples_per_shard": stats["examples_per_shard"],
-        "files": [os.path.basename(f) for f in stats["files"]],
-        "input": source,
-    }
+    source = source_of(ctx.config)
+    logging.info("[ExampleGen] reading %s at %d x %d into %d shards with the %s runner", source.describe(),
+                 resolution, resolution, p.num_shards, p.example_gen_runner)
+    # The one implementation behind cips-dataset: the same records and report with either runner.
+    report = prepare.prepare_dataset(source, out / SPLIT_DIR, options_of(ctx.config), runner=p.example_gen_runner,
+                                     beam_pipeline_args=shlex.split(p.example_gen_beam_args or ""), overwrite=True)
+    if report["num_examples"] == 0:
+        raise ValueError(f"ExampleGen: no usable image in {source.describe()} ({report['num_skipped']} skipped: "
+                         f"{report['skipped'][:5]})")
+    statistics = dict(report, resolution=resolution, input=source.describe())
     artifacts_lib.write_json_atomic(out / STATISTICS_FILE, statistics)
-    logging.info("[ExampleGen] %d examples written, %d of %d inputs skipped", stats["num_examples"], len(skipped),
-                 num_inputs)
-    properties = {k: v for k, v in statistics.items() if k not in ("skipped", "files", "examples_per_shard")}
-    properties.update(skipped=skipped[:MAX_LISTED_SKIPPED], split_dir=SPLIT_DIR, splits=[SPLIT])
+    logging.info("[ExampleGen] %d examples written, %d of %d inputs skipped", report["num_examples"],
+                 report["num_skipped"], report["num_inputs"])
+    properties = {k: statistics[k] for k in ("num_examples", "num_inputs", "num_skipped", "resolution", "sizes",
+                                            "modes", "num_shards", "input")}
+    properties.update(skipped=report["skipped"][:MAX_LISTED_SKIPPED], split_dir=SPLIT_DIR, splits=[SPLIT])
     return {"examples": properties}
 
 

@@ -83,6 +83,11 @@ def _cache_invalid_reason(outputs):
     return None
 
 
+def _check_dependencies(config):
+    """The export writes TF Serving warmup records (tensorflow-serving-api)."""
+    import tensorflow_serving.apis.prediction_log_pb2  # noqa: F401  pylint: disable=unused-import
+
+
 COMPONENT = runner.Component(
     name="Pusher",
     executor=_execute,
@@ -90,4 +95,5 @@ COMPONENT = runner.Component(
     outputs={"pushed_model": artifacts_lib.PUSHED_MODEL},
     config_view=_config_view,
     cache_invalid_reason=_cache_invalid_reason,
+    check_dependencies=_check_dependencies,
 )

@@ -8,6 +8,9 @@ config has none, before the `--config.*` overrides apply, so e.g.
         --config.pipeline.input_source=folder --config.pipeline.input_path=/data/images \
         --config.pipeline.fid_threshold=200
 
+`--compile=kubeflow --output=pipeline.yaml [--image=...] [--shared_root=...] [--pvc=...]` writes a Kubeflow
+Pipelines v2 spec instead of running (pipelines/kubeflow.py; the [kfp] extra).
+
 Re-running with the same root reuses every stage whose inputs, config and code are unchanged,
 and retries (the Trainer: resumes) a stage that failed. Flags live only here.
 """
@@ -18,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from cips_tf.cli import errors as cli_errors  # noqa: E402
 from pipelines import config as config_lib  # noqa: E402
 
 
@@ -44,7 +48,17 @@ class _WithPipelineDefaults:
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file (configs/*.py).", lock_config=True)
 flags.FLAGS["config"].parser = _WithPipelineDefaults(flags.FLAGS["config"].parser)
 _PIPELINE_ROOT = flags.DEFINE_string("pipeline_root", None, "Directory of the pipeline's artifacts and runs.")
-flags.mark_flags_as_required(["config", "pipeline_root"])
+_COMPILE = flags.DEFINE_enum("compile", None, ["kubeflow"], "Instead of running: compile the pipeline for this "
+                             "orchestrator (kubeflow: a KFP v2 spec; needs the [kfp] extra).")
+_OUTPUT = flags.DEFINE_string("output", "pipeline.yaml", "With --compile: where the spec is written.")
+_IMAGE = flags.DEFINE_string("image", "cips-tf:latest", "With --compile: the cips-tf image every task runs in "
+                             "(built from the repo's Dockerfile).")
+_SHARED_ROOT = flags.DEFINE_string("shared_root", "/tmp/cips-pipeline-shared", "With --compile: default of the "
+                                   "spec's shared_root parameter, a path every task can read and write (extractor "
+                                   "cache; serving base unless pipeline.serving_base is set).")
+_PVC = flags.DEFINE_string("pvc", None, "With --compile: a PersistentVolumeClaim mounted at --shared_root in every "
+                           "task (self-hosted Kubeflow).")
+flags.mark_flags_as_required(["config"])
 
 
 def main(argv):
@@ -54,6 +68,20 @@ def main(argv):
     from pipelines import runner  # pylint: disable=g-import-not-at-top
 
     logging.set_verbosity(logging.INFO)
+    if _COMPILE.value == "kubeflow":
+        try:
+            from pipelines import kubeflow  # pylint: disable=g-import-not-at-top  (needs the [kfp] extra)
+        except ImportError as e:
+            logging.error("--compile=kubeflow needs Kubeflow Pipelines: pip install 'cips-tf[kfp]' (%s)", e)
+            return 1
+
+        config_lib.validate(_CONFIG.value)
+        kubeflow.compile_pipeline(_CONFIG.value, _OUTPUT.value, image=_IMAGE.value, shared_root=_SHARED_ROOT.value,
+                                 pvc=_PVC.value)
+        print(f"wrote the Kubeflow Pipelines v2 spec to {_OUTPUT.value} (image {_IMAGE.value})")
+        return 0
+    if not _PIPELINE_ROOT.value:
+        raise app.UsageError("--pipeline_root is required (unless --compile)")
     try:
         result = pipeline.run(_CONFIG.value, _PIPELINE_ROOT.value)
     except runner.StageFailedError as e:
@@ -68,7 +96,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`cips-pipeline = pipelines.run:run`)."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from absl import logging
 
+from cips_tf.errors import UserError
 from pipelines import artifacts as artifacts_lib
 
 EXECUTION_FILE = "execution.json"
@@ -98,6 +99,9 @@ class Component:
       resumable: keep the temporary directory of a failed attempt (the executor resumes from it).
       cache_invalid_reason: optional `f(outputs: {key: Artifact}) -> str or None`: a reason why a
         succeeded execution can no longer be reused (e.g. its pushed model was deleted).
+      check_dependencies: optional `f(config)` that raises ImportError (saying what to install)
+        when a package the executor needs is missing; run for every component before the first
+        one executes, so a missing package does not show only after hours of training.
     """
 
     name: str
@@ -109,6 +113,26 @@ class Component:
     code: tuple = ()
     resumable: bool = False
     cache_invalid_reason: Optional[Callable[[Mapping[str, artifacts_lib.Artifact]], Optional[str]]] = None
+    check_dependencies: Optional[Callable[[Any], None]] = None
+
+
+class MissingDependencyError(UserError, ImportError):
+    """A component's dependencies are not installed; nothing was run."""
+
+
+def check_dependencies(components, config):
+    """Runs every component's `check_dependencies`; raises one `MissingDependencyError` naming
+    each component whose packages are missing (and what to install)."""
+    missing = []
+    for component in components:
+        if component.check_dependencies is None:
+            continue
+        try:
+            component.check_dependencies(config)
+        except ImportError as e:
+            missing.append(f"{component.name}: {str(e).splitlines()[0]}")
+    if missing:
+        raise MissingDependencyError("pipeline not started: " + "; ".join(missing))
 
 
 @dataclasses.dataclass
@@ -310,10 +334,12 @@ def _execute(component, ctx_args, final_dir, tmp_dir):
 def run_pipeline(components, config, pipeline_root):
     """Runs `components` (in order; each one's inputs come from earlier ones) under `pipeline_root`.
 
-    Returns a `PipelineResult`. Raises `StageFailedError` (after recording the failure in the
+    Returns a `PipelineResult`. Raises `MissingDependencyError` before anything runs when a
+    component's dependencies are missing, and `StageFailedError` (after recording the failure in the
     component's execution.json and in runs.jsonl) when an executor raises; components after it
     are not run.
     """
+    check_dependencies(components, config)
     root = pathlib.Path(pipeline_root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"

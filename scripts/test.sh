@@ -3,7 +3,7 @@
 # suite (slow-marked tests included). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CIPS_EXTRAS="${CIPS_EXTRAS-test,metrics}" CIPS_WITH_TORCH="${CIPS_WITH_TORCH:-1}" bash scripts/install.sh
+CIPS_EXTRAS="${CIPS_EXTRAS-test,metrics,video}" CIPS_WITH_TORCH="${CIPS_WITH_TORCH:-1}" bash scripts/install.sh
 VENV="${CIPS_VENV:-.venv}"
 # The venv's console scripts (cips-train, ...) are what the subprocess tests run.
 export PATH="$PWD/$VENV/bin:$PATH"

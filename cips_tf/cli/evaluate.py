@@ -29,6 +29,11 @@ order, no augmentation; the first --num_real images are used).
              $CIPS_INCEPTION_PATH; without local weights the command fails at once and says how
              to get them.
 
+Metric names follow StyleGAN (cips_tf.metrics.metric_log): fid50k_full, kid50k_full, pr50k3_full
+(--num_real=0: every real image), fid2k (as many real as generated images), fid2k_real10k, and an
+`_offline` suffix for the non-standard extractor. Each run appends one line per metric to
+DIR/metric-<name>.jsonl (step, value, sample counts, extractor, standard).
+
 Writes DIR/metrics.json (every number with a description and whether it is standard) and, with
 `spectrum` in --metrics, DIR/spectrum_real.png and DIR/spectrum_generated.png (mean log-magnitude
 spectra on one colour scale, paper Fig. 7a) and DIR/spectrum_profile.png (azimuthal integration
@@ -41,10 +46,13 @@ reproducible per-pixel noise (see cips_tf.metrics.protocol; --nonoise renders wi
 import json
 import math
 import pathlib
+import re
 import sys
 import time
 
 from absl import app, flags, logging
+
+from cips_tf.cli import errors as cli_errors
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
@@ -55,7 +63,10 @@ flags.DEFINE_string("data_dir", None, "TFDS data_dir (tfds:) or Fashion-MNIST ID
 flags.DEFINE_list("metrics", ["fid", "kid", "precision_recall", "spectrum"],
                   "Any of fid, kid, precision_recall (or pr), spectrum.")
 flags.DEFINE_integer("num_samples", 10000, "Generated images.", lower_bound=2)
-flags.DEFINE_integer("num_real", None, "Real images (default: --num_samples).", lower_bound=2)
+flags.DEFINE_integer("num_real", None, "Real images (default: --num_samples; 0: the whole dataset, StyleGAN's "
+                     "'_full' metrics such as fid50k_full).", lower_bound=0)
+flags.DEFINE_string("real_stats_cache", "~/.cache/cips_tf/real_stats",
+                    "Directory of cached real-image statistics, keyed by a dataset fingerprint ('' disables).")
 flags.DEFINE_enum("extractor", "offline", ["offline", "inception"],
                   "Feature network: offline (NON-STANDARD Fashion-MNIST CNN) or inception (standard FID).")
 flags.DEFINE_string("extractor_path", None, "Offline extractor directory, or the Inception weights.")
@@ -205,21 +216,22 @@ def _requested_metrics(names):
     return requested
 
 
-def _feature_entries(results, extractor):
-    """`evaluate_generator` results -> metrics.json entries (value, description, standard)."""
+def _feature_entries(results, extractor, names):
+    """`evaluate_generator` results -> metrics.json entries (value, description, standard) under the
+    StyleGAN names `names` (`metric_log.stylegan_keys`: result key -> (family, name))."""
     metrics = {}
     for key, value in results.items():
         if key in ("standard", "extractor", "num_real", "num_fake", "seconds"):
             continue
-        value = float(value)
-        metrics[key] = {
+        value, name = float(value), names[key][1]
+        metrics[name] = {
             "value": value if math.isfinite(value) else None,
             "description": _label(key, extractor.metric_suffix, extractor.standard),
             "standard": bool(extractor.standard),
         }
         if not math.isfinite(value):
-            metrics[key]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
-                                    "of 1024 samples")
+            metrics[name]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
+                                     "of 1024 samples")
     return metrics
 
 
@@ -240,10 +252,18 @@ def _extractor_summary(extractor, kind, path):
 
 
 def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_real, batch_size, seed=0,
-             truncation_psi=1.0, w_avg_samples=10000, noise=True, pr_k=3):
+             truncation_psi=1.0, w_avg_samples=10000, noise=True, pr_k=3, real_stats_cache=None,
+             extractor_kind="offline", extractor_path=None, model=None):
     """Measures `requested` metrics of `loaded` (a LoadedGenerator) against `data_config`'s real images,
-    writes `out/metrics.json` (and the spectrum files); returns (summary dict, path)."""
+    writes the spectrum files and appends the StyleGAN-named `out/metric-<name>.jsonl` logs; returns
+    (summary dict, the path of metrics.json to write).
+
+    `num_real` may be `metric_log.FULL` (every real image). `real_stats_cache`: a directory of cached
+    real statistics (None: no cache), keyed by `protocol.real_stats_key` of the data and of the
+    extractor `extractor_kind` / `extractor_path`. `model` names the model in the logs.
+    """
     from cips_tf.metrics import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
 
@@ -255,19 +275,36 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
     sample_fn = protocol.make_sample_fn(generator, batch_size, seed, truncation_psi, w_avg, noise)
     real = protocol.real_image_batches(data_config, resolution, batch_size)
     want_spectrum = "spectrum" in requested
-    real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_real)
+    requested_real = num_real
+    real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None,
+                    num_samples if num_real == metric_log.FULL else num_real)
     fake_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_samples)
 
+    real_cache = real_cache_key = None
+    if real_stats_cache and feature_metrics and not want_spectrum:  # spectra need the real images
+        from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
+
+        real_cache = fid_lib.RealStatisticsCache(pathlib.Path(real_stats_cache).expanduser())
+        real_cache_key = protocol.real_stats_key(data_config, data_config.get("split"), resolution, extractor_kind,
+                                                 extractor_path)
     metrics, report = {}, {}
     if feature_metrics:
         results = evaluate_lib.evaluate_generator(
             real_tap.wrap_batches(real), fake_tap.wrap_sample_fn(sample_fn), extractor, num_samples=num_samples,
-            batch_size=batch_size, num_real=num_real, metrics=feature_metrics, seed=seed, pr_k=pr_k, progress=True,
+            batch_size=batch_size, num_real=num_real, metrics=feature_metrics, seed=seed, pr_k=pr_k,
+            real_cache=real_cache, real_cache_key=real_cache_key, progress=True,
         )
-        metrics.update(_feature_entries(results, extractor))
+        names = metric_log.stylegan_keys(feature_metrics, num_samples, requested_real, extractor.standard, pr_k)
+        metrics.update(_feature_entries(results, extractor, names))
         num_real, num_samples = results["num_real"], results["num_fake"]
         report["feature_seconds"] = results["seconds"]
+        step = re.search(r"ckpt-(\d+)$", loaded.source)
+        _, paths = protocol.log_results(out, results, feature_metrics, num_samples, requested_real,
+                                        step=int(step.group(1)) if step else None, pr_k=pr_k,
+                                        model=str(model or loaded.source))
+        report["metric_logs"] = [p.name for p in paths]
     else:
+        num_real = real_tap.limit  # spectra alone: num_real=FULL means as many real as generated images
         _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, seed)
 
     out = pathlib.Path(out)
@@ -298,10 +335,15 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     requested = _requested_metrics(FLAGS.metrics)
     model_path = pathlib.Path(FLAGS.model)
+    if not model_path.exists():  # before any extractor training or data loading
+        raise FileNotFoundError(f"--model={model_path}: not found (a training workdir or an exported SavedModel)")
     if FLAGS.data is None and not (model_path / "config.json").exists():
         raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
+    if FLAGS.num_real == 1:
+        raise app.UsageError("--num_real=1: statistics need at least 2 real images (0 means all of them)")
 
     from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
     from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
 
@@ -328,9 +370,12 @@ def main(argv):
         if FLAGS.data_dir:
             data_config = data_config.copy_and_resolve_references()
             data_config.data_dir = FLAGS.data_dir
+    num_real = metric_log.FULL if FLAGS.num_real == 0 else (FLAGS.num_real or FLAGS.num_samples)
     summary, path = evaluate(
-        loaded, FLAGS.out, data_config, extractor, requested, FLAGS.num_samples, FLAGS.num_real or FLAGS.num_samples,
-        FLAGS.batch_size, FLAGS.seed, FLAGS.truncation_psi, FLAGS.w_avg_samples, FLAGS.noise, FLAGS.pr_k,
+        loaded, FLAGS.out, data_config, extractor, requested, FLAGS.num_samples, num_real, FLAGS.batch_size,
+        FLAGS.seed, FLAGS.truncation_psi, FLAGS.w_avg_samples, FLAGS.noise, FLAGS.pr_k,
+        real_stats_cache=FLAGS.real_stats_cache or None, extractor_kind=FLAGS.extractor,
+        extractor_path=FLAGS.extractor_path, model=FLAGS.model,
     )
     summary["extractor"] = _extractor_summary(extractor, FLAGS.extractor, FLAGS.extractor_path)
     summary["model"]["path"] = str(FLAGS.model)
@@ -345,7 +390,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ Truncation is not baked into the export: every request carries its own `truncati
 """
 from absl import app, flags, logging
 
+from cips_tf.cli import errors as cli_errors
+
 from cips_tf.export.saved_model import DEFAULT_MAX_RENDER_PIXELS
 
 FLAGS = flags.FLAGS
@@ -54,7 +56,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

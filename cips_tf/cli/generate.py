@@ -14,6 +14,12 @@ Tasks (outputs go to DIR/TASK/; PNGs, plus .npy where numeric; deterministic giv
   blend             pixel-wise blend of two styles under a mask                (Fig. 11c)
   encodings         Fourier/embedding zeroed, PCA of the encodings, spectra    (Figs 4-6, 14)
   neighbours        k nearest training images of each sample                   (Fig. 18)
+  video             latent walk through --seeds, --frames_per_seed each; MP4 (imageio-ffmpeg,
+                    `pip install 'cips-tf[video]'`) or GIF                      (video.mp4|gif)
+  zoom              continuous zoom into --zoom_center, up to --zoom times denser, one video
+                    per seed                                                   (Sec. 4.4 as video)
+
+Seed lists take ranges: --seeds=0-31,40. --trunc is an alias of --psi.
 
 When --psi != 1 and the model carries no w_avg, w_avg is estimated from --w_avg_samples mapped z
 and written to DIR/w_avg.npy (reused by later runs into the same DIR).
@@ -25,15 +31,17 @@ import types
 
 import numpy as np
 from absl import app, flags, logging
+
+from cips_tf.cli import errors as cli_errors
 from PIL import Image
 
 from cips_tf import coords_extra
 from cips_tf.models.loading import load_generator
 from cips_tf.synthesis import blend, common, encodings, foveated, neighbours, panorama, sampling, style_mixing
-from cips_tf.synthesis import super_resolution
+from cips_tf.synthesis import super_resolution, video, zoom
 
 TASKS = ("sample", "interpolate", "style_mix", "super_resolution", "foveated", "panorama", "blend", "encodings",
-         "neighbours")
+         "neighbours", "video", "zoom")
 
 FLAGS = flags.FLAGS
 _FLAGS_BEFORE = set(FLAGS)
@@ -46,6 +54,7 @@ flags.DEFINE_integer("seed", 0, "First seed when --seeds is not given; also seed
 flags.DEFINE_integer("num", 8, "Number of seeds when --seeds is not given.")
 flags.DEFINE_string("seeds_b", None, "Seeds of the B latents (style_mix, blend); default: each seed + 1000.")
 flags.DEFINE_float("psi", 1.0, "Truncation psi toward w_avg (1 = none).")
+flags.DEFINE_alias("trunc", "psi")
 flags.DEFINE_integer("w_avg_samples", 10000, "z samples for estimating w_avg when the model has none.")
 flags.DEFINE_integer("ncols", None, "Columns of sample grids (default: about square).")
 flags.DEFINE_integer("chunk_pixels", 32768, "Points per rendering chunk (bounds memory).")
@@ -82,7 +91,19 @@ flags.DEFINE_enum("features", "auto", ["auto", "pixels", "classifier"],
                   "neighbours: flattened downsampled pixels, the offline classifier, or auto (classifier if found).")
 flags.DEFINE_string("extractor", None, "neighbours: directory of the offline Fashion-MNIST classifier.")
 
-_OWN_FLAGS = sorted(set(FLAGS) - _FLAGS_BEFORE)
+# video / zoom
+flags.DEFINE_integer("frames_per_seed", 24, "video: frames from one seed to the next.", lower_bound=1)
+flags.DEFINE_boolean("loop", True, "video: return to the first seed (a seamless loop).")
+flags.DEFINE_enum("walk", "cubic", ["cubic", "linear"], "video: spline through the seeds' w.")
+flags.DEFINE_integer("fps", 24, "video/zoom: frames per second.", lower_bound=1)
+flags.DEFINE_enum("video_format", "auto", list(video.FORMATS),
+                  "video/zoom: mp4 (needs imageio-ffmpeg), gif (Pillow), auto (mp4 when available).")
+flags.DEFINE_integer("video_size", None, "video/zoom: frame height and width (default: the training size).")
+flags.DEFINE_list("zoom_center", ["0", "0"], "zoom: point x,y to zoom into, normalised coordinates in [-1, 1].")
+flags.DEFINE_float("zoom", 16.0, "zoom: final zoom factor (grid density relative to the first frame).")
+flags.DEFINE_integer("zoom_frames", 48, "zoom: frames per seed.", lower_bound=2)
+
+_OWN_FLAGS = sorted(set(FLAGS) - _FLAGS_BEFORE - {"trunc"})  # --trunc is --psi
 
 
 def options(**overrides):
@@ -132,15 +153,25 @@ class Context:
         np.save(self.out / name, np.asarray(array))
 
 
+def _parse_seeds(name, text):
+    try:
+        seeds = common.parse_int_list(text)
+    except ValueError as e:
+        raise app.UsageError(f"--{name}={text!r}: {e}; expected e.g. '0-31,40'") from e
+    if not seeds:
+        raise app.UsageError(f"--{name}={text!r} names no seeds")
+    return seeds
+
+
 def _seeds(opts):
     if opts.seeds:
-        return common.parse_int_list(opts.seeds)
+        return _parse_seeds("seeds", opts.seeds)
     return list(range(opts.seed, opts.seed + opts.num))
 
 
 def _seeds_b(opts, seeds):
     if opts.seeds_b:
-        b = common.parse_int_list(opts.seeds_b)
+        b = _parse_seeds("seeds_b", opts.seeds_b)
         if len(b) != len(seeds):
             raise app.UsageError(f"--seeds_b has {len(b)} seeds, --seeds {len(seeds)}")
         return b
@@ -343,6 +374,68 @@ def task_neighbours(ctx):
          "seeds": seeds, "indices": idx.tolist(), "distances": dist.tolist()}, indent=2) + "\n")
 
 
+def _strip_indices(num_frames, count=8):
+    """Indices of `count` frames spread evenly over a video (its still summary)."""
+    return sorted(set(np.linspace(0, num_frames - 1, min(count, num_frames)).round().astype(int).tolist()))
+
+
+def task_video(ctx):
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    w_avg = ctx.w_avg if opts.psi != 1.0 else None
+    try:
+        w = video.latent_walk_styles(ctx.generator, seeds, opts.frames_per_seed, opts.psi, w_avg, opts.loop,
+                                     opts.walk)
+    except ValueError as e:
+        raise app.UsageError(f"--task=video: {e}") from e
+    path = video.video_path(ctx.out / "video", opts.video_format)
+    kept = []  # the frame of each seed, for strip.png
+
+    def frames():
+        for i, frame in enumerate(video.render_frames(ctx.generator, w, opts.video_size,
+                                                      chunk_pixels=opts.chunk_pixels, log_every=10)):
+            if i % opts.frames_per_seed == 0:
+                kept.append(frame)
+            yield frame
+
+    count = video.write_video(frames(), path, opts.fps)
+    ctx.save_png("strip.png", common.tile_images(np.stack(kept), ncols=len(kept), pad=2))
+    ctx.save_npy("w.npy", w)
+    logging.info("video: %d frames -> %s", count, path)
+
+
+def task_zoom(ctx):
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    if len(opts.zoom_center) != 2:
+        raise app.UsageError(f"--zoom_center needs two numbers x,y, got {opts.zoom_center}")
+    center = tuple(float(v) for v in opts.zoom_center)
+    try:
+        windows = zoom.zoom_windows(center, opts.zoom_frames, opts.zoom)  # validates before rendering
+    except ValueError as e:
+        raise app.UsageError(str(e)) from e
+    strip_at = _strip_indices(opts.zoom_frames)
+    for s, w in zip(seeds, ctx.styles(seeds)):
+        kept = []  # only the strip's frames: memory stays bounded however long the zoom
+
+        def frames(w=w, kept=kept):
+            for i, frame in enumerate(zoom.zoom_frames(ctx.generator, w, center, opts.zoom_frames, opts.zoom,
+                                                       opts.video_size, chunk_pixels=opts.chunk_pixels,
+                                                       log_every=10)):
+                if i in strip_at:
+                    kept.append(frame)
+                yield frame
+
+        path = video.video_path(ctx.out / f"seed{s:04d}", opts.video_format)
+        video.write_video(frames(), path, opts.fps)
+        ctx.save_png(f"seed{s:04d}_strip.png", common.tile_images(np.stack(kept), ncols=len(kept), pad=2))
+        ctx.save_png(f"seed{s:04d}_last.png", kept[-1])
+    (ctx.out / "zoom.json").write_text(json.dumps(
+        {"center": center, "max_zoom": opts.zoom, "frames": opts.zoom_frames, "seeds": seeds,
+         "strip_frames": strip_at,
+         "windows": [{"x_range": list(x), "y_range": list(y)} for x, y in windows]}, indent=2) + "\n")
+
+
 TASK_FUNCTIONS = {
     "sample": task_sample,
     "interpolate": task_interpolate,
@@ -353,6 +446,8 @@ TASK_FUNCTIONS = {
     "blend": task_blend,
     "encodings": task_encodings,
     "neighbours": task_neighbours,
+    "video": task_video,
+    "zoom": task_zoom,
 }
 
 
@@ -382,7 +477,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Decoding image files of any format and mode to RGB uint8, with errors that name the file.
 
-Everything that turns encoded bytes into pixels goes through `decode_image_bytes` (Pillow), in the
-input pipelines (inside `tf.numpy_function`) and in the TFRecord converter alike, so that the
-folder, TFRecord and TFDS sources treat every image the same way:
+`decode_image_bytes` (Pillow) turns encoded bytes into pixels for the TFRecord converter and for
+Python callers; the input pipelines decode in-graph with TF ops (`cips_tf.data.graph_decode`, no
+Python in tf.data) and map modes to RGB the same way:
 
 - any Pillow format (JPEG, PNG, WebP, BMP, GIF: first frame, TIFF ...);
 - any mode -> RGB: grayscale and palette images are expanded, CMYK and YCbCr converted, 16-bit
@@ -14,7 +14,9 @@ folder, TFRecord and TFDS sources treat every image the same way:
   not a grey band.
 
 Skipped bad images are recorded in a process-wide `BadImageLog` (`skipped_images()`), and each
-new one is logged with absl at WARNING level together with the running count.
+new one is logged with absl at WARNING level together with the running count. The pipelines record
+them in-graph (hash tables the log watches); the log reads the tables whenever it is queried, and
+the training loop queries it at every progress line.
 """
 import io
 import os
@@ -114,12 +116,41 @@ def list_image_files(folder, extensions=IMAGE_EXTENSIONS):
     return sorted(files)
 
 
+def _reason(name):
+    """Why a file the pipeline could not decode is bad (Pillow's diagnosis, read outside tf.data)."""
+    if "[record " in name or "[" in name and not os.path.exists(name):  # a TFRecord / TFDS record
+        return "cannot be decoded (truncated, corrupt or an unsupported format)"
+    if not os.path.isfile(name):
+        return "missing or unreadable"
+    try:
+        read_image_file(name)
+    except BadImageError as e:
+        return e.reason
+    return "TensorFlow cannot decode this format (convert_image_folder converts it)"
+
+
 class BadImageLog:
     """Thread-safe record of skipped bad images: name -> reason. Each new one is logged (absl)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._skipped = {}
+        self._tables = []  # kept alive: the pipeline that fills a table may be gone when it is read
+
+    def watch(self, table):
+        """Also reports the names in `table` (a `tf.lookup.experimental.MutableHashTable` string ->
+        int64 filled by an input pipeline) as skipped bad images."""
+        with self._lock:
+            self._tables.append(table)
+
+    def _sync(self):
+        with self._lock:
+            tables = list(self._tables)
+        for table in tables:
+            names = table.export()[0].numpy()
+            for name in sorted(n.decode("utf-8", "replace") for n in names):
+                if name not in self._skipped:
+                    self.record(name, _reason(name))
 
     def record(self, name, reason):
         with self._lock:
@@ -130,16 +161,21 @@ class BadImageLog:
         logging.warning("Skipped bad image %s (%s); %d bad image(s) skipped so far", name, reason, count)
 
     def skipped(self):
+        self._sync()
         with self._lock:
             return dict(self._skipped)
 
     def count(self):
+        self._sync()
         with self._lock:
             return len(self._skipped)
 
     def reset(self):
         with self._lock:
             self._skipped.clear()
+            tables = list(self._tables)
+        for table in tables:
+            table.remove(table.export()[0])
 
 
 BAD_IMAGES = BadImageLog()

@@ -2,7 +2,7 @@
 
     source units (indices or files; sharded per input pipeline; training: a new stateless
              permutation every epoch, endless)
-      -> decode to uint8 RGB (Pillow, errors name the file; bad images skipped if asked)
+      -> decode to uint8 RGB (TF ops in-graph, errors name the file; bad images skipped if asked)
       -> fit_to_resolution (deterministic geometry)                          -> [cache]
       -> [training: repeat, block shuffle of `shuffle_buffer` elements (stateless)]
       -> enumerate -> augment (stateless, seeded per element) -> center crop -> [-1, 1]
@@ -15,17 +15,16 @@ order also depends on the TF global seed. So the same `seed` gives the same batc
 global seed and parallelism. (Exception: the 'tfds' source shuffles its files with TFDS's own
 seeded shuffle, which also reads the global seed.)
 
-Known hazard: encoded images are decoded by Pillow inside `tf.numpy_function`. If an iterator over
-such a pipeline is still alive when the interpreter shuts down (e.g. held in a module global), TF
-may call into Python during finalization and the process can hang at exit (a TF race, see
-tensorflow/tensorflow#21277 and relatives). Keep iterators in function scope (or `del` them)
-so they are freed before exit; 'fashion_mnist' has no Python in its pipeline.
+No Python runs inside the pipeline (images are decoded by TF ops, `graph_decode`), so a data
+error ends the process like any other exception: there is no Python callback for TF to hang on
+while it shuts an iterator down.
 """
 import numpy as np
 import tensorflow as tf
 
 from cips_tf.data import config as config_lib
 from cips_tf.data import fashion_mnist
+from cips_tf.data import graph_decode
 from cips_tf.data import images as images_lib
 from cips_tf.data import tfrecord
 from cips_tf.data import transforms
@@ -33,32 +32,9 @@ from cips_tf.data import transforms
 _MAX_INTERLEAVE = 16
 
 
-def _decode_py(data, name, from_file, skip):
-    """numpy_function body: encoded bytes (or a file path) -> (uint8 [H, W, 3], ok)."""
-    name = name.decode("utf-8", "replace")
-    try:
-        image = images_lib.read_image_file(name) if from_file else images_lib.decode_image_bytes(data, name)
-    except images_lib.BadImageError as e:
-        if not skip:
-            raise images_lib.BadImageError(e.name, f"{e.reason} (data.skip_bad_images=True skips such files)") from e
-        images_lib.BAD_IMAGES.record(e.name, e.reason)
-        return np.zeros((0, 0, 3), np.uint8), False
-    return image, True
-
-
 def _decode(ds, *, from_file, skip, parallel):
-    """Dataset of (data, name) -> dataset of uint8 [H, W, 3], decoded by Pillow in parallel."""
-
-    def decode(data, name):
-        image, ok = tf.numpy_function(
-            lambda d, n: _decode_py(d, n, from_file, skip), [data, name], [tf.uint8, tf.bool], stateful=False
-        )
-        return tf.ensure_shape(image, [None, None, 3]), tf.ensure_shape(ok, [])
-
-    ds = ds.map(decode, num_parallel_calls=parallel, deterministic=True)
-    if skip:
-        ds = ds.filter(lambda image, ok: ok)
-    return ds.map(lambda image, ok: image)
+    """Dataset of (data, name) -> dataset of uint8 [H, W, 3], decoded in-graph by TF ops."""
+    return graph_decode.decode_dataset(ds, from_file=from_file, skip=skip, parallel=parallel)
 
 
 def _gray_or_rgba_to_rgb(image):
@@ -138,6 +114,7 @@ def _fashion_mnist_source(cfg, training, seed, input_context, parallel):
 
 def _folder_source(cfg, training, seed, input_context, parallel):
     files = images_lib.list_image_files(cfg.path)
+    graph_decode.check_decodable_files(files, skip=cfg.skip_bad_images)
     num, index = _shard_args(input_context)
     if len(files) < num:
         raise ValueError(f"{cfg.path}: {len(files)} image files cannot feed {num} input pipelines")

@@ -113,9 +113,11 @@ class CIPSServingModule(tf.Module):
 
     # -- building blocks ------------------------------------------------------------------------
     def _styles(self, z, truncation_psi):
+        z, truncation_psi = _finite(z, "z"), _finite(truncation_psi, "truncation_psi")
         return styles(self._generator, z, truncation_psi, tf.convert_to_tensor(self.w_avg))  # [N, S] float32
 
     def _synthesize(self, w, coords):
+        w, coords = _finite(w, "w"), _finite(coords, "coords")
         rgb = self._generator.synthesis(w, coords, randomize_noise=False)  # [N, h, w, 3]
         return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
 
@@ -170,7 +172,7 @@ class CIPSServingModule(tf.Module):
         return {"images": self._synthesize(w, coords)}
 
     def _mapping(self, z):
-        return {"w": tf.cast(self._generator.mapping(z), tf.float32)}
+        return {"w": tf.cast(self._generator.mapping(_finite(z, "z")), tf.float32)}
 
     def _synthesis(self, w, coords):
         checks = self._check_request("synthesis", coords, {"w": w})
@@ -181,6 +183,12 @@ class CIPSServingModule(tf.Module):
     def signatures(self):
         """`{signature_name: concrete function}` for `tf.saved_model.save`."""
         return {name: self.functions[name].get_concrete_function() for name in SIGNATURES}
+
+
+def _finite(tensor, name):
+    """`tensor`, or InvalidArgument "<name> must be finite ..." when it holds NaN or inf (a NaN z or
+    truncation_psi would otherwise render all-black images without an error)."""
+    return tf.debugging.check_numerics(tensor, f"input {name} must be finite (no NaN or inf)")
 
 
 def warmup_inputs(module, batch=1):

@@ -23,6 +23,7 @@ from cips_tf.metrics import precision_recall as pr_lib
 __all__ = ["ALL_METRICS", "evaluate_generator", "extract_features"]
 
 ALL_METRICS = ("fid", "kid", "pr")
+from cips_tf.metrics.metric_log import FULL  # num_real=FULL: every real image (StyleGAN's "_full" metrics)
 
 
 def _as_images(batch):
@@ -40,7 +41,7 @@ def _as_images(batch):
 
 
 def extract_features(batches, extractor, limit, progbar=None, keep_features=True):
-    """Runs `extractor` over an iterable of image batches until `limit` images are seen.
+    """Runs `extractor` over an iterable of image batches until `limit` images are seen (None: all).
 
     Real batches may be uint8 pixels or floats in [-1, 1]; both are quantized to uint8 by the
     extractor, so real and generated images get identical preprocessing.
@@ -54,18 +55,18 @@ def extract_features(batches, extractor, limit, progbar=None, keep_features=True
     stats = fid_lib.ActivationStatistics()
     kept = []
     iterator = iter(batches)
-    while stats.count < limit:  # test before pulling: never generates or reads a batch it will not use
+    while limit is None or stats.count < limit:  # test before pulling: never generates or reads a batch it will not use
         batch = next(iterator, None)
         if batch is None:
             break
-        images = _as_images(batch)[: limit - stats.count]
+        images = _as_images(batch)[: None if limit is None else limit - stats.count]
         features = np.asarray(extractor(images), np.float32)  # [B, D]
         stats.update(features)
         if keep_features:
             kept.append(features)
         if progbar is not None:
             progbar.add(len(features))
-    if stats.count < limit:
+    if limit is not None and stats.count < limit:
         raise ValueError(f"the real dataset ran out after {stats.count} images; {limit} were requested")
     return stats, (np.concatenate(kept) if keep_features else None)
 
@@ -102,7 +103,7 @@ def evaluate_generator(
       extractor: feature extractor (see the module docstring).
       num_samples: number of generated images.
       batch_size: generated images per `sample_fn` call.
-      num_real: number of real images (None: `num_samples`).
+      num_real: number of real images (None: `num_samples`; `FULL`: the whole real dataset).
       metrics: any of "fid", "kid", "pr" (precision/recall, Kynkaanniemi et al. with k = `pr_k`).
       seed: first generator seed.
       real_cache: optional `fid.RealStatisticsCache`; with `real_cache_key` =
@@ -121,21 +122,22 @@ def evaluate_generator(
     if unknown:
         raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {ALL_METRICS}")
     num_real = num_samples if num_real is None else num_real
+    real_limit = None if num_real == FULL else int(num_real)
     keep = "kid" in metrics or "pr" in metrics
     start = time.time()
 
     cached = None
     if real_cache is not None and real_cache_key is not None:
         cached = real_cache.get(*real_cache_key, extractor.name)
-        if cached is not None and (cached[0].count != num_real or (keep and cached[1] is None)):
+        if cached is not None and ((real_limit is not None and cached[0].count != real_limit) or (keep and cached[1] is None)):
             cached = None  # made with other settings: recompute
-    todo = num_samples + (0 if cached else num_real)
+    todo = None if (real_limit is None and not cached) else num_samples + (0 if cached else real_limit)
     progbar = keras.utils.Progbar(todo, verbose=1 if progress else 0, unit_name="image")
 
     if cached:
         real_stats, real_features = cached
     else:
-        real_stats, real_features = extract_features(real_batches, extractor, num_real, progbar, keep)
+        real_stats, real_features = extract_features(real_batches, extractor, real_limit, progbar, keep)
         if real_cache is not None and real_cache_key is not None:
             real_cache.put(*real_cache_key, extractor.name, real_stats, real_features)
     fake_stats, fake_features = extract_features(

@@ -164,6 +164,41 @@ def dataset_id(data_config):
     return f"{source}-{os.path.abspath(str(data_config.path))}"
 
 
+def real_stats_key(data_config, split, resolution, extractor_kind, extractor_path, fingerprint=None):
+    """The (dataset, split, resolution) key of cached real statistics (`fid.RealStatisticsCache`).
+
+    The dataset part hashes the data's content (`dataset_fingerprint`: file listing or shard
+    content), the data options and the extractor weights, so a changed dataset, a changed
+    `extractor_path` or a retrained extractor never reuses stale statistics. `fingerprint`: a
+    `dataset_fingerprint(data_config)` computed before (it reads the data).
+    """
+    from cips_tf.data.fingerprint import dataset_fingerprint
+
+    d = data_config
+    fingerprint = fingerprint or dataset_fingerprint(d)
+    options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
+               extractor_kind, weights_fingerprint(extractor_kind, extractor_path), fingerprint]
+    tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
+    return (f"{dataset_id(d)}-{tag}", split, int(resolution))
+
+
+def log_results(directory, results, metrics, num_samples, num_real, step=None, pr_k=3, **extra):
+    """Names `evaluate_generator` results as StyleGAN does and appends one line per metric family to
+    `directory/metric-<name>.jsonl` (`cips_tf.metrics.metric_log`).
+
+    `num_samples` / `num_real` are the counts as requested (`num_real` may be `metric_log.FULL`);
+    the lines record the counts measured. Returns (`{family: {name: value}}`, the paths written).
+    """
+    from cips_tf.metrics import metric_log
+
+    grouped = metric_log.stylegan_results(results, metrics, num_samples, num_real, results["standard"], pr_k)
+    paths = metric_log.append_metric_logs(
+        directory, grouped, step=step, num_samples=results["num_fake"], num_real=results["num_real"],
+        extractor=results["extractor"], standard=results["standard"], **extra,
+    )
+    return grouped, paths
+
+
 def real_image_batches(data_config, resolution, batch_size, split=None):
     """One deterministic pass over the real data: float32 [B, R, R, 3] in [-1, 1], in source order.
 

@@ -5,6 +5,8 @@
 - Exported SavedModel (`BASE/<name>/<version>/`): the Keras generator stored beside the serving
   graph in `assets.extra/cips_generator.keras` (TF Serving ignores that directory's other files),
   with `assets.extra/w_avg.npy`.
+- `cips-convert` output directory (`DIR/generator.keras`): the converted official generator
+  (no w_avg: estimated where needed).
 """
 import dataclasses
 import json
@@ -44,6 +46,19 @@ def read_config(workdir):
     return ml_collections.ConfigDict(json.loads(path.read_text()))
 
 
+def checkpoint_path(workdir, step=None):
+    """The checkpoint prefix of a training workdir: `checkpoints/ckpt-<step>`, or the latest one."""
+    import tensorflow as tf
+
+    ckpt_dir = pathlib.Path(workdir) / "checkpoints"
+    if step is not None:
+        return str(ckpt_dir / f"ckpt-{int(step)}")
+    ckpt_path = tf.train.latest_checkpoint(str(ckpt_dir))
+    if ckpt_path is None:
+        raise FileNotFoundError(f"{ckpt_dir}: no checkpoint found")
+    return ckpt_path
+
+
 def load_generator(path, step=None):
     """Returns a `LoadedGenerator` for a training workdir or an exported SavedModel directory."""
     import keras
@@ -52,6 +67,8 @@ def load_generator(path, step=None):
     from cips_tf.models.factory import generator_from_config
 
     path = pathlib.Path(path)
+    if (path / "generator.keras").exists() and not (path / "config.json").exists():  # cips-convert output
+        return LoadedGenerator(keras.saving.load_model(path / "generator.keras", compile=False), None, None, str(path))
     if (path / "saved_model.pb").exists():
         keras_path = path / SAVEDMODEL_KERAS
         if not keras_path.exists():
@@ -62,13 +79,7 @@ def load_generator(path, step=None):
         return LoadedGenerator(generator, w_avg, None, str(path))
     config = read_config(path)
     generator = generator_from_config(config)
-    ckpt_dir = path / "checkpoints"
-    if step is None:
-        ckpt_path = tf.train.latest_checkpoint(str(ckpt_dir))
-        if ckpt_path is None:
-            raise FileNotFoundError(f"{ckpt_dir}: no checkpoint found")
-    else:
-        ckpt_path = str(ckpt_dir / f"ckpt-{int(step)}")
+    ckpt_path = checkpoint_path(path, step)
     w_avg = tf.Variable(tf.zeros([generator.style_dim]), trainable=False)
     tf.train.Checkpoint(g_ema=generator, w_avg=w_avg).read(ckpt_path).expect_partial()
     w_avg_value = w_avg.numpy()

@@ -11,6 +11,9 @@ def default_config():
     c.batch_size = 32  # global batch (official: 4 per GPU x 8 GPUs)
     c.num_train_steps = 1_200_000
     c.seed = 0
+    # Fine-tuning: a training workdir, a cips-convert output directory or an exported model whose
+    # G, G_ema (and D when present) initialize a NEW run (step 0, fresh optimizers); ignored on resume.
+    c.init_from = ml_collections.config_dict.placeholder(str)
 
     c.model = ml_collections.ConfigDict()
     c.model.hidden_size = 512
@@ -63,13 +66,16 @@ def default_config():
     c.training.eval_every = 0  # 0: no in-training FID
     c.training.eval_num_samples = 1000
     c.training.strategy = "auto"  # auto (MultiWorker from TF_CONFIG, else Mirrored) | mirrored | default
-    c.training.max_consecutive_nonfinite = 0  # stop at the first non-finite loss
+    # A step that leaves a NaN/inf loss, weight or optimizer slot rolls back to the last checkpoint
+    # up to this many times in a row; then (or at once with 0) the run stops with NonFiniteLossError.
+    c.training.max_consecutive_nonfinite = 0
+    c.training.restore_step = ml_collections.config_dict.placeholder(int)  # resume from ckpt-N (None: newest good)
 
     # In-training and CLI evaluation (cips_tf.training.eval_hook, cips-evaluate).
     c.eval = ml_collections.ConfigDict()
     c.eval.extractor = "offline"  # offline (NON-STANDARD Fashion-MNIST CNN, "*_offline") | inception
     c.eval.extractor_path = ml_collections.config_dict.placeholder(str)  # None: default cache / $CIPS_INCEPTION_PATH
-    c.eval.num_real = ml_collections.config_dict.placeholder(int)  # None: training.eval_num_samples
+    c.eval.num_real = ml_collections.config_dict.placeholder(int)  # None: training.eval_num_samples; 0: all ("_full")
     c.eval.batch_size = 50
     c.eval.seed = 0  # first latent seed; the same seeds at every evaluation
     c.eval.split = ml_collections.config_dict.placeholder(str)  # None: data.split

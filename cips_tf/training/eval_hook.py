@@ -5,7 +5,7 @@ The training loop calls `FidHook` every `config.training.eval_every` steps (chie
     hook = eval_hook.FidHook(config, workdir)          # cheap; nothing is loaded yet
     ...
     if hook.should_run(step):
-        scalars = hook(gan.g_ema, step)               # {"eval/fid_offline": ..., ...}
+        scalars = hook(gan.g_ema, step)               # {"eval/fid1k_offline": ..., ...}
 
 The first call loads (or, for the offline extractor, trains once into its cache) the feature
 extractor and measures the real data; the real statistics are cached under
@@ -20,7 +20,7 @@ Config fields read (all optional except the two `training.*` ones, which default
   eval.extractor_path        offline: the extractor directory (default `default_extractor_dir()`,
                              trained there once if absent); inception: the weights path (default
                              $CIPS_INCEPTION_PATH).
-  eval.num_real              real images (default: eval_num_samples).
+  eval.num_real              real images (default: eval_num_samples; 0: the whole split, "_full").
   eval.batch_size            images per generator / extractor call (default 50).
   eval.seed                  first latent seed; the same seeds at every step (default 0).
   eval.split                 real split (default: config.data.split).
@@ -29,14 +29,15 @@ Config fields read (all optional except the two `training.*` ones, which default
 The sampling protocol, extractors and real data are those of `cips_tf.metrics.protocol`, shared
 with `cips-evaluate` and the pipeline's Evaluator.
 """
-import hashlib
 import math
 import pathlib
 import time
 
 from absl import logging
 
+from cips_tf.data.fingerprint import dataset_fingerprint
 from cips_tf.metrics import protocol
+from cips_tf.metrics.metric_log import FULL
 
 __all__ = ["FidHook"]
 
@@ -60,8 +61,9 @@ class FidHook:
 
     Returns (from a call):
       A dict of Python floats to log as TensorBoard scalars, e.g. for the offline extractor
-      `{"eval/fid_offline": 41.2, "eval/seconds": 12.3}`. Names end in "_offline" when the
-      extractor is the NON-STANDARD one.
+      `{"eval/fid1k_offline": 41.2, "eval/seconds": 12.3}`: StyleGAN names (`metric_log`), ending
+      in "_offline" when the extractor is the NON-STANDARD one. Each call also appends a line per
+      metric to `workdir/metric-<name>.jsonl`.
     """
 
     def __init__(self, config, workdir):
@@ -71,7 +73,10 @@ class FidHook:
         self.num_samples = int(t.get("eval_num_samples", 1000))
         self.extractor_kind = e.get("extractor", "offline") or "offline"
         self.extractor_path = e.get("extractor_path", None)
-        self.num_real = int(e.get("num_real", None) or self.num_samples)
+        num_real = e.get("num_real", None)
+        self.num_real = FULL if num_real == 0 else int(num_real or self.num_samples)  # 0: StyleGAN's "_full"
+        self.workdir = pathlib.Path(workdir)
+        self._fingerprint = None
         self.batch_size = int(e.get("batch_size", 50))
         self.seed = int(e.get("seed", 0))
         self.split = e.get("split", None) or config.data.get("split", "train")
@@ -100,14 +105,11 @@ class FidHook:
 
     @property
     def cache_key(self):
-        """(dataset, split, resolution); the dataset part also fingerprints the data options and the
-        extractor weights, so a changed `eval.extractor_path` or retrained extractor never reuses
-        stale real statistics."""
-        d = self.data_config
-        options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
-                   self.extractor_kind, protocol.weights_fingerprint(self.extractor_kind, self.extractor_path)]
-        tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
-        return (f"{protocol.dataset_id(d)}-{tag}", self.split, self.resolution)
+        """`protocol.real_stats_key(...)` of this run's data and extractor (the fingerprint computed once)."""
+        if self._fingerprint is None:
+            self._fingerprint = dataset_fingerprint(self.data_config)
+        return protocol.real_stats_key(self.data_config, self.split, self.resolution, self.extractor_kind,
+                                       self.extractor_path, fingerprint=self._fingerprint)
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:
@@ -135,10 +137,10 @@ class FidHook:
             real_cache_key=self.cache_key,
             progress=False,
         )
+        grouped, _ = protocol.log_results(self.workdir, results, self.metrics, self.num_samples, self.num_real,
+                                          step=step)
         scalars = {}
-        for k, v in results.items():
-            if k in ("standard", "extractor", "num_real", "num_fake", "seconds"):
-                continue
+        for k, v in ((k, v) for values in grouped.values() for k, v in values.items()):
             if math.isfinite(v):
                 scalars[f"eval/{k}"] = float(v)
             else:  # e.g. kid_std with a single block of samples

@@ -11,8 +11,17 @@ Fault tolerance: checkpoints are written every `training.checkpoint_every` steps
 step; SIGTERM (preemption) checkpoints, then returns. CheckpointManager writes the data files
 before atomically updating its state file, so a SIGKILL at any moment leaves the latest listed
 checkpoint complete and loses at most one interval. Re-running with the same workdir resumes at
-the saved step (TensorBoard steps continue). A non-finite loss stops the run with
-`NonFiniteLossError` before anything is saved, so the last good checkpoint is kept.
+the saved step (TensorBoard steps continue). Further (`cips_tf.training.checkpoints`):
+
+- the whole config is validated before anything is built (`validation.validate_config`);
+- one trainer per workdir: `DIR/.lock` is held (flock) for the whole run;
+- on resume the config wins for hyperparameters (each change is logged) and architecture changes
+  are refused; a checkpoint that fails to restore is set aside with a loud warning and the next
+  older one is used; `training.restore_step` picks one; stale `*_temp` save directories go;
+- after every step the losses AND every weight, EMA weight and optimizer slot are checked; a
+  non-finite value rolls the state back to the last saved checkpoint (at most
+  `training.max_consecutive_nonfinite` times in a row), else stops with `NonFiniteLossError`
+  naming that checkpoint. Nothing non-finite is ever saved (checked again before each save).
 """
 import json
 import math
@@ -29,16 +38,19 @@ from absl import logging
 from PIL import Image
 
 from cips_tf import data as data_lib
+from cips_tf.errors import RunError
 from cips_tf.latents import estimate_w_avg, quantize_images, z_from_seed
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.synthesis import common as synthesis_common
-from cips_tf.training import eval_hook
+from cips_tf.training import checkpoints as ckpt_lib
 from cips_tf.models.samplers import discriminator_size, make_sampler
+from cips_tf.training import eval_hook
+from cips_tf.training import validation
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; the run stopped without saving the bad state."""
+class NonFiniteLossError(RunError, RuntimeError):
+    """A loss, weight or optimizer slot became NaN or infinite; the run stopped without saving it."""
 
 
 def get_strategy(name="auto"):
@@ -159,6 +171,29 @@ def _learning_rate(optimizer):
     return float(tf.convert_to_tensor(optimizer.learning_rate).numpy())
 
 
+def named_state_variables(gan):
+    """(name, variable) of everything a checkpoint holds: G, D, G_ema and both optimizers' slots."""
+    named = []
+    for prefix, obj in (("generator", gan.generator), ("discriminator", gan.discriminator), ("g_ema", gan.g_ema),
+                        ("g_optimizer", gan.g_optimizer), ("d_optimizer", gan.d_optimizer)):
+        named += [(f"{prefix}/{getattr(v, 'path', v.name)}", v) for v in obj.variables]
+    return named
+
+
+def _resume_overrides(config, workdir):
+    """Compares `config` with the checkpointed run's config.json: logs each changed value, refuses
+    architecture changes (ConfigError). No-op for a new workdir."""
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.exists():
+        return []
+    changes = validation.resume_changes(json.loads(path.read_text()), config)
+    for field, old, new in changes:
+        kind = "hyperparameter" if validation.is_hyperparameter(field) else "setting"
+        logging.warning("resume: %s %s changed from %r (checkpointed run) to %r: the config wins", kind, field,
+                        old, new)
+    return changes
+
+
 def write_config(config, workdir):
     path = pathlib.Path(workdir) / "config.json"
     path.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str))
@@ -184,14 +219,23 @@ def train_and_evaluate(config, workdir, max_steps=None):
     the final `step`, the last `metrics`, the latest `checkpoint` path and the `gan`.
     """
     workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     t = config.training
     strategy = get_strategy(t.get("strategy", "auto"))
     chief = is_chief(strategy)
+    validation.validate_config(config, num_replicas=strategy.num_replicas_in_sync)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not chief:
+        return _train(config, workdir, strategy, chief, max_steps)
+    with ckpt_lib.WorkdirLock(workdir):
+        _resume_overrides(config, workdir)
+        ckpt_lib.remove_stale_temp_dirs(workdir / "checkpoints")
+        return _train(config, workdir, strategy, chief, max_steps)
+
+
+def _train(config, workdir, strategy, chief, max_steps):
+    t = config.training
     num_replicas = strategy.num_replicas_in_sync
     global_batch = int(config.batch_size)
-    if global_batch % num_replicas:
-        raise ValueError(f"batch_size {global_batch} is not divisible by the {num_replicas} replicas")
     logging.info("strategy %s with %d replicas; global batch %d", type(strategy).__name__, num_replicas,
                  global_batch)
     keras.utils.set_random_seed(int(config.seed))  # reproducible initial weights
@@ -199,12 +243,24 @@ def train_and_evaluate(config, workdir, max_steps=None):
     # Refreshed from G_ema before every save, so exports and experiments read it from the checkpoint.
     w_avg = tf.Variable(tf.zeros([gan.g_ema.style_dim]), trainable=False, name="w_avg")
     checkpoint = make_checkpoint(gan, w_avg)
+    state = named_state_variables(gan) + [("w_avg", w_avg)]
+    # The config's learning rates win over the ones a checkpoint restores (resume overrides).
+    configured_lr = [(opt, _learning_rate(opt)) for opt in (gan.g_optimizer, gan.d_optimizer)]
     ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
+    latest = ckpt_lib.restore_with_fallback(checkpoint, workdir / "checkpoints", state, t.get("restore_step"),
+                                            read_only=not chief)
     manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=t.keep_checkpoints)
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
     if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        for opt, lr in configured_lr:
+            if not math.isclose(_learning_rate(opt), lr, rel_tol=1e-6):
+                logging.warning("resume: learning rate %g from the checkpoint replaced by the config's %g",
+                                _learning_rate(opt), lr)
+            opt.learning_rate = lr
         logging.info("resumed from %s at step %d", latest, int(gan.step.numpy()))
+    elif config.get("init_from"):  # fine-tuning: pretrained weights, step 0, fresh optimizers
+        from cips_tf.training import pretrained
+
+        pretrained.initialize_gan(gan, config.init_from)
     if chief:  # after the restore: a config that does not fit the checkpoints never overwrites it
         write_config(config, workdir)
     start_step = int(gan.step.numpy())
@@ -222,10 +278,23 @@ def train_and_evaluate(config, workdir, max_steps=None):
     )
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
 
+    state_vars = [v for _, v in named_state_variables(gan)]
+
     @tf.function
     def train_step(iterator, do_r1):
         per_replica = strategy.run(gan.train_step, args=(next(iterator),), kwargs={"do_r1": do_r1})
-        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+        out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+        return out, ckpt_lib.count_nonfinite(state_vars)  # weights, EMA and slots: NaN/inf after the update
+
+    def save(step):
+        """Saves `step` after checking that everything saved is finite."""
+        w_avg.assign(estimate_w_avg(gan.g_ema))
+        bad = ckpt_lib.nonfinite_tensors(state)
+        if bad:
+            raise NonFiniteLossError(f"refusing to save step {step}: {len(bad)} tensors hold NaN/inf "
+                                     f"({', '.join(sorted(bad)[:3])}); the last good checkpoint is "
+                                     f"{manager.latest_checkpoint or 'none'}")
+        manager.save(checkpoint_number=step)
 
     writer = tf.summary.create_file_writer(str(workdir)) if chief else tf.summary.create_noop_writer()
     fid_hook = eval_hook.FidHook(config, workdir) if chief else None
@@ -234,20 +303,35 @@ def train_and_evaluate(config, workdir, max_steps=None):
     step = start_step
     last_saved = start_step if latest else None
     metrics = {}
+    consecutive_nonfinite = 0
     window_start, window_step = time.time(), step
     logging.info("training from step %d to %d", start_step, total_steps)
     with _Preemption() as preemption:
         while step < total_steps:
             do_r1 = gan.d_reg_every > 0 and step % gan.d_reg_every == 0
-            out = train_step(iterator, do_r1)
+            out, nonfinite = train_step(iterator, do_r1)
             step += 1
             values = {k: float(v) for k, v in out.items()}
             bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-            if bad:
-                raise NonFiniteLossError(
-                    f"non-finite loss at step {step}: {bad}; stopping without saving. "
-                    f"The last good checkpoint is {manager.latest_checkpoint or 'none'} in {ckpt_dir}"
-                )
+            if bad or int(nonfinite):
+                what = (f"non-finite loss at step {step}: {bad}" if bad else
+                        f"non-finite weights or optimizer slots at step {step} ({int(nonfinite)} values)")
+                consecutive_nonfinite += 1
+                last = manager.latest_checkpoint
+                if consecutive_nonfinite > int(t.get("max_consecutive_nonfinite", 0)) or not last:
+                    raise NonFiniteLossError(
+                        f"{what}; stopping without saving. The last good checkpoint is {last or 'none'}: "
+                        "resume from it, e.g. with a lower --config.optimizer.learning_rate (on resume the config's "
+                        "hyperparameters win), or pick another with --config.training.restore_step=N"
+                    )
+                checkpoint.restore(last).assert_existing_objects_matched()
+                for opt, lr in configured_lr:  # the restore brought back the checkpoint's rates
+                    opt.learning_rate = lr
+                step = int(gan.step.numpy())
+                logging.warning("%s: rolled back to %s (step %d), %d of %d consecutive non-finite steps allowed",
+                                what, last, step, consecutive_nonfinite, t.max_consecutive_nonfinite)
+                continue
+            consecutive_nonfinite = 0
             metrics.update(values)
             if step % t.log_every == 0 or step == total_steps:
                 now = time.time()
@@ -269,9 +353,9 @@ def train_and_evaluate(config, workdir, max_steps=None):
                     tf.summary.scalar("train/d_learning_rate", _learning_rate(gan.d_optimizer))
                 for m in gan.trackers.values():
                     m.reset_state()
+                data_lib.skipped_images()  # logs bad images the pipeline skipped since the last line
             if step % t.checkpoint_every == 0 or step == total_steps or preemption.requested:
-                w_avg.assign(estimate_w_avg(gan.g_ema))
-                manager.save(checkpoint_number=step)
+                save(step)
                 last_saved = step
             if t.sample_every and (step % t.sample_every == 0 or step == total_steps) and chief:
                 grid = synthesis_common.tile_images(render_samples(gan.g_ema, sample_z, int(config.resolution)))
@@ -289,7 +373,6 @@ def train_and_evaluate(config, workdir, max_steps=None):
                 logging.warning("stopped by SIGTERM at step %d (checkpointed)", step)
                 break
     if last_saved != step:
-        w_avg.assign(estimate_w_avg(gan.g_ema))
-        manager.save(checkpoint_number=step)
+        save(step)
     writer.flush()
     return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint, "gan": gan}

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cips_tf.metrics import metric_log
 from cips_tf.models.generator import CIPSGenerator
 from tiny_models import TINY, make_workdir
 
@@ -52,23 +53,28 @@ def test_evaluate_all_metrics_writes_every_labelled_number(all_metrics_out):
     out, result = all_metrics_out
     report = json.loads((out / "metrics.json").read_text())
     metrics = report["metrics"]
-    assert set(metrics) == {"fid_offline", "kid_offline", "kid_offline_std", "precision_offline", "recall_offline",
+    assert set(metrics) == {"fid48_real40_offline", "kid48_real40_offline", "kid48_real40_offline_std", "pr48_3_real40_offline_precision", "pr48_3_real40_offline_recall",
                             "spectrum_profile_log10_l1"}
     for name, entry in metrics.items():
         assert entry["description"], name
-        if name != "kid_offline_std":  # one KID block of < 1024 samples: undefined, written as null
+        if name != "kid48_real40_offline_std":  # one KID block of < 1024 samples: undefined, written as null
             assert math.isfinite(entry["value"]), name
-    for name in ("fid_offline", "kid_offline", "precision_offline", "recall_offline"):
+    for name in ("fid48_real40_offline", "kid48_real40_offline", "pr48_3_real40_offline_precision", "pr48_3_real40_offline_recall"):
         assert metrics[name]["standard"] is False and "NON-STANDARD" in metrics[name]["description"]
-    assert metrics["kid_offline_std"]["value"] is None and "note" in metrics["kid_offline_std"]
-    assert 0.0 <= metrics["precision_offline"]["value"] <= 1.0
-    assert metrics["fid_offline"]["value"] >= 0.0
+    assert metrics["kid48_real40_offline_std"]["value"] is None and "note" in metrics["kid48_real40_offline_std"]
+    assert 0.0 <= metrics["pr48_3_real40_offline_precision"]["value"] <= 1.0
+    assert metrics["fid48_real40_offline"]["value"] >= 0.0
     assert report["standard"] is False and report["extractor"]["name"] == "fashion_mnist_cnn_v1"
     assert report["num_samples"] == 48 and report["num_real"] == 40
     assert report["model"]["resolution"] == 16
     assert report["data"] == {"source": "fashion_mnist", "split": "test", "spec": "workdir config.data"}
     assert report["truncation_psi"] == 0.8 and report["seed"] == 5
-    assert "fid_offline = " in result.stdout and "(NON-STANDARD)" in result.stdout
+    assert "fid48_real40_offline = " in result.stdout and "(NON-STANDARD)" in result.stdout
+    # one JSONL line per metric family, StyleGAN-named
+    for family in ("fid48_real40_offline", "kid48_real40_offline", "pr48_3_real40_offline"):
+        (record,) = metric_log.read_metric_log(out / f"metric-{family}.jsonl")
+        assert record["num_samples"] == 48 and record["num_real"] == 40 and record["standard"] is False
+    assert record["results"]["pr48_3_real40_offline_recall"] == metrics["pr48_3_real40_offline_recall"]["value"]
 
 
 def test_evaluate_spectrum_writes_real_and_generated_plots(all_metrics_out):
@@ -116,3 +122,32 @@ def test_evaluate_bad_data_spec_is_a_usage_error(tiny_workdir, tmp_path):
     result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path}", "--data=imagenet", "--metrics=spectrum")
     assert result.returncode != 0
     assert "fashion_mnist[:train|test|all]" in result.stderr
+
+
+def test_evaluate_full_real_set_is_named_full_and_cached_by_dataset_fingerprint(tiny_workdir, tiny_extractor,
+                                                                                 tmp_path):
+    from cips_tf.data.fashion_mnist import load_fashion_mnist
+
+    images, _ = load_fashion_mnist("test")
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for i in range(30):
+        Image.fromarray(images[i]).save(folder / f"{i:03d}.png")
+    cache = tmp_path / "cache"
+
+    def evaluate(out):
+        result = run_cli(f"--model={tiny_workdir}", f"--out={out}", "--metrics=fid", f"--data=folder:{folder}",
+                         "--num_samples=20", "--num_real=0", "--batch_size=10", f"--extractor_path={tiny_extractor}",
+                         f"--real_stats_cache={cache}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        return metric_log.read_metric_log(out / "metric-fid20_full_offline.jsonl")[-1]
+
+    first = evaluate(tmp_path / "out")
+    assert first["num_real"] == 30 and first["num_samples"] == 20 and first["metric"] == "fid20_full_offline"
+    assert len(list(cache.glob("*.npz"))) == 1
+    again = evaluate(tmp_path / "out")  # cached real statistics: the same number, one more log line
+    assert again["value"] == pytest.approx(first["value"], rel=1e-9)
+    assert len(metric_log.read_metric_log(tmp_path / "out" / "metric-fid20_full_offline.jsonl")) == 2
+    Image.fromarray(images[40]).save(folder / "999.png")  # the dataset changed: new statistics
+    changed = evaluate(tmp_path / "out2")
+    assert changed["num_real"] == 31 and len(list(cache.glob("*.npz"))) == 2

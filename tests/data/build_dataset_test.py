@@ -311,7 +311,7 @@ def test_build_dataset_native_sizes_block_shuffle_handles_ragged_images(tmp_path
 def test_build_dataset_from_converted_folder_matches_folder_source(tmp_path):
     for i in range(3):
         save(gradient_image(10 + i, 16, seed=i), tmp_path / "images" / f"{i}.png")
-    tfrecord.convert_image_folder(tmp_path / "images", tmp_path / "shards", num_shards=1, resolution=8)
+    data.convert_image_folder(tmp_path / "images", tmp_path / "shards", num_shards=1, resolution=8)
     from_folder = list(data.build_dataset(_config(source="folder", path=str(tmp_path / "images")),
                                           resolution=8, batch_size=3, seed=0, training=False))
     from_shards = list(data.build_dataset(_config(source="tfrecord", path=str(tmp_path / "shards")),

@@ -28,3 +28,46 @@ def save(image, path, **kwargs):
 def to_uint8(batch):
     """[-1, 1] floats -> uint8 (exact inverse of the pipeline's x / 127.5 - 1 on uint8 inputs)."""
     return np.round((np.asarray(batch) + 1.0) * 127.5).astype(np.uint8)
+
+
+def make_messy_folder(folder, size=16):
+    """A folder of good images in assorted formats and modes plus bad files of every kind.
+
+    Returns `(expected, bad)`: `expected` maps each good file's path relative to `folder` to the
+    uint8 [size, size, 3] pixels a center-cropped copy at `size` must hold (a NumPy / Pillow
+    oracle: alpha composited over white, palettes and grayscale expanded, the wide image's central
+    columns); `bad` lists the relative paths of the files that must be skipped.
+    """
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (size, size), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
+    wide = rng.integers(0, 256, (size, 4 * size, 3), dtype=np.uint8)
+    palette = Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).quantize(colors=16)
+    expected = {}
+    save(rgb, folder / "rgb.png")
+    expected["rgb.png"] = rgb
+    save(gray, folder / "gray" / "gray.png")
+    expected["gray/gray.png"] = np.repeat(gray[..., None], 3, -1)
+    save(rgba, folder / "rgba.png")
+    white = Image.new("RGBA", (size, size), (255, 255, 255, 255))
+    expected["rgba.png"] = np.asarray(Image.alpha_composite(white, Image.fromarray(rgba, "RGBA")).convert("RGB"))
+    save(palette, folder / "palette.gif")
+    expected["palette.gif"] = np.asarray(palette.convert("RGB"))
+    save(wide, folder / "wide.png")
+    expected["wide.png"] = wide[:, (4 * size - size) // 2:(4 * size + size) // 2]
+    save(rgb, folder / "rgb.bmp")
+    expected["rgb.bmp"] = rgb
+    save(Image.fromarray(rgb).resize((2 * size, 3 * size)), folder / "big.jpg", quality=95)
+    expected["big.jpg"] = None  # resized: only its size is checked
+    good_png = (folder / "rgb.png").read_bytes()
+    bad = {
+        "corrupt.png": good_png[:8] + b"\x00" * 64,
+        "truncated.png": good_png[: len(good_png) // 2],
+        "truncated.jpg": (folder / "big.jpg").read_bytes()[:300],
+        "empty.webp": b"",
+        "text.tiff": b"this is not an image\n",
+    }
+    for name, data in bad.items():
+        (folder / name).write_bytes(data)
+    return expected, sorted(bad)

@@ -1,9 +1,8 @@
-"""Tests for cips_tf.data.tfrecord: format, writer, folder converter, reader."""
+"""Tests for cips_tf.data.tfrecord: format, writer, reader (folders: prepare_test.py)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from cips_tf.data import images
 from cips_tf.data import tfrecord
 from data_test_utils import gradient_image, save
 
@@ -35,33 +34,6 @@ def test_write_tfrecords_plain_arrays_and_more_shards_than_images_gives_empty_sh
 def test_write_tfrecords_wrong_dtype_raises(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         tfrecord.write_tfrecords([np.zeros((4, 4, 3), np.float32)], tmp_path, num_shards=1)
-
-
-def test_convert_image_folder_reports_count_and_skipped_with_reasons(tmp_path):
-    folder = tmp_path / "images"
-    save(gradient_image(10, 20), folder / "a.png")
-    save(gradient_image(12, 12).mean(-1).astype(np.uint8), folder / "sub" / "b.jpg")
-    (folder / "broken.webp").write_bytes(b"RIFF0000WEBPjunk")
-    stats = tfrecord.convert_image_folder(folder, tmp_path / "out", num_shards=2, resolution=8)
-    assert stats["num_files"] == 3 and stats["num_examples"] == 2
-    assert [s["path"] for s in stats["skipped"]] == [str(folder / "broken.webp")]
-    assert stats["skipped"][0]["reason"]
-    assert stats["sizes"] == {"8x8": 2}
-    sources = sorted(ex["source"].numpy().decode() for ex in tfrecord.read_tfrecords(tmp_path / "out"))
-    assert sources == ["a.png", "sub/b.jpg"]
-
-
-def test_convert_image_folder_without_skip_raises_naming_file(tmp_path):
-    save(gradient_image(8, 8), tmp_path / "images" / "ok.png")
-    (tmp_path / "images" / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    with pytest.raises(images.BadImageError, match="bad.jpg"):
-        tfrecord.convert_image_folder(tmp_path / "images", tmp_path / "out", num_shards=1, skip_bad_images=False)
-
-
-def test_convert_image_folder_no_resolution_keeps_native_size(tmp_path):
-    save(gradient_image(10, 14), tmp_path / "images" / "a.png")
-    stats = tfrecord.convert_image_folder(tmp_path / "images", tmp_path / "out", num_shards=1)
-    assert stats["sizes"] == {"10x14": 1}
 
 
 def test_list_tfrecord_files_glob_dir_and_missing(tmp_path):

@@ -65,6 +65,24 @@ for name, kwargs in [
         report["errors"][name] = None
     except tf.errors.InvalidArgumentError as e:
         report["errors"][name] = e.message
+report["nonfinite"] = {}
+nan, inf = float("nan"), float("inf")
+small = tf.zeros([1, 4, 4, 2])
+for signature, bad_input, kwargs in [
+    ("serving_default", "z", dict(z=tf.fill([1, 16], nan), truncation_psi=tf.ones([1]))),
+    ("serving_default", "truncation_psi", dict(z=tf.zeros([1, 16]), truncation_psi=tf.constant([nan]))),
+    ("from_seed", "truncation_psi", dict(seed=tf.constant([1], tf.int64), truncation_psi=tf.constant([inf]))),
+    ("render", "z", dict(z=tf.fill([1, 16], -inf), truncation_psi=tf.ones([1]), coords=small)),
+    ("render", "coords", dict(z=tf.zeros([1, 16]), truncation_psi=tf.ones([1]), coords=small + nan)),
+    ("mapping", "z", dict(z=tf.fill([1, 16], inf))),
+    ("synthesis", "w", dict(w=tf.fill([1, 16], nan), coords=small)),
+    ("synthesis", "coords", dict(w=tf.zeros([1, 16]), coords=small + inf)),
+]:
+    try:
+        sig[signature](**kwargs)
+        report["nonfinite"][f"{signature}:{bad_input}"] = None
+    except tf.errors.InvalidArgumentError as e:
+        report["nonfinite"][f"{signature}:{bad_input}"] = e.message
 for record in tf.data.TFRecordDataset(path + "/assets.extra/tf_serving_warmup_requests"):
     request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
     feeds = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
@@ -202,6 +220,15 @@ def test_export_oversize_request_rejected_naming_the_limit(fresh_run, signature)
 def test_export_mismatched_batch_sizes_rejected(fresh_run, signature):
     _, report = fresh_run
     assert "must have the same batch size N" in (report["errors"][f"{signature}_batch"] or "")
+
+
+@pytest.mark.parametrize("case", ["serving_default:z", "serving_default:truncation_psi", "from_seed:truncation_psi",
+                                  "render:z", "render:coords", "mapping:z", "synthesis:w", "synthesis:coords"])
+def test_export_nonfinite_input_rejected_with_invalid_argument_naming_it(fresh_run, case):
+    _, report = fresh_run
+    message = report["nonfinite"][case]
+    assert message is not None, f"{case}: a NaN/inf input was accepted"
+    assert f"input {case.split(':')[1]} must be finite" in message
 
 
 def test_warmup_requests_replay_in_fresh_process_for_every_signature(fresh_run):

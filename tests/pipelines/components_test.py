@@ -214,3 +214,34 @@ def test_example_gen_reruns_when_the_image_folder_changes(tmp_path):
     result = runner.run_pipeline((example_gen.COMPONENT,), config, root)
     assert result.statuses["ExampleGen"] == "executed"
     assert result.artifacts["ExampleGen"]["examples"].properties["num_examples"] == 4
+
+
+def test_runner_checks_every_components_dependencies_before_the_first_runs(tmp_path):
+    import dataclasses
+
+    calls = []
+    source, doubler = _toy_components(calls)
+
+    def missing(config):
+        raise ImportError("tensorflow_gan is needed for KID: pip install 'tensorflow-gan==2.1.0'")
+
+    doubler = dataclasses.replace(doubler, check_dependencies=missing)
+    with pytest.raises(runner.MissingDependencyError, match="pipeline not started: Doubler: tensorflow_gan is needed"):
+        runner.run_pipeline((source, doubler), _smoke_config(), tmp_path / "root")
+    assert calls == [] and not (tmp_path / "root").exists()  # not even the first component ran
+
+
+def test_evaluator_and_pusher_dependency_checks_pass_here_and_name_tensorflow_gan_when_missing(monkeypatch):
+    from cips_tf.metrics import tfgan_compat
+    from pipelines import pipeline
+
+    components = pipeline.create_pipeline()
+    runner.check_dependencies(components, _smoke_config())  # installed here: no error
+
+    def hidden():
+        raise ImportError("tensorflow_gan is needed for KID and for the TF-GAN FID cross-check: pip install "
+                          "'tensorflow-gan==2.1.0'")
+
+    monkeypatch.setattr(tfgan_compat, "import_tfgan", hidden)
+    with pytest.raises(runner.MissingDependencyError, match="Evaluator: tensorflow_gan is needed"):
+        runner.check_dependencies(components, _smoke_config())

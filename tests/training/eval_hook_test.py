@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from cips_tf.metrics import protocol
+from cips_tf.metrics import metric_log, protocol
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.training import eval_hook
 from cips_tf.training.defaults import default_config
@@ -37,7 +37,7 @@ def test_fid_hook_returns_finite_scalars_and_caches_real_statistics(tiny_extract
     hook = eval_hook.FidHook(tiny_config(tiny_extractor), tmp_path)
     assert hook.enabled and hook.should_run(20) and not hook.should_run(15) and not hook.should_run(0)
     first = hook(generator, step=10)
-    assert set(first) == {"eval/fid_offline", "eval/seconds"}
+    assert set(first) == {"eval/fid40_offline", "eval/seconds"}  # StyleGAN name: 40 generated, 40 real
     assert all(math.isfinite(v) for v in first.values())
     cached = list((tmp_path / "eval" / "real_stats").glob("*.npz"))
     assert len(cached) == 1
@@ -46,18 +46,24 @@ def test_fid_hook_returns_finite_scalars_and_caches_real_statistics(tiny_extract
 
     monkeypatch.setattr(protocol, "real_image_batches", _forbid_real_data)
     second = hook(generator, step=20)  # same seeds, same weights, cached real stats: same FID
-    assert second["eval/fid_offline"] == pytest.approx(first["eval/fid_offline"], rel=1e-9)
+    assert second["eval/fid40_offline"] == pytest.approx(first["eval/fid40_offline"], rel=1e-9)
     resumed = eval_hook.FidHook(tiny_config(tiny_extractor), tmp_path)(generator, step=30)  # a resumed run
-    assert resumed["eval/fid_offline"] == pytest.approx(first["eval/fid_offline"], rel=1e-9)
+    assert resumed["eval/fid40_offline"] == pytest.approx(first["eval/fid40_offline"], rel=1e-9)
     assert cached[0].stat().st_mtime_ns == mtime
+    log = metric_log.read_metric_log(tmp_path / "metric-fid40_offline.jsonl")  # one line per evaluation
+    assert [r["step"] for r in log] == [10, 20, 30]
+    assert log[0]["value"] == pytest.approx(first["eval/fid40_offline"]) and log[0]["num_samples"] == 40
+    assert log[0]["num_real"] == 40 and log[0]["standard"] is False
+    assert log[0]["extractor"] == "fashion_mnist_cnn_v1"
 
 
 def test_fid_hook_kid_and_pr_scalars_skip_undefined_values(tiny_extractor, generator, tmp_path):
     config = tiny_config(tiny_extractor, num_samples=32)
     config.eval.metrics = "fid,kid,pr"
     scalars = eval_hook.FidHook(config, tmp_path)(generator, step=1)
-    assert {"eval/fid_offline", "eval/kid_offline", "eval/precision_offline", "eval/recall_offline"} <= set(scalars)
-    assert "eval/kid_offline_std" not in scalars  # NaN with one KID block: not logged
+    assert {"eval/fid32_offline", "eval/kid32_offline", "eval/pr32_3_offline_precision",
+            "eval/pr32_3_offline_recall"} <= set(scalars)
+    assert "eval/kid32_offline_std" not in scalars  # NaN with one KID block: not logged
     assert all(math.isfinite(v) for v in scalars.values())
 
 

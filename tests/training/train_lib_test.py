@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cips_tf.metrics import metric_log
 from cips_tf.training import train_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -67,12 +68,50 @@ def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(tmp
 def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
     good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
-    bad = _config(**{"loss.r1_gamma": float("nan"), "optimizer.d_reg_every": 1})
-    with pytest.raises(train_lib.NonFiniteLossError, match="non-finite loss at step 4"):
+    bad = _config(**{"optimizer.learning_rate": 1e30})  # the first update overflows the weights
+    with pytest.raises(train_lib.NonFiniteLossError, match="at step 4.*last good checkpoint is .*ckpt-3"):
         train_lib.train_and_evaluate(bad, tmp_path)
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) == good
-    values = [tf.train.load_variable(good, name) for name, _ in tf.train.list_variables(good) if "g_ema" in name]
-    assert all(np.isfinite(v).all() for v in values)
+    values = [tf.train.load_variable(good, name) for name, _ in tf.train.list_variables(good)]
+    floats = [v for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    assert len(floats) > 50 and all(np.isfinite(v).all() for v in floats)  # weights, EMA AND optimizer slots
+    resumed = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=1)  # the named checkpoint resumes
+    assert resumed["step"] == 4 and np.isfinite(list(resumed["metrics"].values())).all()
+
+
+def test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops(tmp_path, caplog):
+    train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
+    bad = _config(**{"optimizer.learning_rate": 1e30, "training.max_consecutive_nonfinite": 2})
+    with caplog.at_level("WARNING"), pytest.raises(train_lib.NonFiniteLossError, match="ckpt-3"):
+        train_lib.train_and_evaluate(bad, tmp_path)
+    assert caplog.text.count("rolled back to") == 2 and "2 of 2 consecutive" in caplog.text
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-3")
+
+
+def test_train_and_evaluate_resume_config_learning_rate_wins_and_is_logged(tmp_path, caplog):
+    train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
+    with caplog.at_level("WARNING"):
+        resumed = train_lib.train_and_evaluate(_config(**{"optimizer.learning_rate": 1e-4}), tmp_path, max_steps=0)
+    gan = resumed["gan"]
+    assert float(gan.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-4 * 4 / 5)  # lazy-reg ratio, k = 4
+    assert float(gan.d_optimizer.learning_rate.numpy()) == pytest.approx(1e-4 * 16 / 17)
+    assert "hyperparameter optimizer.learning_rate changed from 0.002 (checkpointed run) to 0.0001" in caplog.text
+    assert json.loads((tmp_path / "config.json").read_text())["optimizer"]["learning_rate"] == 1e-4
+
+
+def test_train_and_evaluate_refuses_architecture_change_and_busy_workdir_before_building(tmp_path):
+    from cips_tf.errors import ConfigError
+    from cips_tf.training import checkpoints
+
+    (tmp_path / "config.json").write_text(json.dumps(_config().to_dict(), default=str))
+    with pytest.raises(ConfigError, match=r"model.hidden_size: 16 -> 32"):
+        train_lib.train_and_evaluate(_config(**{"model.hidden_size": 32}), tmp_path)
+    with checkpoints.WorkdirLock(tmp_path):
+        start = time.time()
+        with pytest.raises(checkpoints.WorkdirLockedError, match=f"PID {os.getpid()}"):
+            train_lib.train_and_evaluate(_config(), tmp_path)
+        assert time.time() - start < 30
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def _cli(workdir, *flags):
@@ -155,7 +194,8 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
     c = _config(**{"training.eval_every": 3, "training.eval_num_samples": 32, "eval.batch_size": 16,
                    "eval.extractor_path": str(extractor)})
     train_lib.train_and_evaluate(c, tmp_path / "run")
-    assert _scalar_steps(tmp_path / "run", "eval/fid_offline") == [3, 6]
+    assert _scalar_steps(tmp_path / "run", "eval/fid32_offline") == [3, 6]
+    assert [r["step"] for r in metric_log.read_metric_log(tmp_path / "run" / "metric-fid32_offline.jsonl")] == [3, 6]
 
 
 def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):

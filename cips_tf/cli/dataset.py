@@ -1,0 +1,79 @@
+"""Prepares training data: an image folder, a zip file or a prepared TFDS dataset -> TFRecord shards.
+
+Usage:
+  cips-dataset --source=SRC --dest=DIR [--resolution=256] [--crop=center|none] [--max_images=N]
+               [--shards=16] [--runner=local|beam] [--beam_pipeline_args=--runner=DataflowRunner,...]
+               [--split=train] [--tfds_data_dir=DIR] [--image_key=image] [--report=PATH]
+               [--noskip_bad_images] [--overwrite] [--num_workers=N]
+
+SRC is an image folder (read recursively; jpg/png/webp/bmp/gif/tiff, any mode), a .zip file of
+images, or the name of a TFDS dataset already prepared in --tfds_data_dir (nothing is downloaded).
+Writes DIR/data-SSSSS-of-NNNNN.tfrecord (train with `--config.data.source=tfrecord
+--config.data.path=DIR`) and a JSON report (default DIR/dataset_report.json): counts, every
+skipped file with its reason, and the mode, format and size histograms. Bad files (corrupt,
+truncated, unreadable) are skipped and reported; with --noskip_bad_images the run fails naming
+the first one and keeps no shard.
+
+--runner=beam runs the same work as an Apache Beam pipeline (needs `pip install 'cips-tf[beam]'`);
+--beam_pipeline_args are its pipeline options, comma-separated, e.g.
+  --beam_pipeline_args=--runner=DataflowRunner,--project=P,--region=R,--temp_location=gs://B/tmp
+Both runners write the same records into the same shards and the same report.
+"""
+from absl import app, flags, logging
+
+from cips_tf.data import prepare
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("source", None, "Image folder, .zip file, or prepared TFDS dataset name.", required=True)
+flags.DEFINE_string("dest", None, "Output directory of the TFRecord shards (any tf.io.gfile path).", required=True)
+flags.DEFINE_integer("resolution", None, "Stored size (shorter side, or the square with --crop=center); "
+                     "default: the native size.", lower_bound=1)
+flags.DEFINE_enum("crop", "center", list(prepare.CROPS), "center: square images (center crop); none: keep the "
+                  "aspect ratio (the reader crops at training time).")
+flags.DEFINE_integer("max_images", 0, "Read at most the first N inputs (sorted order); 0: all.", lower_bound=0)
+flags.DEFINE_integer("shards", 16, "Number of TFRecord shards.", lower_bound=1)
+flags.DEFINE_enum("runner", "local", list(prepare.RUNNERS), "local: this process; beam: an Apache Beam pipeline.")
+flags.DEFINE_list("beam_pipeline_args", [], "Beam pipeline options (comma-separated), with --runner=beam.")
+flags.DEFINE_string("split", "train", "TFDS split (TFDS sources).")
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir holding the prepared dataset (TFDS sources).")
+flags.DEFINE_string("image_key", "image", "TFDS image feature (TFDS sources).")
+flags.DEFINE_string("report", None, "Where the JSON report goes (default DEST/dataset_report.json).")
+flags.DEFINE_boolean("skip_bad_images", True, "Skip and report bad files; --noskip_bad_images fails on the first.")
+flags.DEFINE_boolean("overwrite", False, "Replace shards already in --dest.")
+flags.DEFINE_integer("num_workers", None, "Threads of the local runner (default: min(4, CPUs)).", lower_bound=1)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.beam_pipeline_args and FLAGS.runner != "beam":
+        raise app.UsageError("--beam_pipeline_args needs --runner=beam")
+    import os  # pylint: disable=import-outside-toplevel
+
+    logging.set_verbosity(logging.INFO)
+    try:
+        source = prepare.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,
+                                          image_key=FLAGS.image_key)
+        options = prepare.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, max_images=FLAGS.max_images,
+                                  num_shards=FLAGS.shards, skip_bad_images=FLAGS.skip_bad_images)
+        report = prepare.prepare_dataset(source, FLAGS.dest, options, runner=FLAGS.runner,
+                                         beam_pipeline_args=FLAGS.beam_pipeline_args, num_workers=FLAGS.num_workers,
+                                         overwrite=FLAGS.overwrite)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:  # BadImageError is a ValueError
+        logging.error("cips-dataset: %s", e)
+        return 1
+    path = prepare.write_report(report, FLAGS.report or os.path.join(FLAGS.dest, prepare.REPORT_FILE))
+    for item in report["skipped"]:
+        print(f"skipped {item['path']}: {item['reason']}")
+    print(f"{report['num_examples']} of {report['num_inputs']} images written to {report['num_shards']} shards in "
+          f"{FLAGS.dest} ({report['num_skipped']} skipped, {report['run']['seconds']:.1f}s); report: {path}")
+    return 0
+
+
+def run():
+    """Console-script entry point (`cips-dataset`)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,664 @@
+"""Dataset preparation: an image folder, a zip file or a prepared TFDS dataset -> TFRecord shards.
+
+The one implementation of the dataset work behind `cips-dataset` and the pipeline's ExampleGen,
+whichever runner executes it:
+
+    source.list_refs()          the inputs, listed on the driver (file paths, zip members, TFDS
+                                shard instructions, Fashion-MNIST index ranges), each with a
+                                global input index
+    source.read(ref)            -> RawItem(index, name, location, data)   (encoded bytes or pixels)
+    process_item(raw, options)  decode + validate (`images.decode_image_bytes`: any format and
+                                mode -> RGB, truncated / corrupt files rejected), resize / crop
+                                (`transforms`), PNG-encode, `tf.train.Example` -> Result
+    shard_index(index)          input index % num_shards: every runner puts a record in the same
+                                shard, so shard contents and counts do not depend on the runner
+    Statistics                  counts, every skipped file with its reason, size / mode / format
+                                histograms; mergeable (a Beam CombineFn wraps it)
+
+`prepare_dataset(..., runner="local")` runs it in this process (a thread pool) and
+`runner="beam"` as one Apache Beam pipeline (`cips_tf.data.beam_prepare`: DirectRunner here,
+Dataflow / Flink / Spark through pipeline options). Both write the same records into the same
+shards (the order inside a shard aside) and the same report (apart from its `run` section).
+
+Output: `<out_dir>/<prefix>-SSSSS-of-NNNNN.tfrecord` (the format of `cips_tf.data.tfrecord`, what
+`data.source='tfrecord'` reads) and the report (a dict; `cips-dataset` writes it as JSON):
+
+    {"source": {...}, "options": {...}, "num_inputs", "num_examples", "num_skipped",
+     "skipped": [{"path", "reason"}, ...] (every one, sorted by path),
+     "modes": {"RGB": n, "L": n, "P": n, ...}      input modes of the written images
+     "formats": {"PNG": n, ...}, "input_sizes": {"HxW": n}, "sizes": {"HxW": n} (as stored),
+     "num_shards", "examples_per_shard", "files",
+     "run": {"runner", "seconds", ...}}
+"""
+import collections
+import concurrent.futures
+import dataclasses
+import datetime
+import functools
+import io
+import json
+import os
+import threading
+import time
+import zipfile
+from typing import Any, Optional
+
+import numpy as np
+from absl import logging
+
+from cips_tf.data import images as images_lib
+
+CROPS = ("center", "none")
+RUNNERS = ("local", "beam")
+REPORT_FILE = "dataset_report.json"
+_CHUNK = 1024  # inputs per ref for array sources (Fashion-MNIST): one ref = one unit of Beam work
+
+
+# ------------------------------------------------------------------------------------------------
+# Options and per-item processing
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What to do with each image.
+
+    Attributes:
+      resolution: target size, or None to keep the native size.
+      crop: 'center': a square (with `resolution`: shorter side resized to it, then the central
+        `resolution` x `resolution` window; without: the central min(H, W) square). 'none': keep
+        the aspect ratio (with `resolution`: shorter side resized to it); the reader crops later.
+      resize_shorter_side: False keeps the native scale with `resolution` (only the central
+        square is kept, upscaled when smaller than `resolution`): the random-rotation recipe.
+      max_images: read at most the first N inputs (sorted order / source order); 0: all.
+      num_shards: number of shard files.
+      prefix: shard file name prefix.
+      skip_bad_images: skip and report bad files; False: fail naming the first bad file.
+    """
+
+    resolution: Optional[int] = None
+    crop: str = "center"
+    resize_shorter_side: bool = True
+    max_images: int = 0
+    num_shards: int = 1
+    prefix: str = "data"
+    skip_bad_images: bool = True
+
+    def validate(self):
+        if self.resolution is not None and int(self.resolution) < 1:
+            raise ValueError(f"resolution must be a positive number of pixels (or None), got {self.resolution}")
+        if self.crop not in CROPS:
+            raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
+        if int(self.max_images) < 0:
+            raise ValueError(f"max_images must be >= 0 (0: all), got {self.max_images}")
+        if int(self.num_shards) < 1:
+            raise ValueError(f"num_shards must be >= 1, got {self.num_shards}")
+        if not self.prefix or "/" in self.prefix:
+            raise ValueError(f"prefix must be a plain file name prefix, got {self.prefix!r}")
+        return self
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RawItem:
+    """One input as read: `data` holds encoded bytes or a uint8 array; `error` a read failure."""
+
+    index: int  # global input index (listing order)
+    name: str  # stored in the record's `source` field (e.g. the path relative to the folder)
+    location: str  # where to find it (full path, archive:member, dataset[index]); used in reports
+    data: Any = None
+    error: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """One processed input: a serialized Example, or the reason it was skipped."""
+
+    index: int
+    location: str
+    record: Optional[bytes] = None
+    reason: Optional[str] = None
+    mode: Optional[str] = None
+    format: Optional[str] = None
+    input_size: Optional[str] = None  # "HxW" as decoded
+    size: Optional[str] = None  # "HxW" as stored
+
+    @property
+    def ok(self):
+        return self.record is not None
+
+    def summary(self, num_shards):
+        """What the statistics need (no pixels)."""
+        return {"location": self.location, "reason": self.reason, "mode": self.mode, "format": self.format,
+                "input_size": self.input_size, "size": self.size,
+                "shard": shard_index(self.index, num_shards) if self.ok else None}
+
+
+def shard_index(index, num_shards):
+    """The shard of the input with global index `index` (the same for every runner)."""
+    return int(index) % int(num_shards)
+
+
+def _hw(array):
+    return f"{array.shape[0]}x{array.shape[1]}"
+
+
+def _array_to_rgb(array, location):
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise images_lib.BadImageError(location, f"want uint8 pixels, got {array.dtype}")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=-1), "L"
+    if array.ndim == 3 and array.shape[-1] == 3:
+        return array, "RGB"
+    if array.ndim == 3 and array.shape[-1] == 4:
+        from PIL import Image
+
+        return images_lib.decode_image_bytes(_png_bytes(Image.fromarray(array, "RGBA")), location), "RGBA"
+    raise images_lib.BadImageError(location, f"want [H, W], [H, W, 1|3|4] pixels, got shape {array.shape}")
+
+
+def _png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _header(data):
+    """(mode, format) from the image header, or (None, None) when Pillow cannot even open it."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.mode, image.format
+    except Exception:  # the decoder below reports why
+        return None, None
+
+
+@functools.lru_cache(maxsize=None)
+def _fit_fn(resolution, crop, resize_shorter_side):
+    """One traced graph per geometry, for images of any size (eager ops cost ~4 ms per image)."""
+    import tensorflow as tf
+
+    from cips_tf.data import transforms
+
+    def upscale_only(image):
+        small = tf.reduce_min(tf.shape(image)[:2]) < resolution
+        return tf.cond(small, lambda: transforms.resize_shorter_side(image, resolution), lambda: image)
+
+    if crop == "center":
+        body = lambda image: transforms.fit_to_resolution(image, resolution, resize_shorter_side)  # noqa: E731
+    elif resize_shorter_side:
+        body = lambda image: transforms.resize_shorter_side(image, resolution)  # noqa: E731
+    else:
+        body = upscale_only
+    return tf.function(body, input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+
+
+def fit_image(image, options):
+    """uint8 [H, W, 3] -> uint8 [h, w, 3] per `options` (the geometry of `transforms`)."""
+    if options.resolution is None:
+        if options.crop == "none":
+            return image
+        side = min(image.shape[:2])
+        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+        return image[top:top + side, left:left + side]
+    fn = _fit_fn(int(options.resolution), options.crop, bool(options.resize_shorter_side))
+    return fn(image).numpy()
+
+
+def process_item(raw, options):
+    """Decode, validate, fit, encode one input -> `Result` (never raises for a bad image)."""
+    from cips_tf.data import tfrecord
+
+    mode = fmt = None
+    try:
+        if raw.error is not None:
+            raise images_lib.BadImageError(raw.location, raw.error)
+        if isinstance(raw.data, (bytes, bytearray)):
+            mode, fmt = _header(bytes(raw.data))
+            rgb = images_lib.decode_image_bytes(bytes(raw.data), raw.location)
+        else:
+            rgb, mode = _array_to_rgb(raw.data, raw.location)
+            fmt = "array"
+    except images_lib.BadImageError as e:
+        return Result(index=raw.index, location=raw.location, reason=e.reason, mode=mode, format=fmt)
+    image = np.ascontiguousarray(fit_image(rgb, options))
+    return Result(index=raw.index, location=raw.location, record=tfrecord.make_example(image, raw.name),
+                  mode=mode, format=fmt, input_size=_hw(rgb), size=_hw(image))
+
+
+# ------------------------------------------------------------------------------------------------
+# Statistics (mergeable: the local runner adds to one, Beam combines many)
+
+
+class Statistics:
+    """Counts and histograms over `Result.summary()` dicts; `merge` makes it a Beam combiner."""
+
+    _HISTOGRAMS = ("modes", "formats", "input_sizes", "sizes")
+
+    def __init__(self, num_shards):
+        self.num_shards = int(num_shards)
+        self.num_inputs = 0
+        self.skipped = []
+        self.histograms = {k: collections.Counter() for k in self._HISTOGRAMS}
+        self.per_shard = [0] * self.num_shards
+
+    def add(self, summary):
+        self.num_inputs += 1
+        if summary["reason"] is not None:
+            self.skipped.append({"path": summary["location"], "reason": summary["reason"]})
+            return self
+        for key, field in (("modes", "mode"), ("formats", "format"), ("input_sizes", "input_size"),
+                           ("sizes", "size")):
+            self.histograms[key][str(summary[field])] += 1
+        self.per_shard[summary["shard"]] += 1
+        return self
+
+    def merge(self, other):
+        self.num_inputs += other.num_inputs
+        self.skipped.extend(other.skipped)
+        for key in self._HISTOGRAMS:
+            self.histograms[key].update(other.histograms[key])
+        self.per_shard = [a + b for a, b in zip(self.per_shard, other.per_shard)]
+        return self
+
+    @property
+    def num_examples(self):
+        return sum(self.per_shard)
+
+    def report(self):
+        """The runner-independent part of the report (sorted, so equal inputs give equal dicts)."""
+        return {
+            "num_inputs": self.num_inputs,
+            "num_examples": self.num_examples,
+            "num_skipped": len(self.skipped),
+            "skipped": sorted(self.skipped, key=lambda s: (s["path"], s["reason"])),
+            **{k: dict(sorted(v.items())) for k, v in self.histograms.items()},
+            "num_shards": self.num_shards,
+            "examples_per_shard": list(self.per_shard),
+        }
+
+
+class Progress:
+    """Logs 'n/total inputs (rate/s, ETA ...), written, skipped' at most every `interval` seconds."""
+
+    def __init__(self, total, label, interval=10.0):
+        self.total, self.label, self.interval = total, label, interval
+        self.start = self.last = time.time()
+        self.done = self.skipped = 0
+
+    def update(self, result):
+        self.done += 1
+        self.skipped += 0 if result.ok else 1
+        if not result.ok:
+            logging.warning("%s: skipped %s (%s); %d skipped so far", self.label, result.location, result.reason,
+                            self.skipped)
+        now = time.time()
+        if now - self.last >= self.interval or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = datetime.timedelta(seconds=int((self.total - self.done) / max(rate, 1e-9)))
+            logging.info("%s: %d/%d inputs (%.1f%%) | %.1f images/s | %d written, %d skipped | ETA %s", self.label,
+                         self.done, self.total, 100.0 * self.done / max(self.total, 1), rate,
+                         self.done - self.skipped, self.skipped, eta)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sources. Each is a small picklable description; `read` runs wherever the runner puts it.
+
+
+_LOCAL = threading.local()  # per-thread open archives (a ZipFile is not thread-safe)
+_SHARED = {}  # per-process loaded datasets and builders (read-only once made)
+_SHARED_LOCK = threading.Lock()
+
+
+def _thread_cached(key, make):
+    if not hasattr(_LOCAL, "cache"):
+        _LOCAL.cache = {}
+    if key not in _LOCAL.cache:
+        _LOCAL.cache[key] = make()
+    return _LOCAL.cache[key]
+
+
+def _process_cached(key, make):
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = make()
+        return _SHARED[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderSource:
+    """A directory of images, read recursively (`images.list_image_files`); any gfile path."""
+
+    path: str
+
+    def describe(self):
+        return {"kind": "folder", "path": self.path}
+
+    def list_refs(self, max_images=0):
+        paths = images_lib.list_image_files(self.path)
+        paths = paths[:max_images] if max_images else paths
+        return [(i, p) for i, p in enumerate(paths)]
+
+    def count(self, refs):
+        return len(refs)
+
+    def read(self, ref):
+        import tensorflow as tf
+
+        index, path = ref
+        name = os.path.relpath(path, self.path)
+        try:
+            with tf.io.gfile.GFile(path, "rb") as f:
+                data = f.read()
+        except Exception as e:  # gone since listing, unreadable ...
+            yield RawItem(index, name, path, error=f"unreadable: {type(e).__name__}: {e}")
+            return
+        yield RawItem(index, name, path, data=data)
+
+
+@dataclasses.dataclass(frozen=True)
+class ZipSource:
+    """Images inside a zip file (members with image extensions; hidden and __MACOSX skipped)."""
+
+    path: str
+
+    def describe(self):
+        return {"kind": "zip", "path": self.path}
+
+    def _archive(self):
+        import tensorflow as tf
+
+        return _thread_cached(("zip", self.path), lambda: zipfile.ZipFile(tf.io.gfile.GFile(self.path, "rb")))
+
+    def list_refs(self, max_images=0):
+        import tensorflow as tf
+
+        if not tf.io.gfile.exists(self.path):
+            raise FileNotFoundError(f"{self.path}: zip file not found")
+        try:
+            members = self._archive().namelist()
+        except zipfile.BadZipFile as e:
+            raise ValueError(f"{self.path}: not a readable zip file: {e}") from e
+        names = sorted(
+            m for m in members
+            if not m.endswith("/") and m.lower().endswith(images_lib.IMAGE_EXTENSIONS)
+            and not any(part.startswith(".") or part == "__MACOSX" for part in m.split("/"))
+        )
+        if not names:
+            raise FileNotFoundError(f"{self.path}: no image files ({', '.join(images_lib.IMAGE_EXTENSIONS)}) in the zip")
+        names = names[:max_images] if max_images else names
+        return [(i, n) for i, n in enumerate(names)]
+
+    def count(self, refs):
+        return len(refs)
+
+    def read(self, ref):
+        index, member = ref
+        location = f"{self.path}:{member}"
+        try:
+            data = self._archive().read(member)
+        except Exception as e:  # CRC mismatch, unsupported compression ...
+            yield RawItem(index, member, location, error=f"unreadable zip member: {type(e).__name__}: {e}")
+            return
+        yield RawItem(index, member, location, data=data)
+
+
+@dataclasses.dataclass(frozen=True)
+class FashionMnistSource:
+    """The offline Fashion-MNIST of Debian's dataset-fashion-mnist (`fashion_mnist.py`)."""
+
+    split: str = "train"
+    data_dir: Optional[str] = None
+
+    def describe(self):
+        return {"kind": "fashion_mnist", "split": self.split, "data_dir": self.data_dir}
+
+    def _images(self):
+        from cips_tf.data import fashion_mnist
+
+        return _process_cached(("fashion_mnist", self.split, self.data_dir),
+                               lambda: fashion_mnist.load_fashion_mnist(self.split, self.data_dir)[0])
+
+    def list_refs(self, max_images=0):
+        total = len(self._images())
+        total = min(total, max_images) if max_images else total
+        return [(start, min(start + _CHUNK, total)) for start in range(0, total, _CHUNK)]
+
+    def count(self, refs):
+        return sum(stop - start for start, stop in refs)
+
+    def read(self, ref):
+        pixels = self._images()
+        for i in range(*ref):
+            name = f"fashion_mnist/{self.split}[{i}]"
+            yield RawItem(i, name, name, data=pixels[i])
+
+
+@dataclasses.dataclass(frozen=True)
+class TfdsSource:
+    """A TFDS dataset already prepared in `data_dir` (never downloaded); images read undecoded."""
+
+    name: str
+    split: str = "train"
+    data_dir: Optional[str] = None
+    image_key: str = "image"
+
+    def describe(self):
+        return {"kind": "tfds", "name": self.name, "split": self.split, "data_dir": self.data_dir,
+                "image_key": self.image_key}
+
+    def _builder(self):
+        import tensorflow as tf
+        import tensorflow_datasets as tfds
+
+        def _make():
+            try:
+                builder = tfds.builder(self.name, data_dir=self.data_dir)
+            except Exception as e:
+                raise ValueError(f"TFDS dataset {self.name!r}: {type(e).__name__}: {e}") from e
+            if not tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json")):
+                raise FileNotFoundError(
+                    f"TFDS dataset {self.name!r} is not prepared in {builder.data_dir}: cips-dataset never "
+                    "downloads; prepare it where the network is reachable (`tfds build "
+                    f"{self.name} --data_dir=DIR`) and pass that data_dir")
+            return builder
+
+        return _process_cached(("tfds", self.name, self.data_dir), _make)
+
+    def list_refs(self, max_images=0):
+        builder = self._builder()
+        if self.split not in builder.info.splits:
+            raise ValueError(f"TFDS dataset {self.name!r} has no split {self.split!r} "
+                             f"(has {sorted(builder.info.splits.keys())})")
+        if self.image_key not in builder.info.features:
+            raise ValueError(f"TFDS dataset {self.name!r} has no feature {self.image_key!r} "
+                             f"(has {sorted(builder.info.features.keys())})")
+        refs, start = [], 0
+        for fi in builder.info.splits[self.split].file_instructions:
+            take = fi.take if fi.take is not None and fi.take >= 0 else fi.examples_in_shard - fi.skip
+            if max_images:
+                take = min(take, max_images - start)
+            if take <= 0:
+                break
+            refs.append((start, os.fspath(fi.filename), int(fi.skip), int(take)))
+            start += take
+        return refs
+
+    def count(self, refs):
+        return sum(ref[3] for ref in refs)
+
+    def read(self, ref):
+        import tensorflow as tf
+        import tensorflow_datasets as tfds
+
+        start, filename, skip, take = ref
+        features = self._builder().info.features
+        path = filename if os.path.isabs(filename) or "://" in filename else os.path.join(
+            self._builder().data_dir, filename)
+        dataset = tf.data.TFRecordDataset(path).skip(skip).take(take)
+        decoders = {self.image_key: tfds.decode.SkipDecoding()}
+        for offset, serialized in enumerate(dataset):
+            index = start + offset
+            name = f"{self.name}/{self.split}[{index}]"
+            try:
+                example = features.deserialize_example(serialized, decoders=decoders)
+                data = example[self.image_key].numpy()
+            except Exception as e:
+                yield RawItem(index, name, name, error=f"unreadable example: {type(e).__name__}: {e}")
+                continue
+            yield RawItem(index, name, name, data=data)
+
+
+def source_from_spec(spec, *, split="train", data_dir=None, image_key="image"):
+    """`--source`: an existing folder, a `.zip` file, or a TFDS dataset name prepared in `data_dir`."""
+    import tensorflow as tf
+
+    spec = os.fspath(spec)
+    if not spec:
+        raise ValueError("source is empty: give an image folder, a .zip file or a prepared TFDS dataset name")
+    if tf.io.gfile.isdir(spec):
+        return FolderSource(spec)
+    if spec.lower().endswith(".zip"):
+        if not tf.io.gfile.exists(spec):
+            raise FileNotFoundError(f"{spec}: zip file not found")
+        return ZipSource(spec)
+    if spec.startswith((".", "/", "~")) or "://" in spec or os.sep in spec and os.path.exists(os.path.dirname(spec)):
+        raise FileNotFoundError(f"{spec}: no such folder or zip file")  # a path, not a TFDS name
+    return TfdsSource(spec, split=split, data_dir=data_dir, image_key=image_key)
+
+
+# ------------------------------------------------------------------------------------------------
+# Running it
+
+
+def existing_shards(out_dir, prefix):
+    import tensorflow as tf
+
+    from cips_tf.data import tfrecord
+
+    pattern = os.path.join(os.fspath(out_dir), f"{prefix}-*-of-*{tfrecord.SUFFIX}*")
+    return sorted(tf.io.gfile.glob(pattern))
+
+
+def _run_local(source, refs, out_dir, options, num_workers):
+    from cips_tf.data import tfrecord
+
+    stats = Statistics(options.num_shards)
+    progress = Progress(source.count(refs), "cips-dataset[local]")
+    num_workers = max(1, int(num_workers or min(4, os.cpu_count() or 1)))
+
+    def _process_ref(ref):
+        return [process_item(raw, options) for raw in source.read(ref)]
+
+    def _records():
+        with concurrent.futures.ThreadPoolExecutor(num_workers) as pool:
+            window = 64 * num_workers
+            for begin in range(0, len(refs), window):  # bounded: at most `window` refs in flight
+                for results in pool.map(_process_ref, refs[begin:begin + window]):
+                    for result in results:
+                        stats.add(result.summary(options.num_shards))
+                        progress.update(result)
+                        if result.ok:
+                            yield shard_index(result.index, options.num_shards), result.record
+
+    tfrecord.write_records(_records(), out_dir, options.num_shards, prefix=options.prefix, sharded=True)
+    return stats.report()
+
+
+def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_args=(), num_workers=None,
+                    overwrite=False):
+    """Runs the dataset work; returns the report dict (see the module docstring).
+
+    Args:
+      source: a FolderSource, ZipSource, TfdsSource or FashionMnistSource.
+      out_dir: where the shards go (any `tf.io.gfile` path; created).
+      options: `Options`.
+      runner: 'local' (this process, a thread pool of `num_workers`) or 'beam' (Apache Beam with
+        `beam_pipeline_args`, e.g. ['--runner=DataflowRunner', '--project=...']).
+      overwrite: replace existing `<prefix>-*-of-*.tfrecord` shards in `out_dir`; otherwise they are
+        an error (mixing two runs' shards would silently change the dataset).
+
+    Raises:
+      ValueError / FileNotFoundError naming the bad option, source or file; `images.BadImageError`
+      naming the first bad file when `options.skip_bad_images` is False (nothing is kept then).
+    """
+    import tensorflow as tf
+
+    options.validate()
+    if runner not in RUNNERS:
+        raise ValueError(f"runner must be one of {RUNNERS}, got {runner!r}")
+    if runner == "beam":
+        from cips_tf.data import beam_prepare
+
+        beam_prepare.require_beam()  # before any work: a clear error when the [beam] extra is missing
+    out_dir = os.fspath(out_dir)
+    old = existing_shards(out_dir, options.prefix)
+    if old:
+        if not overwrite:
+            raise FileExistsError(f"{out_dir} already holds {len(old)} shard file(s) ({os.path.basename(old[0])} ...): "
+                                  "choose an empty destination or overwrite them (cips-dataset --overwrite)")
+        for path in old:
+            tf.io.gfile.remove(path)
+    start = time.time()
+    refs = source.list_refs(int(options.max_images))
+    total = source.count(refs)
+    logging.info("cips-dataset: %d inputs from %s -> %s (%d shards, resolution %s, crop %s, runner %s)", total,
+                 source.describe(), out_dir, options.num_shards, options.resolution, options.crop, runner)
+    if runner == "local":
+        report = _run_local(source, refs, out_dir, options, num_workers)
+        run = {"runner": "local", "num_workers": num_workers or min(4, os.cpu_count() or 1)}
+    else:
+        from cips_tf.data import beam_prepare
+
+        report = beam_prepare.run_beam(source, refs, out_dir, options, list(beam_pipeline_args))
+        run = {"runner": "beam", "beam_pipeline_args": list(beam_pipeline_args)}
+    from cips_tf.data import tfrecord
+
+    files = [tfrecord.shard_path(out_dir, options.prefix, i, options.num_shards) for i in range(options.num_shards)]
+    run["seconds"] = round(time.time() - start, 3)
+    report = {"source": source.describe(), "options": options.to_json(), **report,
+              "files": [os.path.basename(f) for f in files], "run": run}
+    logging.info("cips-dataset: %d of %d inputs written, %d skipped, in %.1fs (%.1f inputs/s)", report["num_examples"],
+                 report["num_inputs"], report["num_skipped"], run["seconds"],
+                 report["num_inputs"] / max(run["seconds"], 1e-9))
+    if report["skipped"] and not options.skip_bad_images:
+        for path in files:
+            if tf.io.gfile.exists(path):
+                tf.io.gfile.remove(path)
+        first = report["skipped"][0]
+        raise images_lib.BadImageError(first["path"], f"{first['reason']} ({report['num_skipped']} bad file(s) in "
+                                                      "all; no shard kept)")
+    return report
+
+
+def write_report(report, path):
+    """Writes the report as indented JSON (any gfile path; via a temporary name)."""
+    import tensorflow as tf
+
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        f.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    return path
+
+
+def convert_image_folder(folder, out_dir, *, num_shards, resolution=None, resize_shorter_side=True,
+                         skip_bad_images=True, prefix="data", runner="local", beam_pipeline_args=()):
+    """An image folder -> TFRecord shards (centre-cropped squares at `resolution`, or native size).
+
+    Returns the `prepare_dataset` report, with `num_files` (image files found) added.
+    """
+    crop = "center" if resolution is not None else "none"
+    options = Options(resolution=resolution, crop=crop, resize_shorter_side=resize_shorter_side,
+                      num_shards=num_shards, prefix=prefix, skip_bad_images=skip_bad_images)
+    report = prepare_dataset(FolderSource(os.fspath(folder)), out_dir, options, runner=runner,
+                             beam_pipeline_args=beam_pipeline_args)
+    report["num_files"] = report["num_inputs"]
+    return report

@@ -1,0 +1,82 @@
+"""End-to-end tests of `cips-dataset` (cips_tf/cli/dataset.py): a messy folder -> shards + report,
+then a short training run on the result. The CLI runs in a subprocess (absl flags are global)."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "data"))
+from data_test_utils import make_messy_folder  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def run_cli(*args, check=True):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "cips_tf.cli.dataset", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dataset_cli")
+    expected, bad = make_messy_folder(base / "images")
+    proc = run_cli(f"--source={base / 'images'}", f"--dest={base / 'shards'}", "--resolution=16", "--shards=2")
+    return base, expected, bad, proc
+
+
+def test_dataset_cli_writes_shards_report_and_lists_skipped_files(prepared):
+    base, expected, bad, proc = prepared
+    report = json.loads((base / "shards" / "dataset_report.json").read_text())
+    assert report["num_examples"] == len(expected) and report["num_skipped"] == len(bad)
+    assert [s["path"] for s in report["skipped"]] == [str(base / "images" / n) for n in bad]
+    assert sorted(p.name for p in (base / "shards").glob("*.tfrecord")) == [
+        "data-00000-of-00002.tfrecord", "data-00001-of-00002.tfrecord"]
+    for name in bad:
+        assert f"skipped {base / 'images' / name}: " in proc.stdout
+    assert f"{len(expected)} of {len(expected) + len(bad)} images written to 2 shards" in proc.stdout
+    assert "inputs (100.0%)" in proc.stderr  # progress lines with rate and ETA
+
+
+def test_dataset_cli_training_runs_on_the_result(prepared, tmp_path):
+    from cips_tf.training import train_lib
+
+    sys.path.insert(0, str(REPO / "configs"))
+    import smoke  # pylint: disable=import-outside-toplevel
+
+    config = smoke.get_config()
+    config.data.source, config.data.path = "tfrecord", str(prepared[0] / "shards")
+    config.num_train_steps, config.training.strategy = 2, "default"
+    config.training.sample_every, config.training.checkpoint_every = 0, 2
+    result = train_lib.train_and_evaluate(config, tmp_path)
+    assert result["step"] == 2 and np.isfinite(list(result["metrics"].values())).all()
+
+
+def test_dataset_cli_bad_source_and_existing_dest_fail_with_clear_errors(prepared, tmp_path):
+    base = prepared[0]
+    proc = run_cli(f"--source={tmp_path / 'missing.zip'}", f"--dest={tmp_path / 'out'}", check=False)
+    assert proc.returncode == 1 and "missing.zip: zip file not found" in proc.stderr
+    proc = run_cli(f"--source={base / 'images'}", f"--dest={base / 'shards'}", check=False)
+    assert proc.returncode == 1 and "already holds 2 shard file(s)" in proc.stderr
+    proc = run_cli(f"--source={base / 'images'}", f"--dest={tmp_path / 'strict'}", "--noskip_bad_images", check=False)
+    assert proc.returncode == 1 and "corrupt.png: bad image" in proc.stderr
+    assert not list((tmp_path / "strict").glob("*.tfrecord"))
+
+
+def test_dataset_cli_beam_runner_matches_the_local_report(prepared, tmp_path):
+    pytest.importorskip("apache_beam", reason="--runner=beam needs the [beam] extra: pip install 'cips-tf[beam]'")
+    base = prepared[0]
+    run_cli(f"--source={base / 'images'}", f"--dest={tmp_path}", "--resolution=16", "--shards=2", "--runner=beam",
+            "--beam_pipeline_args=--direct_num_workers=2,--direct_running_mode=multi_threading")
+    local = json.loads((base / "shards" / "dataset_report.json").read_text())
+    beamed = json.loads((tmp_path / "dataset_report.json").read_text())
+    assert beamed.pop("run")["beam_pipeline_args"] == ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]
+    local.pop("run")
+    assert beamed == local

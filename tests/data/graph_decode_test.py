@@ -1,0 +1,131 @@
+"""Tests for cips_tf.data.graph_decode: in-graph decoding equal to Pillow's, bad images named in one
+line, and a process that ends (no hang) when the pipeline hits a bad image."""
+import io
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from cips_tf.data import graph_decode, images
+from data_test_utils import gradient_image, save
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _encode(image, fmt, **kwargs):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", ["rgb_png", "rgba_png", "la_png", "palette_transparent_png", "gray_png",
+                                  "gray16_png", "palette_bmp", "rgb_bmp", "webp", "gif", "cmyk_jpg"])
+def test_decode_rgb_matches_pillow_decoder(case):
+    rgb = gradient_image(6, 8)
+    rgba = np.concatenate([rgb, np.zeros((6, 8, 1), np.uint8)], -1)
+    rgba[:, :4, 3] = 255
+    rgba[:, 4:6, 3] = 100
+    encoded = {
+        "rgb_png": lambda: _encode(Image.fromarray(rgb), "PNG"),
+        "rgba_png": lambda: _encode(Image.fromarray(rgba, "RGBA"), "PNG"),
+        "la_png": lambda: _encode(Image.fromarray(rgba, "RGBA").convert("LA"), "PNG"),
+        "palette_transparent_png": lambda: _encode(Image.fromarray(rgb).convert("P"), "PNG", transparency=0),
+        "gray_png": lambda: _encode(Image.fromarray(rgb[..., 0]), "PNG"),
+        "gray16_png": lambda: _encode(Image.fromarray(rgb[..., 0].astype(np.uint16) * 257), "PNG"),
+        "palette_bmp": lambda: _encode(Image.fromarray(rgb).convert("P"), "BMP"),
+        "rgb_bmp": lambda: _encode(Image.fromarray(rgb), "BMP"),
+        "webp": lambda: _encode(Image.fromarray(rgb), "WEBP", lossless=True),
+        "gif": lambda: _encode(Image.fromarray(rgb).convert("P"), "GIF"),
+        "cmyk_jpg": lambda: _encode(Image.fromarray(rgb).convert("CMYK"), "JPEG", quality=100),
+    }[case]()
+    expected = images.decode_image_bytes(encoded, case).astype(int)
+    actual = graph_decode.decode_rgb(tf.constant(encoded)).numpy().astype(int)
+    assert actual.shape == expected.shape == (6, 8, 3)
+    # CMYK -> RGB without colour management: libjpeg's (TF) and Pillow's naive conversions differ by
+    # up to ~4% on this gradient; everything else agrees within alpha-compositing rounding.
+    tolerance = 12 if case == "cmyk_jpg" else 1
+    assert np.abs(actual - expected).max() <= tolerance, case
+
+
+def test_decode_dataset_bad_image_fails_naming_file_and_hint(tmp_path):
+    save(gradient_image(8, 8), tmp_path / "ok.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    files = [str(tmp_path / "ok.png"), str(tmp_path / "broken.jpg")]
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant([b"", b""]), files))
+    ds = graph_decode.decode_dataset(ds, from_file=True, skip=False, parallel=2)
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        list(ds)
+    message = graph_decode.bad_image_message(info.value)
+    assert message.startswith(str(tmp_path / "broken.jpg") + ": bad image")
+    assert "\n" not in message and message.endswith("(data.skip_bad_images=True skips such files)")
+
+
+def test_decode_dataset_skip_drops_exactly_the_bad_files_and_records_them(tmp_path):
+    images.reset_skipped_images()
+    good = [save(gradient_image(8, 8, seed=i), tmp_path / f"ok{i}.png") for i in range(3)]
+    (tmp_path / "empty.png").write_bytes(b"")
+    missing = tmp_path / "missing.png"
+    names = [str(good[0]), str(tmp_path / "empty.png"), str(good[1]), str(missing), str(good[2])]
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant([b""] * 5), names))
+    decoded = list(graph_decode.decode_dataset(ds, from_file=True, skip=True, parallel=3).as_numpy_iterator())
+    assert len(decoded) == 3
+    for image, path in zip(decoded, good):
+        np.testing.assert_array_equal(image, images.read_image_file(path))
+    skipped = images.skipped_images()
+    assert sorted(skipped) == sorted([str(tmp_path / "empty.png"), str(missing)])
+    assert skipped[str(tmp_path / "empty.png")] == "empty file"
+    images.reset_skipped_images()
+    assert images.skipped_images() == {}
+
+
+def test_check_decodable_files_refuses_tiff_unless_skipping(tmp_path):
+    with pytest.raises(ValueError, match=r"b\.tif: TIFF image .*convert_image_folder"):
+        graph_decode.check_decodable_files(["a.png", "b.tif"], skip=False)
+    graph_decode.check_decodable_files(["a.png", "b.tif"], skip=True)
+
+
+_TRAIN_LIKE = textwrap.dedent("""
+    import sys
+    from absl import logging
+    from cips_tf.cli import errors
+    from cips_tf import data
+    from cips_tf.training import train_lib
+
+    def main(argv):
+        config = data.default_config()
+        config.source, config.path, config.shuffle_buffer = "folder", sys.argv[1], 4
+        strategy = train_lib.mirrored_strategy()
+        ds = data.build_dataset(config, resolution=8, batch_size=2, seed=0)
+        iterator = iter(strategy.experimental_distribute_dataset(ds))
+        for _ in range(1000):
+            next(iterator)
+
+    errors.run(main)
+""")
+
+
+@pytest.mark.slow
+def test_bad_image_ends_the_process_with_one_line_every_time(tmp_path):
+    """The hang of issue 10 (4 runs in 6): the process must end with exit code 1, every time."""
+    for i in range(12):
+        save(gradient_image(8, 8, seed=i), tmp_path / "images" / f"ok{i:02d}.png")
+    good = (tmp_path / "images" / "ok00.png").read_bytes()
+    (tmp_path / "images" / "truncated.png").write_bytes(good[: len(good) // 2])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    args = [sys.executable, "-c", _TRAIN_LIKE, str(tmp_path / "images")]
+    for batch in range(2):  # 10 runs, 5 at a time (the cost is mostly importing TF)
+        procs = [subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for _ in range(5)]
+        for i, proc in enumerate(procs):
+            _, stderr = proc.communicate(timeout=120)
+            run = batch * 5 + i
+            errors = [line for line in stderr.splitlines() if ": error: " in line]
+            assert proc.returncode == 1, (run, proc.returncode, stderr[-2000:])
+            assert len(errors) == 1 and "truncated.png: bad image" in errors[0] and "skip_bad_images" in errors[0], run
+            assert "Traceback" not in stderr, run

@@ -1,0 +1,41 @@
+"""A CPU-only machine starts TensorFlow without CUDA error lines, and later errors still show."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    os.path.exists("/proc/driver/nvidia/version"), reason="an NVIDIA driver is present: start-up lines are kept"
+)
+
+
+def _run(code):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CIPS_TF_VERBOSE_START")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_import_cips_tf_on_cpu_prints_no_startup_lines():
+    proc = _run("import cips_tf.coords, tensorflow as tf; tf.constant(1.0) + 1.0; print('ok')")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+    assert "cuInit" not in proc.stderr
+    assert proc.stderr.strip() == "", proc.stderr
+
+
+def test_quiet_start_keeps_errors_that_come_later():
+    proc = _run(
+        "import cips_tf, os, tensorflow as tf\n"
+        "os.write(2, b'a later line\\n')\n"
+        "tf.debugging.assert_all_finite(tf.constant(float('nan')), 'poisoned input')\n"
+    )
+    assert proc.returncode != 0
+    assert "a later line" in proc.stderr
+    assert "poisoned input" in proc.stderr
+
+
+def test_verbose_start_keeps_tensorflow_lines():
+    env_code = "import os; os.environ['CIPS_TF_VERBOSE_START'] = '1'\nimport cips_tf, tensorflow as tf; tf.constant(1.0)"
+    proc = _run(env_code)
+    assert proc.returncode == 0
+    assert "cuInit" in proc.stderr or "cuda" in proc.stderr.lower()
