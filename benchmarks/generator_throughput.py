@@ -10,7 +10,7 @@ machine. Reports the median of `--runs` timed runs after warm-up.
 FLOPs per pixel (the pixel-wise MLP; per-sample work such as the mapping network, modulation and
 demodulation is independent of the pixel count and left out):
 
-    F = sum over every ModulatedDense layer (conv1, linears, to_rgbs) of 2 * in * out
+    F = sum over every ModulatedDense layer (conv1, each block's two layers and ToRGB) of 2 * in * out
         + 2 * 2 * hidden   (the Fourier features' 2 -> hidden projection)
 
 Bias, activation, noise, the skip sum and the embedding's bilinear lookup are memory-bound
@@ -36,10 +36,12 @@ def flops_per_pixel(generator):
     from cips_tf.layers.modulated_dense import ModulatedDense
 
     total = 0
-    layers = [generator.conv1, *generator.linears, *generator.to_rgbs]
-    for block in generator.res_blocks:
+    layers = [generator.conv1]
+    for block in generator.blocks:
         layers += [block.conv1, block.conv2]
-        if block.skip is not None:
+        if getattr(block, "rgb", None) is not None:
+            layers.append(block.rgb)
+        if getattr(block, "skip", None) is not None:
             total += 2 * int(np.prod(block.skip.kernel.shape))
     if generator.to_rgb_last is not None:
         layers.append(generator.to_rgb_last)
@@ -78,7 +80,7 @@ def main(argv=None):
 
     def render_fn(jit):
         f = tf.function(
-            lambda: g.synthesis(w, coords, training=False, randomize_noise=False), jit_compile=jit
+            lambda: g.synthesis(w, coords, randomize_noise=False), jit_compile=jit
         )
         return lambda: f().numpy()
 

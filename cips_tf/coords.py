@@ -27,8 +27,10 @@ def make_grid(batch, height, width=None, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0
     return tf.tile(tf.constant(grid)[None], [batch, 1, 1, 1])
 
 
-def points_from_pixels(pixel_xy, height, width):
-    """Normalised coordinates `[..., 2]` of integer (or fractional) pixel positions `[..., 2]` (x, y)."""
-    pixel_xy = np.asarray(pixel_xy, dtype=np.float32)
-    scale = np.array([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], dtype=np.float32)
-    return pixel_xy * scale - 1.0
+def points_from_pixels(pixel_xy, height, width=None):
+    """Normalised coordinates `[..., 2]` float32 of integer (or fractional) pixel positions `[..., 2]`
+    (x, y); integer pixels get exactly the `make_grid_np` values (computed in float64 as linspace)."""
+    width = height if width is None else width
+    pixel_xy = np.asarray(pixel_xy, dtype=np.float64)
+    scale = np.array([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)])
+    return (pixel_xy * scale - 1.0).astype(np.float32)

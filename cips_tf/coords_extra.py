@@ -1,4 +1,4 @@
-"""Coordinate sets beyond the plain grid: cylinders (panoramas), dilated patches, foveation.
+"""Coordinate sets beyond the plain grid: cylinders (panoramas) and foveation.
 
 Everything here is numpy (float32 coordinates, int32 pixel indices), deterministic given a seed,
 and uses the `cips_tf.coords` convention: channel 0 is x (along the width), channel 1 is y, the
@@ -19,19 +19,15 @@ panorama, lies on the outer circle). The annulus lies inside the unit disk, i.e.
 `[-1, 1]^2` square of the Fourier features and of the coordinate-embedding table (whose corners go
 unused). With the defaults `r_outer = 1`, `r_inner = 0.25`, a panorama of height H has square
 pixels at mid radius for `W = 2 pi r_mid (H - 1) / (r_outer - r_inner)`, about 5.2 H
-(`panorama_width`). A training crop (`cylindrical_crop`) is a `size x size` window of that grid at
-a uniformly random column offset taken modulo W; crops at different offsets are rotations of one
-another about the origin, so every angle is trained equally and the model never sees a seam.
-
-Note for training: `CoordinateEmbedding` reads its table directly (ignoring the coordinates) for
-any `[B, size, size, 2]` input in training mode, so crops and patches of the training size must be
-rendered with the embedding sampled (eval-mode embedding), or with a generator without embedding.
+(`panorama_width`). A training crop (`cips_tf.models.samplers.CylindricalSampler`) is a
+`size x size` window of that grid at a uniformly random column offset taken modulo W; crops at
+different offsets are rotations of one another about the origin, so every angle is trained equally
+and the model never sees a seam. Dilated training patches (App. C) are drawn by
+`cips_tf.models.samplers.PatchSampler`.
 """
 import math
 
 import numpy as np
-
-from cips_tf.coords import make_grid_np
 
 DEFAULT_R_OUTER = 1.0
 DEFAULT_R_INNER = 0.25
@@ -48,10 +44,6 @@ def _rng(seed):
 
 def panorama_width(height, r_inner=DEFAULT_R_INNER, r_outer=DEFAULT_R_OUTER):
     """Columns of a 360-degree panorama of `height` rows with square pixels at mid radius."""
-    return _square_pixel_width(height, r_inner, r_outer)
-
-
-def _square_pixel_width(height, r_inner, r_outer):
     _check_radii(r_inner, r_outer)
     r_mid = 0.5 * (r_inner + r_outer)
     step = abs(r_outer - r_inner) / max(height - 1, 1)  # radial distance between rows
@@ -85,105 +77,6 @@ def cylindrical_grid_np(height, width=None, r_inner=DEFAULT_R_INNER, r_outer=DEF
     theta = 2 * np.pi * cols / width  # [C]
     v = np.linspace(0.0, 1.0, height) if height > 1 else np.zeros(1)  # [H]
     return cylinder_to_plane(theta[None, :], v[:, None], r_inner, r_outer)
-
-
-def cylindrical_grid(batch, height, width=None, r_inner=DEFAULT_R_INNER, r_outer=DEFAULT_R_OUTER):
-    """`[B, H, W, 2]` float32 numpy: the full 360-degree panorama grid for a batch."""
-    grid = cylindrical_grid_np(height, width, r_inner, r_outer)
-    return np.broadcast_to(grid[None], (batch,) + grid.shape).copy()
-
-
-def cylindrical_crop(batch, size, panorama_width=None, seed=None, r_inner=DEFAULT_R_INNER,
-                     r_outer=DEFAULT_R_OUTER, panorama_height=None, return_offsets=False):
-    """Random `size x size` crops of the cylindrical panorama grid (training in "cylindrical" mode).
-
-    Args:
-        batch: number of crops.
-        size: crop side (the training resolution).
-        panorama_width: W, the panorama's columns (default `panorama_width(panorama_height)`).
-        seed: int, None or a `np.random.RandomState` (advanced in place).
-        r_inner, r_outer: annulus radii (see the module docstring).
-        panorama_height: rows of the panorama (default `size`: crops span the full height).
-        return_offsets: also return the `[B, 2]` int32 (column, row) offsets.
-
-    Returns:
-        coords `[B, size, size, 2]` float32 (and offsets when asked). The column offset is uniform
-        in `[0, W)` and wraps; the row offset is uniform in `[0, panorama_height - size]`.
-    """
-    rng = _rng(seed)
-    height = size if panorama_height is None else int(panorama_height)
-    if height < size:
-        raise ValueError(f"panorama_height {height} is smaller than the crop size {size}")
-    width = _square_pixel_width(height, r_inner, r_outer) if panorama_width is None else int(panorama_width)
-    full = cylindrical_grid_np(height, width, r_inner, r_outer)  # [H, W, 2]
-    cols = rng.randint(0, width, size=batch)
-    rows = rng.randint(0, height - size + 1, size=batch)
-    idx = (cols[:, None] + np.arange(size)[None, :]) % width  # [B, size]
-    coords = np.stack([full[r : r + size][:, i] for r, i in zip(rows, idx)]).astype(np.float32)
-    if return_offsets:
-        return coords, np.stack([cols, rows], axis=-1).astype(np.int32)
-    return coords
-
-
-# ---------------------------------------------------------------------------------------------
-# Patches (App. C)
-# ---------------------------------------------------------------------------------------------
-
-
-def patch_coords(batch, full_size, patch_size, dilation=1, seed=None):
-    """K x K patches `P_{K, sigma}(u, v) = {(u + i sigma, v + j sigma)}` of the full grid (App. C).
-
-    Args:
-        batch: number of patches.
-        full_size: H = W of the full image / training grid.
-        patch_size: K.
-        dilation: sigma, a positive int or an int array `[B]` (one per patch).
-        seed: int, None or a `np.random.RandomState` (advanced in place).
-
-    Returns:
-        coords `[B, K, K, 2]` float32: exactly the full grid's coordinates at those pixels, and
-        pixel_idx `[B, K, K, 2]` int32 (x, y) pixel indices, so a real image batch can be cut with
-        the same patch (`gather_patches`). The corner u (and v) is uniform in
-        `0 <= u < W - (K - 1) sigma`.
-    """
-    rng = _rng(seed)
-    sigma = np.broadcast_to(np.asarray(dilation, np.int64), (batch,))
-    if np.any(sigma < 1):
-        raise ValueError(f"dilation must be >= 1, got {dilation}")
-    span = (patch_size - 1) * sigma  # [B]
-    if np.any(span >= full_size):
-        raise ValueError(f"a {patch_size}-pixel patch with dilation {dilation} does not fit in {full_size}")
-    u = np.array([rng.randint(0, full_size - s) for s in span])  # [B]
-    v = np.array([rng.randint(0, full_size - s) for s in span])
-    steps = np.arange(patch_size)
-    xs = u[:, None] + steps[None, :] * sigma[:, None]  # [B, K]
-    ys = v[:, None] + steps[None, :] * sigma[:, None]
-    px = np.broadcast_to(xs[:, None, :], (batch, patch_size, patch_size))
-    py = np.broadcast_to(ys[:, :, None], (batch, patch_size, patch_size))
-    pixel_idx = np.stack([px, py], axis=-1).astype(np.int32)  # [B, K, K, 2] (x, y)
-    grid = make_grid_np(full_size, full_size)
-    coords = grid[pixel_idx[..., 1], pixel_idx[..., 0]]  # [B, K, K, 2]
-    return coords.astype(np.float32), pixel_idx
-
-
-def random_dilations(batch, full_size, patch_size, max_dilation, seed=None):
-    """`[B]` int dilations uniform in `1 .. max_dilation`, capped so the patch fits."""
-    rng = _rng(seed)
-    cap = max(1, (full_size - 1) // max(patch_size - 1, 1))
-    return rng.randint(1, min(int(max_dilation), cap) + 1, size=batch)
-
-
-def gather_patches(images, pixel_idx):
-    """Cuts `images` `[B, H, W, C]` at `pixel_idx` `[B, K, K, 2]` (x, y) -> `[B, K, K, C]`.
-
-    Works on numpy arrays and on tensors (tf.gather_nd with batch_dims=1), so the discriminator
-    sees real and generated patches cut identically.
-    """
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-    yx = tf.reverse(tf.convert_to_tensor(pixel_idx, tf.int32), axis=[-1])
-    out = tf.gather_nd(tf.convert_to_tensor(images), yx, batch_dims=1)
-    return out.numpy() if isinstance(images, np.ndarray) else out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,10 +114,3 @@ def foveated_pixels(fraction, height, width=None, gaze=(0.0, 0.0), std_frac=0.4,
     else:
         flat = np.sort(_rng(seed).choice(total, size=n, replace=False, p=p))
     return np.stack([flat % width, flat // width], axis=-1).astype(np.int32)
-
-
-def pixel_coords(pixel_idx, height, width=None):
-    """Grid coordinates `[..., 2]` of integer pixels `[..., 2]` (x, y), bit-identical to `make_grid_np`."""
-    width = height if width is None else width
-    pixel_idx = np.asarray(pixel_idx)
-    return make_grid_np(height, width)[pixel_idx[..., 1], pixel_idx[..., 0]]

@@ -26,11 +26,9 @@ baseline). A version pushed from this very model is not its own baseline, so a r
 A baseline measured with another extractor, or without a record (exported by hand), is not
 comparable: the reasons say so and only the threshold applies.
 """
-import hashlib
 import math
 import os
 import pathlib
-import shutil
 
 from absl import logging
 
@@ -55,14 +53,6 @@ def _config_view(config, pipeline_root):
     return view
 
 
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def extractor_cache_dir(config, pipeline_root):
     p = config.pipeline
     settings = {"epochs": int(p.extractor_train_epochs), "num_train": int(p.extractor_train_images) or None, "seed": 0}
@@ -73,6 +63,7 @@ def extractor_cache_dir(config, pipeline_root):
 def resolve_extractor(config, pipeline_root):
     """Where the extractor lives (training the offline one first when needed) and its identity."""
     from cips_tf.metrics import feature_extractor as fx
+    from cips_tf.metrics import protocol
 
     p = config.pipeline
     if p.extractor == "inception":
@@ -94,28 +85,9 @@ def resolve_extractor(config, pipeline_root):
         directory, settings = extractor_cache_dir(config, pipeline_root)
         model_file = directory / fx.MODEL_FILENAME
         if not model_file.exists():
-            logging.info("[Evaluator] no offline feature extractor yet: training one into %s (%s)", directory,
-                         settings)
-            tmp = directory.with_name(f".tmp-{directory.name}-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            fx.train_feature_extractor(tmp, epochs=settings["epochs"], num_train=settings["num_train"], seed=0,
-                                       verbose=0)
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(tmp, directory)
-            except OSError:  # a concurrent run finished first: keep its copy
-                shutil.rmtree(tmp, ignore_errors=True)
-    return {"kind": "offline", "path": str(model_file), "sha256": _sha256_file(model_file)}
-
-
-def load_extractor(identity):
-    if identity["kind"] == "inception":
-        from cips_tf.metrics import inception
-
-        return inception.load_inception(identity["path"])
-    from cips_tf.metrics import feature_extractor as fx
-
-    return fx.load_feature_extractor(identity["path"])
+            protocol.train_offline_extractor(directory, epochs=settings["epochs"], num_train=settings["num_train"],
+                                             seed=0, verbose=0)
+    return {"kind": "offline", "path": str(model_file), "sha256": protocol.sha256_file(model_file)}
 
 
 def _external_state(config, pipeline_root, inputs):
@@ -164,15 +136,16 @@ def decide_blessing(results, metric, threshold, tolerance, baseline):
 def _execute(ctx):
     from cips_tf import data as data_lib
     from cips_tf.metrics import evaluate as evaluate_lib
+    from cips_tf.metrics import protocol
     from cips_tf.models.loading import load_generator
-    from cips_tf.training import eval_hook
 
     p = ctx.config.pipeline
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]
     loaded = load_generator(trainer.workdir(model))
     generator = loaded.generator
     resolution = int(generator.size)
-    extractor = load_extractor(ctx.external["extractor"])
+    identity = ctx.external["extractor"]
+    extractor = protocol.load_extractor(identity["kind"], identity["path"], train_if_missing=False)
     available = int(examples.properties["num_examples"])
     num_real = min(int(p.eval_num_real or p.eval_num_samples), available)
     if num_real < int(p.eval_num_real or p.eval_num_samples):
@@ -186,7 +159,7 @@ def _execute(ctx):
 
     # The same sampling protocol as cips-evaluate and the in-training FID (z_from_seed per image,
     # seeded noise, independent of the batch size), so the three report comparable numbers.
-    sample_fn = eval_hook.make_sample_fn(generator, int(p.eval_batch_size), first_seed=int(p.eval_seed))
+    sample_fn = protocol.make_sample_fn(generator, int(p.eval_batch_size), first_seed=int(p.eval_seed))
 
     logging.info("[Evaluator] %s: %d generated vs %d real images with the %s extractor", loaded.source,
                  p.eval_num_samples, num_real, extractor.name)
@@ -245,7 +218,5 @@ COMPONENT = runner.Component(
     outputs={"evaluation": artifacts_lib.MODEL_EVALUATION, "blessing": artifacts_lib.MODEL_BLESSING},
     config_view=_config_view,
     external_state=_external_state,
-    code=("pipelines.evaluator", "pipelines.pusher_record", "cips_tf.metrics", "cips_tf.models", "cips_tf.layers",
-          "cips_tf.coords", "cips_tf.data", "cips_tf.training.eval_hook", "cips_tf.synthesis"),
     check_dependencies=_check_dependencies,
 )

@@ -138,5 +138,4 @@ COMPONENT = runner.Component(
     outputs={"examples": artifacts_lib.EXAMPLES},
     config_view=_config_view,
     external_state=_external_state,
-    code=("pipelines.example_gen", "cips_tf.data"),
 )

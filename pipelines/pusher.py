@@ -5,19 +5,15 @@ with properties pushed (bool), version, destination, reason, metrics.
 
 Not blessed -> nothing is written to the serving base (`pushed: false`, TFX's behaviour).
 Blessed -> `cips_tf.export.saved_model.export_generator` writes the EMA generator (w_avg from the
-checkpoint, else estimated) into a staging directory on the serving base's filesystem; the
-Pusher adds its record (`pusher_record.RECORD_FILE`: metrics, extractor, model fingerprint) and
-moves the version into `<serving_base>/<model_name>/` with one `os.rename`, so TF Serving never
-sees a partial version or one without its record. Versions are integers (the next after the
-newest). A model that is already the newest pushed version is not pushed again.
+checkpoint, else estimated) with the Pusher's record (`pusher_record.RECORD_FILE`: metrics,
+extractor, model fingerprint) as one more file of the version, which `publish_version` moves into
+`<serving_base>/<model_name>/` with one `os.rename`, so TF Serving never sees a partial version or
+one without its record. Versions are integers (the next after the newest). A model that is already
+the newest pushed version is not pushed again.
 
 The cached result of a push is only reused while the pushed version directory still exists.
 """
-import json
-import os
 import pathlib
-import re
-import shutil
 
 from absl import logging
 
@@ -25,9 +21,6 @@ from pipelines import artifacts as artifacts_lib
 from pipelines import pusher_record
 from pipelines import runner
 from pipelines import trainer
-
-STAGING_PREFIX = ".cips-pipeline-staging-"
-_STAGING_RE = re.compile(r"^\.cips-pipeline-staging-(\d+)$")
 
 
 def _config_view(config, pipeline_root):
@@ -39,70 +32,12 @@ def _config_view(config, pipeline_root):
     }
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _clean_stale_staging(base):
-    if not base.is_dir():
-        return
-    for p in base.iterdir():
-        m = _STAGING_RE.match(p.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _write_version(staged, version, record):
-    """Sets `version` in the staged export's metadata and the pusher record."""
-    from cips_tf.export.saved_model import METADATA_FILE
-
-    metadata_path = staged / METADATA_FILE
-    if metadata_path.exists():
-        metadata = json.loads(metadata_path.read_text())
-        metadata["version"] = version
-        metadata_path.write_text(json.dumps(metadata, indent=2, default=str))
-    record_path = staged / pusher_record.RECORD_FILE
-    record_path.parent.mkdir(parents=True, exist_ok=True)
-    record_path.write_text(json.dumps(dict(record, version=version), indent=2, sort_keys=True, default=str) + "\n")
-    with open(record_path, "rb") as f:
-        os.fsync(f.fileno())
-
-
 def push(generator, w_avg, config, pipeline_root, record, warmup=True):
     """Exports and atomically publishes one version with its `record`; returns its directory."""
     from cips_tf.export.saved_model import export_generator
 
-    base = pusher_record.serving_base(config, pipeline_root)
-    model_name = config.pipeline.model_name
-    target_dir = base / model_name
-    target_dir.mkdir(parents=True, exist_ok=True)
-    _clean_stale_staging(base)
-    staging = base / f"{STAGING_PREFIX}{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        existing = pusher_record.versions(target_dir)
-        version = (existing[0] + 1) if existing else 1
-        staged = export_generator(generator, w_avg, staging, model_name, version=version, warmup=warmup)
-        while True:
-            _write_version(staged, version, record)
-            final = target_dir / str(version)
-            try:
-                if final.exists():
-                    raise FileExistsError(final)
-                os.rename(staged, final)  # the commit: TF Serving sees the complete version at once
-                return final
-            except OSError:
-                if not final.exists():
-                    raise
-                version += 1  # another pusher took this version number
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return export_generator(generator, w_avg, pusher_record.serving_base(config, pipeline_root),
+                            config.pipeline.model_name, warmup=warmup, extra_json={pusher_record.RECORD_FILE: record})
 
 
 def _execute(ctx):
@@ -159,8 +94,6 @@ COMPONENT = runner.Component(
     inputs={"model": ("Trainer", "model"), "model_blessing": ("Evaluator", "blessing")},
     outputs={"pushed_model": artifacts_lib.PUSHED_MODEL},
     config_view=_config_view,
-    code=("pipelines.pusher", "pipelines.pusher_record", "cips_tf.export", "cips_tf.models", "cips_tf.layers",
-          "cips_tf.synthesis"),
     cache_invalid_reason=_cache_invalid_reason,
     check_dependencies=_check_dependencies,
 )

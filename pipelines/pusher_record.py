@@ -21,14 +21,6 @@ def model_dir(config, pipeline_root):
     return serving_base(config, pipeline_root) / config.pipeline.model_name
 
 
-def versions(directory):
-    """Integer versions (complete version directories) in a model directory, newest first."""
-    directory = pathlib.Path(directory)
-    if not directory.is_dir():
-        return []
-    return sorted((int(p.name) for p in directory.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True)
-
-
 def read_record(version_dir):
     path = pathlib.Path(version_dir) / RECORD_FILE
     try:
@@ -39,11 +31,13 @@ def read_record(version_dir):
 
 def latest_pushed(config, pipeline_root):
     """(version, record or None) of the version TF Serving serves (the newest), or None."""
+    from cips_tf.export.saved_model import existing_versions
+
     directory = model_dir(config, pipeline_root)
-    found = versions(directory)
+    found = existing_versions(directory)
     if not found:
         return None
-    return found[0], read_record(directory / str(found[0]))
+    return found[-1], read_record(directory / str(found[-1]))
 
 
 def current_baseline(config, pipeline_root, exclude_model=None):
@@ -53,8 +47,10 @@ def current_baseline(config, pipeline_root, exclude_model=None):
     version served before it). `metrics` is empty and `why_not_comparable` set when the version
     has no pipeline record.
     """
+    from cips_tf.export.saved_model import existing_versions
+
     directory = model_dir(config, pipeline_root)
-    for version in versions(directory):
+    for version in reversed(existing_versions(directory)):  # newest first
         record = read_record(directory / str(version))
         if record is None:
             return {"version": version, "path": str(directory / str(version)), "metrics": {},

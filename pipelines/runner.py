@@ -22,12 +22,14 @@ Retries. A failed or interrupted execution is retried on the next run: non-resum
 start from an empty `.tmp-<fp16>/`; resumable ones (the Trainer) keep it and continue from their
 last checkpoint. The attempt count and the errors of earlier attempts are kept in execution.json.
 """
+import ast
 import contextlib
 import dataclasses
 import fcntl
 import functools
 import hashlib
 import importlib
+import importlib.util
 import importlib.metadata
 import json
 import os
@@ -92,7 +94,8 @@ class Component:
       external_state: optional `external_state(config, pipeline_root, inputs) -> JSON value`:
         state outside the pipeline root the result depends on (part of the cache key; passed to
         the executor as `ctx.external`).
-      code: module names (packages included recursively) whose source makes the code version.
+      code: more module names for the code version; the executor's module and every cips_tf /
+        pipelines module it imports (transitively) are always included.
       resumable: keep the temporary directory of a failed attempt (the executor resumes from it).
       cache_invalid_reason: optional `f(outputs: {key: Artifact}) -> str or None`: a reason why a
         succeeded execution can no longer be reused (e.g. its pushed model was deleted).
@@ -140,26 +143,69 @@ class PipelineResult:
     record: dict  # the runs.jsonl line of this run
 
 
-def _module_files(name):
-    module = importlib.import_module(name)
-    path = pathlib.Path(module.__file__)
-    if path.name == "__init__.py":
-        return sorted(path.parent.rglob("*.py"))
-    return [path]
+_OWN_PACKAGES = ("cips_tf", "pipelines")
+
+
+@functools.lru_cache(maxsize=None)
+def _package_root(package):
+    return pathlib.Path(importlib.util.find_spec(package).submodule_search_locations[0])
+
+
+def _source_file(module):
+    """The .py file of a module of this project, or None (third-party modules, names of objects)."""
+    top, *rest = module.split(".")
+    if top not in _OWN_PACKAGES:
+        return None
+    base = _package_root(top).joinpath(*rest)
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(module):
+    """`module` and every module of cips_tf / pipelines it imports, transitively, as {name: path}.
+
+    Read from the source (function-level imports included), so the code version follows what a
+    component really runs, without a hand-kept list.
+    """
+    found, todo = {}, [module]
+    while todo:
+        name = todo.pop()
+        path = _source_file(name)
+        if name in found or path is None:
+            continue
+        found[name] = path
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for imported in names:  # a module's import also runs its packages' __init__
+                parts = imported.split(".")
+                todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
 
 
 @functools.lru_cache(maxsize=None)
 def code_version(modules):
-    """SHA-256 of the installed cips-tf version and the source of `modules` (memoized per process)."""
+    """SHA-256 of the installed cips-tf version and the source of `modules` and of every project
+    module they import (memoized per process)."""
     try:
         version = importlib.metadata.version("cips-tf")
     except importlib.metadata.PackageNotFoundError:
         version = "source"
     digest = hashlib.sha256(version.encode())
-    for name in sorted(set(modules)):
-        for path in _module_files(name):
-            digest.update(f"{name}:{path.name}:".encode())
-            digest.update(path.read_bytes())
+    files = {}
+    for name in modules:
+        files.update(imported_modules(name))
+    for name, path in sorted(files.items()):
+        digest.update(f"{name}:".encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -167,7 +213,7 @@ def execution_fingerprint(component, config, pipeline_root, inputs, external):
     return artifacts_lib.fingerprint_of(
         {
             "component": component.name,
-            "code": code_version(tuple(component.code)),
+            "code": code_version((component.executor.__module__, *component.code)),
             "config": component.config_view(config, pipeline_root),
             "inputs": {k: a.fingerprint for k, a in sorted(inputs.items())},
             "external": external,

@@ -84,7 +84,5 @@ COMPONENT = runner.Component(
     inputs={"examples": ("ExampleGen", "examples")},
     outputs={"model": artifacts_lib.MODEL},
     config_view=_config_view,
-    code=("pipelines.trainer", "cips_tf.training", "cips_tf.models", "cips_tf.layers", "cips_tf.data",
-          "cips_tf.losses", "cips_tf.coords", "cips_tf.synthesis"),
     resumable=True,
 )

@@ -31,3 +31,8 @@ def test_points_from_pixels_matches_grid():
     ys, xs = np.mgrid[0:6, 0:9]
     points = points_from_pixels(np.stack([xs, ys], -1), 6, 9)
     np.testing.assert_allclose(points, grid, atol=1e-6)
+
+
+def test_points_from_pixels_integer_pixels_match_make_grid_bitwise():
+    idx = np.array([[0, 0], [6, 2], [3, 4]])
+    np.testing.assert_array_equal(points_from_pixels(idx, 5, 7), make_grid_np(5, 7)[idx[:, 1], idx[:, 0]])

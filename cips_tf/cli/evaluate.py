@@ -41,7 +41,7 @@ of the power spectrum, real vs generated, Fig. 7b).
 
 Generated image k uses z = z_from_seed(--seed + k) (the seed of `cips-generate --seeds`), is
 truncated toward w_avg by --truncation_psi, and is rendered on the native grid in eval mode with
-reproducible per-pixel noise (see cips_tf.training.eval_hook; --nonoise renders without noise).
+reproducible per-pixel noise (see cips_tf.metrics.protocol; --nonoise renders without noise).
 """
 import json
 import math
@@ -205,155 +205,184 @@ def _write_spectra(out, real_acc, fake_acc):
     return metrics, details
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+def _requested_metrics(names):
+    """--metrics names -> the canonical metrics in order, without repeats (UsageError on unknown names)."""
     requested = []
-    for name in FLAGS.metrics:
+    for name in names:
         if name not in METRIC_ALIASES:
             raise app.UsageError(f"--metrics: unknown metric {name!r}; choose from fid, kid, precision_recall, spectrum")
         if METRIC_ALIASES[name] not in requested:
             requested.append(METRIC_ALIASES[name])
-    feature_metrics = tuple(m for m in requested if m != "spectrum")
-    model_path = pathlib.Path(FLAGS.model)
-    if not model_path.exists():  # before any extractor training or data loading
-        raise FileNotFoundError(f"--model={model_path}: not found (a training workdir or an exported SavedModel)")
-    if FLAGS.data is None and not (model_path / "config.json").exists():
-        raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
+    return requested
 
-    from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
-    from cips_tf.training import eval_hook  # pylint: disable=g-import-not-at-top
 
-    if FLAGS.data is not None:
-        try:
-            eval_hook.parse_data_spec(FLAGS.data, FLAGS.data_dir)
-        except ValueError as e:
-            raise app.UsageError(str(e)) from e
+def _feature_entries(results, extractor, names):
+    """`evaluate_generator` results -> metrics.json entries (value, description, standard) under the
+    StyleGAN names `names` (`metric_log.stylegan_keys`: result key -> (family, name))."""
+    metrics = {}
+    for key, value in results.items():
+        if key in ("standard", "extractor", "num_real", "num_fake", "seconds"):
+            continue
+        value, name = float(value), names[key][1]
+        metrics[name] = {
+            "value": value if math.isfinite(value) else None,
+            "description": _label(key, extractor.metric_suffix, extractor.standard),
+            "standard": bool(extractor.standard),
+        }
+        if not math.isfinite(value):
+            metrics[name]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
+                                     "of 1024 samples")
+    return metrics
 
-    extractor = None
-    if feature_metrics:  # load the extractor first: a missing one fails before any work
-        try:
-            extractor = eval_hook.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor)
-        except (inception_lib.InceptionWeightsNotFoundError, FileNotFoundError) as e:
-            sys.exit(f"cips-evaluate: error: {e}")
-        logging.info("extractor %s (%s)", extractor.name, "standard" if extractor.standard else "NON-STANDARD")
 
+def _extractor_summary(extractor, kind, path):
+    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
+
+    if extractor is None:
+        return None
+    return {
+        "kind": kind,
+        "name": extractor.name,
+        "path": path or (str(protocol.default_extractor_dir()) if kind == "offline" else None),
+        "standard": bool(extractor.standard),
+        "note": ("standard FID network" if extractor.standard else
+                 "NON-STANDARD offline Fashion-MNIST CNN: numbers track sample quality on Fashion-MNIST-like "
+                 "data but are not comparable with any published FID/KID/precision/recall"),
+    }
+
+
+def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_real, batch_size, seed=0,
+             truncation_psi=1.0, w_avg_samples=10000, noise=True, pr_k=3, real_stats_cache=None,
+             extractor_kind="offline", extractor_path=None, model=None):
+    """Measures `requested` metrics of `loaded` (a LoadedGenerator) against `data_config`'s real images,
+    writes the spectrum files and appends the StyleGAN-named `out/metric-<name>.jsonl` logs; returns
+    (summary dict, the path of metrics.json to write).
+
+    `num_real` may be `metric_log.FULL` (every real image). `real_stats_cache`: a directory of cached
+    real statistics (None: no cache), keyed by `protocol.real_stats_key` of the data and of the
+    extractor `extractor_kind` / `extractor_path`. `model` names the model in the logs.
+    """
     from cips_tf.metrics import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
 
-    start = time.time()  # after any one-off extractor training
-    loaded = load_generator(FLAGS.model, step=FLAGS.step)
+    start = time.time()
     generator = loaded.generator
     resolution = int(generator.size)
-    logging.info("loaded generator from %s (%d px)", loaded.source, resolution)
-    if FLAGS.data is not None:
-        data_config = eval_hook.parse_data_spec(FLAGS.data, FLAGS.data_dir)
-    else:
-        data_config = loaded.config.data
-        if FLAGS.data_dir:
-            data_config = data_config.copy_and_resolve_references()
-            data_config.data_dir = FLAGS.data_dir
-    w_avg = loaded.w_avg_or_estimate(FLAGS.w_avg_samples) if FLAGS.truncation_psi != 1.0 else loaded.w_avg
-
-    num_samples = FLAGS.num_samples
-    if FLAGS.num_real == 1:
-        raise app.UsageError("--num_real=1: statistics need at least 2 real images (0 means all of them)")
-    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
-
-    num_real = metric_log.FULL if FLAGS.num_real == 0 else (FLAGS.num_real or num_samples)
-    requested_real = num_real
-    batch_size = FLAGS.batch_size
-    sample_fn = eval_hook.make_sample_fn(generator, batch_size, FLAGS.seed, FLAGS.truncation_psi, w_avg, FLAGS.noise)
-    real = eval_hook.real_image_batches(data_config, resolution, batch_size)
+    feature_metrics = tuple(m for m in requested if m != "spectrum")
+    w_avg = loaded.w_avg_or_estimate(w_avg_samples) if truncation_psi != 1.0 else loaded.w_avg
+    sample_fn = protocol.make_sample_fn(generator, batch_size, seed, truncation_psi, w_avg, noise)
+    real = protocol.real_image_batches(data_config, resolution, batch_size)
     want_spectrum = "spectrum" in requested
+    requested_real = num_real
     real_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None,
                     num_samples if num_real == metric_log.FULL else num_real)
     fake_tap = _Tap(spectrum.SpectrumAccumulator() if want_spectrum else None, num_samples)
 
     real_cache = real_cache_key = None
-    if FLAGS.real_stats_cache and feature_metrics and not want_spectrum:  # spectra need the real images
+    if real_stats_cache and feature_metrics and not want_spectrum:  # spectra need the real images
         from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
 
-        real_cache = fid_lib.RealStatisticsCache(pathlib.Path(FLAGS.real_stats_cache).expanduser())
-        real_cache_key = eval_hook.real_stats_key(data_config, data_config.get("split"), resolution, FLAGS.extractor,
-                                                  FLAGS.extractor_path)
+        real_cache = fid_lib.RealStatisticsCache(pathlib.Path(real_stats_cache).expanduser())
+        real_cache_key = protocol.real_stats_key(data_config, data_config.get("split"), resolution, extractor_kind,
+                                                 extractor_path)
     metrics, report = {}, {}
     if feature_metrics:
         results = evaluate_lib.evaluate_generator(
-            real_tap.wrap_batches(real),
-            fake_tap.wrap_sample_fn(sample_fn),
-            extractor,
-            num_samples=num_samples,
-            batch_size=batch_size,
-            num_real=num_real,
-            metrics=feature_metrics,
-            seed=FLAGS.seed,
-            pr_k=FLAGS.pr_k,
-            real_cache=real_cache,
-            real_cache_key=real_cache_key,
-            progress=True,
+            real_tap.wrap_batches(real), fake_tap.wrap_sample_fn(sample_fn), extractor, num_samples=num_samples,
+            batch_size=batch_size, num_real=num_real, metrics=feature_metrics, seed=seed, pr_k=pr_k,
+            real_cache=real_cache, real_cache_key=real_cache_key, progress=True,
         )
-        suffix = extractor.metric_suffix
-        names = metric_log.stylegan_keys(feature_metrics, num_samples, requested_real, extractor.standard, FLAGS.pr_k)
-        for key, value in results.items():
-            if key in ("standard", "extractor", "num_real", "num_fake", "seconds"):
-                continue
-            value = float(value)
-            metrics[names[key][1]] = {
-                "value": value if math.isfinite(value) else None,
-                "description": _label(key, suffix, extractor.standard),
-                "standard": bool(extractor.standard),
-            }
-            if not math.isfinite(value):
-                metrics[names[key][1]]["note"] = (f"undefined ({value}): e.g. the KID standard error needs more than one block "
-                                        "of 1024 samples")
+        names = metric_log.stylegan_keys(feature_metrics, num_samples, requested_real, extractor.standard, pr_k)
+        metrics.update(_feature_entries(results, extractor, names))
         num_real, num_samples = results["num_real"], results["num_fake"]
         report["feature_seconds"] = results["seconds"]
         step = re.search(r"ckpt-(\d+)$", loaded.source)
-        report["metric_logs"] = [p.name for p in metric_log.append_metric_logs(
-            FLAGS.out, metric_log.stylegan_results(results, feature_metrics, results["num_fake"], requested_real,
-                                                   extractor.standard, FLAGS.pr_k),
-            step=int(step.group(1)) if step else None, num_samples=num_samples, num_real=num_real,
-            extractor=extractor.name, standard=extractor.standard, model=str(FLAGS.model))]
+        _, paths = protocol.log_results(out, results, feature_metrics, num_samples, requested_real,
+                                        step=int(step.group(1)) if step else None, pr_k=pr_k,
+                                        model=str(model or loaded.source))
+        report["metric_logs"] = [p.name for p in paths]
     else:
-        num_real = real_tap.limit  # spectra alone: --num_real=0 means as many real as generated images
-        _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, FLAGS.seed)
+        num_real = real_tap.limit  # spectra alone: num_real=FULL means as many real as generated images
+        _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, seed)
 
-    out = pathlib.Path(FLAGS.out)
+    out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if want_spectrum:
         spectrum_metrics, report["spectrum"] = _write_spectra(out, real_tap.accumulator, fake_tap.accumulator)
         metrics.update(spectrum_metrics)
-
     summary = {
         "metrics": metrics,
         "standard": bool(extractor.standard) if extractor is not None else None,
-        "extractor": None if extractor is None else {
-            "kind": FLAGS.extractor,
-            "name": extractor.name,
-            "path": FLAGS.extractor_path or (str(eval_hook.default_extractor_dir()) if FLAGS.extractor == "offline"
-                                             else None),
-            "standard": bool(extractor.standard),
-            "note": ("standard FID network" if extractor.standard else
-                     "NON-STANDARD offline Fashion-MNIST CNN: numbers track sample quality on Fashion-MNIST-like "
-                     "data but are not comparable with any published FID/KID/precision/recall"),
-        },
-        "model": {"path": str(FLAGS.model), "source": loaded.source, "resolution": resolution},
-        "data": dict(describe_data(data_config), spec=FLAGS.data or "workdir config.data"),
+        "model": {"source": loaded.source, "resolution": resolution},
+        "data": describe_data(data_config),
         "num_samples": int(num_samples),
         "num_real": int(num_real),
-        "seed": FLAGS.seed,
-        "truncation_psi": FLAGS.truncation_psi,
-        "noise": "seeded per-pixel noise" if FLAGS.noise else "none",
+        "seed": seed,
+        "truncation_psi": truncation_psi,
+        "noise": "seeded per-pixel noise" if noise else "none",
         "batch_size": batch_size,
-        "pr_k": FLAGS.pr_k if "pr" in requested else None,
+        "pr_k": pr_k if "pr" in requested else None,
         "seconds": round(time.time() - start, 3),  # load + generate + features + statistics + plots
         **report,
     }
-    path = out / "metrics.json"
+    return summary, out / "metrics.json"
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    requested = _requested_metrics(FLAGS.metrics)
+    model_path = pathlib.Path(FLAGS.model)
+    if not model_path.exists():  # before any extractor training or data loading
+        raise FileNotFoundError(f"--model={model_path}: not found (a training workdir or an exported SavedModel)")
+    if FLAGS.data is None and not (model_path / "config.json").exists():
+        raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
+    if FLAGS.num_real == 1:
+        raise app.UsageError("--num_real=1: statistics need at least 2 real images (0 means all of them)")
+
+    from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
+    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+
+    data_config = None
+    if FLAGS.data is not None:
+        try:
+            data_config = protocol.parse_data_spec(FLAGS.data, FLAGS.data_dir)
+        except ValueError as e:
+            raise app.UsageError(str(e)) from e
+
+    extractor = None
+    if any(m != "spectrum" for m in requested):  # load the extractor first: a missing one fails before any work
+        try:
+            extractor = protocol.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor)
+        except (inception_lib.InceptionWeightsNotFoundError, FileNotFoundError) as e:
+            sys.exit(f"cips-evaluate: error: {e}")
+        logging.info("extractor %s (%s)", extractor.name, "standard" if extractor.standard else "NON-STANDARD")
+
+    start = time.time()  # after any one-off extractor training
+    loaded = load_generator(FLAGS.model, step=FLAGS.step)
+    logging.info("loaded generator from %s (%d px)", loaded.source, int(loaded.generator.size))
+    if data_config is None:
+        data_config = loaded.config.data
+        if FLAGS.data_dir:
+            data_config = data_config.copy_and_resolve_references()
+            data_config.data_dir = FLAGS.data_dir
+    num_real = metric_log.FULL if FLAGS.num_real == 0 else (FLAGS.num_real or FLAGS.num_samples)
+    summary, path = evaluate(
+        loaded, FLAGS.out, data_config, extractor, requested, FLAGS.num_samples, num_real, FLAGS.batch_size,
+        FLAGS.seed, FLAGS.truncation_psi, FLAGS.w_avg_samples, FLAGS.noise, FLAGS.pr_k,
+        real_stats_cache=FLAGS.real_stats_cache or None, extractor_kind=FLAGS.extractor,
+        extractor_path=FLAGS.extractor_path, model=FLAGS.model,
+    )
+    summary["extractor"] = _extractor_summary(extractor, FLAGS.extractor, FLAGS.extractor_path)
+    summary["model"]["path"] = str(FLAGS.model)
+    summary["data"]["spec"] = FLAGS.data or "workdir config.data"
+    summary["seconds"] = round(time.time() - start, 3)
     path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    for key, entry in metrics.items():
+    for key, entry in summary["metrics"].items():
         value = "undefined" if entry["value"] is None else f"{entry['value']:.6g}"
         print(f"{key} = {value}{'' if entry['standard'] else '  (NON-STANDARD)'}")
     print(path)

@@ -27,6 +27,7 @@ and written to DIR/w_avg.npy (reused by later runs into the same DIR).
 import json
 import pathlib
 import time
+import types
 
 import numpy as np
 from absl import app, flags, logging
@@ -102,14 +103,24 @@ flags.DEFINE_list("zoom_center", ["0", "0"], "zoom: point x,y to zoom into, norm
 flags.DEFINE_float("zoom", 16.0, "zoom: final zoom factor (grid density relative to the first frame).")
 flags.DEFINE_integer("zoom_frames", 48, "zoom: frames per seed.", lower_bound=2)
 
-_OWN_FLAGS = sorted(set(FLAGS) - _FLAGS_BEFORE)
+_OWN_FLAGS = sorted(set(FLAGS) - _FLAGS_BEFORE - {"trunc"})  # --trunc is --psi
+
+
+def options(**overrides):
+    """The task options as plain values: every flag's default, with `overrides` (flag name -> value)."""
+    unknown = sorted(set(overrides) - set(_OWN_FLAGS))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown}")
+    return types.SimpleNamespace(**{**{name: FLAGS[name].default for name in _OWN_FLAGS}, **overrides})
 
 
 class Context:
-    """What every task needs: the model, its w_avg, the output directory and the parsed options."""
+    """What every task needs: the model, its w_avg, the output directory and the options (plain values,
+    `options(**overrides)`; the flags build them in `main`)."""
 
-    def __init__(self, loaded, out_dir):
+    def __init__(self, loaded, out_dir, opts):
         self.loaded = loaded
+        self.opts = opts
         self.generator = loaded.generator
         self.out_root = out_dir
         self.out = out_dir
@@ -122,13 +133,13 @@ class Context:
             if path.exists():
                 self._w_avg = np.load(path)
             else:
-                self._w_avg = self.loaded.w_avg_or_estimate(FLAGS.w_avg_samples)
+                self._w_avg = self.loaded.w_avg_or_estimate(self.opts.w_avg_samples)
                 np.save(path, self._w_avg)
         return self._w_avg
 
     def styles(self, seeds):
-        w_avg = self.w_avg if FLAGS.psi != 1.0 else None
-        return common.styles_from_seeds(self.generator, seeds, FLAGS.psi, w_avg)
+        w_avg = self.w_avg if self.opts.psi != 1.0 else None
+        return common.styles_from_seeds(self.generator, seeds, self.opts.psi, w_avg)
 
     def save_png(self, name, image):
         image = np.asarray(image)
@@ -152,15 +163,15 @@ def _parse_seeds(name, text):
     return seeds
 
 
-def _seeds():
-    if FLAGS.seeds:
-        return _parse_seeds("seeds", FLAGS.seeds)
-    return list(range(FLAGS.seed, FLAGS.seed + FLAGS.num))
+def _seeds(opts):
+    if opts.seeds:
+        return _parse_seeds("seeds", opts.seeds)
+    return list(range(opts.seed, opts.seed + opts.num))
 
 
-def _seeds_b(seeds):
-    if FLAGS.seeds_b:
-        b = _parse_seeds("seeds_b", FLAGS.seeds_b)
+def _seeds_b(opts, seeds):
+    if opts.seeds_b:
+        b = _parse_seeds("seeds_b", opts.seeds_b)
         if len(b) != len(seeds):
             raise app.UsageError(f"--seeds_b has {len(b)} seeds, --seeds {len(seeds)}")
         return b
@@ -173,18 +184,20 @@ def _is_cylindrical(ctx):
 
 
 def _radii(ctx):
+    opts = ctx.opts
     training = ctx.loaded.config.get("training", {}) if ctx.loaded.config is not None else {}
-    r_inner = FLAGS.r_inner if FLAGS.r_inner is not None else training.get("cylinder_r_inner", None)
-    r_outer = FLAGS.r_outer if FLAGS.r_outer is not None else training.get("cylinder_r_outer", None)
+    r_inner = opts.r_inner if opts.r_inner is not None else training.get("cylinder_r_inner", None)
+    r_outer = opts.r_outer if opts.r_outer is not None else training.get("cylinder_r_outer", None)
     return (coords_extra.DEFAULT_R_INNER if r_inner is None else float(r_inner),
             coords_extra.DEFAULT_R_OUTER if r_outer is None else float(r_outer))
 
 
 def task_sample(ctx):
-    seeds = _seeds()
+    opts = ctx.opts
+    seeds = _seeds(opts)
     w = ctx.styles(seeds)
-    images = common.render(ctx.generator, w, chunk_pixels=FLAGS.chunk_pixels)
-    ctx.save_png("samples.png", common.tile_images(common.to_uint8(images), FLAGS.ncols))
+    images = common.render(ctx.generator, w, chunk_pixels=opts.chunk_pixels)
+    ctx.save_png("samples.png", common.tile_images(common.to_uint8(images), opts.ncols))
     for s, img in zip(seeds, images):
         ctx.save_png(f"seed{s:04d}.png", img)
     ctx.save_npy("w.npy", w)
@@ -192,13 +205,14 @@ def task_sample(ctx):
 
 
 def task_interpolate(ctx):
-    seeds = _seeds()
-    w_avg = ctx.w_avg if FLAGS.psi != 1.0 else None
-    w = sampling.interpolation_styles(ctx.generator, seeds, FLAGS.steps, FLAGS.space, FLAGS.psi, w_avg)
-    frames = common.render(ctx.generator, w, chunk_pixels=FLAGS.chunk_pixels)
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    w_avg = ctx.w_avg if opts.psi != 1.0 else None
+    w = sampling.interpolation_styles(ctx.generator, seeds, opts.steps, opts.space, opts.psi, w_avg)
+    frames = common.render(ctx.generator, w, chunk_pixels=opts.chunk_pixels)
     for i, frame in enumerate(frames):
         ctx.save_png(f"frame{i:04d}.png", frame)
-    ctx.save_png("strip.png", common.tile_images(common.to_uint8(frames), ncols=FLAGS.steps))
+    ctx.save_png("strip.png", common.tile_images(common.to_uint8(frames), ncols=opts.steps))
     ctx.save_npy("w.npy", w)
 
 
@@ -209,28 +223,30 @@ def _default_mix_groups(num_groups):
 
 
 def task_style_mix(ctx):
-    seeds = _seeds()
-    w_a, w_b = ctx.styles(seeds), ctx.styles(_seeds_b(seeds))
-    if FLAGS.mix_groups:
-        group_sets = [common.parse_int_list(part) for part in FLAGS.mix_groups.split(";")]
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    w_a, w_b = ctx.styles(seeds), ctx.styles(_seeds_b(opts, seeds))
+    if opts.mix_groups:
+        group_sets = [common.parse_int_list(part) for part in opts.mix_groups.split(";")]
     else:
         group_sets = _default_mix_groups(len(ctx.generator.style_groups()))
-    rows = style_mixing.style_mix(ctx.generator, w_a, w_b, group_sets, chunk_pixels=FLAGS.chunk_pixels)
+    rows = style_mixing.style_mix(ctx.generator, w_a, w_b, group_sets, chunk_pixels=opts.chunk_pixels)
     n, cols = rows.shape[:2]
     ctx.save_png("style_mix.png", common.tile_images(common.to_uint8(rows.reshape((n * cols,) + rows.shape[2:])),
                                                      ncols=cols))
     (ctx.out / "style_mix.json").write_text(json.dumps(
         {"columns": ["A", "B"] + [f"A with B in groups {g}" for g in group_sets],
-         "seeds_a": seeds, "seeds_b": _seeds_b(seeds),
+         "seeds_a": seeds, "seeds_b": _seeds_b(opts, seeds),
          "style_groups": ctx.generator.style_groups()}, indent=2) + "\n")
 
 
 def task_super_resolution(ctx):
-    seeds = _seeds()
-    k = FLAGS.factor
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    k = opts.factor
     for s, w in zip(seeds, ctx.styles(seeds)):  # one image at a time: k*size squared floats each
         native, dense, lanczos = super_resolution.super_resolve(ctx.generator, w[None], k,
-                                                                chunk_pixels=FLAGS.chunk_pixels)
+                                                                chunk_pixels=opts.chunk_pixels)
         ctx.save_png(f"seed{s:04d}_native.png", native[0])
         ctx.save_png(f"seed{s:04d}_cips_x{k}.png", dense[0])
         ctx.save_png(f"seed{s:04d}_lanczos_x{k}.png", lanczos[0])
@@ -238,13 +254,14 @@ def task_super_resolution(ctx):
 
 
 def task_foveated(ctx):
-    seeds = _seeds()
+    opts = ctx.opts
+    seeds = _seeds(opts)
     w = ctx.styles(seeds)
-    gaze = tuple(float(v) for v in FLAGS.gaze)
+    gaze = tuple(float(v) for v in opts.gaze)
     columns = []
-    for frac in (float(f) for f in FLAGS.fractions):
-        images, mask = foveated.foveated_render(ctx.generator, w, frac, gaze, FLAGS.std_frac, FLAGS.seed,
-                                                FLAGS.height, FLAGS.interpolation, FLAGS.chunk_pixels)
+    for frac in (float(f) for f in opts.fractions):
+        images, mask = foveated.foveated_render(ctx.generator, w, frac, gaze, opts.std_frac, opts.seed,
+                                                opts.height, opts.interpolation, opts.chunk_pixels)
         tag = f"p{int(round(frac * 100)):03d}"
         ctx.save_png(f"mask_{tag}.png", mask.astype(np.uint8) * 255)
         ctx.save_npy(f"mask_{tag}.npy", mask)
@@ -257,12 +274,13 @@ def task_foveated(ctx):
 
 
 def task_panorama(ctx):
+    opts = ctx.opts
     if not _is_cylindrical(ctx):
         logging.warning("the model was not trained in cylindrical mode: its panoramas are a curiosity")
     r_inner, r_outer = _radii(ctx)
-    seeds = _seeds()
-    panos = panorama.render_panorama(ctx.generator, ctx.styles(seeds), FLAGS.height, FLAGS.panorama_width,
-                                     r_inner, r_outer, FLAGS.chunk_pixels)
+    seeds = _seeds(opts)
+    panos = panorama.render_panorama(ctx.generator, ctx.styles(seeds), opts.height, opts.panorama_width,
+                                     r_inner, r_outer, opts.chunk_pixels)
     for s, p in zip(seeds, panos):
         ctx.save_png(f"seed{s:04d}.png", p)
         ctx.save_png(f"seed{s:04d}_wrapped.png", panorama.wrap_columns(p, p.shape[1] // 2))  # seam in the middle
@@ -270,19 +288,20 @@ def task_panorama(ctx):
 
 
 def task_blend(ctx):
-    seeds = _seeds()
-    w_a, w_b = ctx.styles(seeds), ctx.styles(_seeds_b(seeds))
-    on_panorama = FLAGS.blend_on == "panorama" or (FLAGS.blend_on == "auto" and _is_cylindrical(ctx))
-    size = FLAGS.height or ctx.generator.size
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    w_a, w_b = ctx.styles(seeds), ctx.styles(_seeds_b(opts, seeds))
+    on_panorama = opts.blend_on == "panorama" or (opts.blend_on == "auto" and _is_cylindrical(ctx))
+    size = opts.height or ctx.generator.size
     if on_panorama:
         r_inner, r_outer = _radii(ctx)
-        coords = panorama.panorama_coords(size, FLAGS.panorama_width, r_inner, r_outer)
+        coords = panorama.panorama_coords(size, opts.panorama_width, r_inner, r_outer)
     else:
         coords = None
     h, w = (coords.shape[:2] if coords is not None else (size, size))
-    kind = FLAGS.mask or ("horizontal" if on_panorama else "radial")
+    kind = opts.mask or ("horizontal" if on_panorama else "radial")
     mask = blend.radial_mask(h, w) if kind == "radial" else blend.horizontal_mask(h, w)
-    outs = [blend.render_blend(ctx.generator, w_a, w_b, m, coords, FLAGS.chunk_pixels)
+    outs = [blend.render_blend(ctx.generator, w_a, w_b, m, coords, opts.chunk_pixels)
             for m in (np.ones_like(mask), np.zeros_like(mask), mask)]
     ctx.save_png("mask.png", np.rint(mask * 255).astype(np.uint8))
     ctx.save_npy("mask.npy", mask)
@@ -296,15 +315,16 @@ def task_blend(ctx):
 
 
 def task_encodings(ctx):
+    opts = ctx.opts
     g = ctx.generator
-    seeds = _seeds()
+    seeds = _seeds(opts)
     w = ctx.styles(seeds)
     parts = encodings.part_slices(g)
     variants = {"original": ()}
     variants.update({f"no_{p}": (p,) for p in parts})
     if len(parts) == 2:
         variants["no_both"] = tuple(parts)
-    renders = {name: encodings.render_zeroed(g, w, zeroed, chunk_pixels=FLAGS.chunk_pixels)
+    renders = {name: encodings.render_zeroed(g, w, zeroed, chunk_pixels=opts.chunk_pixels)
                for name, zeroed in variants.items()}
     for name, images in renders.items():
         for s, img in zip(seeds, images):
@@ -325,21 +345,22 @@ def task_encodings(ctx):
 
 
 def task_neighbours(ctx):
+    opts = ctx.opts
     g = ctx.generator
     feature_fn, feature_name = None, neighbours.PIXEL_FEATURES
-    if FLAGS.features in ("auto", "classifier") and FLAGS.extractor:
-        feature_fn = neighbours.classifier_features(FLAGS.extractor)
+    if opts.features in ("auto", "classifier") and opts.extractor:
+        feature_fn = neighbours.classifier_features(opts.extractor)
         if feature_fn is not None:
             feature_name = neighbours.CLASSIFIER_FEATURES
     if feature_fn is None:
-        if FLAGS.features == "classifier":
-            raise app.UsageError(f"no offline classifier could be loaded from --extractor={FLAGS.extractor}")
+        if opts.features == "classifier":
+            raise app.UsageError(f"no offline classifier could be loaded from --extractor={opts.extractor}")
         feature_fn = neighbours.pixel_features
-    refs = neighbours.load_reference_uint8(FLAGS.dataset, FLAGS.split, FLAGS.num_reference, FLAGS.data_dir)
-    seeds = _seeds()
-    samples = common.render(g, ctx.styles(seeds), chunk_pixels=FLAGS.chunk_pixels)
+    refs = neighbours.load_reference_uint8(opts.dataset, opts.split, opts.num_reference, opts.data_dir)
+    seeds = _seeds(opts)
+    samples = common.render(g, ctx.styles(seeds), chunk_pixels=opts.chunk_pixels)
     ref_feats = neighbours.reference_features(refs, g.size, feature_fn)
-    idx, dist = neighbours.nearest_neighbours(neighbours.batched(feature_fn, samples), ref_feats, FLAGS.k)
+    idx, dist = neighbours.nearest_neighbours(neighbours.batched(feature_fn, samples), ref_feats, opts.k)
     rows = []
     for i, s in enumerate(seeds):
         row = np.concatenate([samples[i:i + 1], neighbours.resize_to_model(refs[idx[i]], g.size)])
@@ -349,7 +370,7 @@ def task_neighbours(ctx):
     ctx.save_npy("indices.npy", idx)
     ctx.save_npy("distances.npy", dist)
     (ctx.out / "neighbours.json").write_text(json.dumps(
-        {"features": feature_name, "dataset": FLAGS.dataset, "split": FLAGS.split, "num_reference": len(refs),
+        {"features": feature_name, "dataset": opts.dataset, "split": opts.split, "num_reference": len(refs),
          "seeds": seeds, "indices": idx.tolist(), "distances": dist.tolist()}, indent=2) + "\n")
 
 
@@ -359,56 +380,58 @@ def _strip_indices(num_frames, count=8):
 
 
 def task_video(ctx):
-    seeds = _seeds()
-    w_avg = ctx.w_avg if FLAGS.psi != 1.0 else None
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    w_avg = ctx.w_avg if opts.psi != 1.0 else None
     try:
-        w = video.latent_walk_styles(ctx.generator, seeds, FLAGS.frames_per_seed, FLAGS.psi, w_avg, FLAGS.loop,
-                                     FLAGS.walk)
+        w = video.latent_walk_styles(ctx.generator, seeds, opts.frames_per_seed, opts.psi, w_avg, opts.loop,
+                                     opts.walk)
     except ValueError as e:
         raise app.UsageError(f"--task=video: {e}") from e
-    path = video.video_path(ctx.out / "video", FLAGS.video_format)
+    path = video.video_path(ctx.out / "video", opts.video_format)
     kept = []  # the frame of each seed, for strip.png
 
     def frames():
-        for i, frame in enumerate(video.render_frames(ctx.generator, w, FLAGS.video_size,
-                                                      chunk_pixels=FLAGS.chunk_pixels, log_every=10)):
-            if i % FLAGS.frames_per_seed == 0:
+        for i, frame in enumerate(video.render_frames(ctx.generator, w, opts.video_size,
+                                                      chunk_pixels=opts.chunk_pixels, log_every=10)):
+            if i % opts.frames_per_seed == 0:
                 kept.append(frame)
             yield frame
 
-    count = video.write_video(frames(), path, FLAGS.fps)
+    count = video.write_video(frames(), path, opts.fps)
     ctx.save_png("strip.png", common.tile_images(np.stack(kept), ncols=len(kept), pad=2))
     ctx.save_npy("w.npy", w)
     logging.info("video: %d frames -> %s", count, path)
 
 
 def task_zoom(ctx):
-    seeds = _seeds()
-    if len(FLAGS.zoom_center) != 2:
-        raise app.UsageError(f"--zoom_center needs two numbers x,y, got {FLAGS.zoom_center}")
-    center = tuple(float(v) for v in FLAGS.zoom_center)
+    opts = ctx.opts
+    seeds = _seeds(opts)
+    if len(opts.zoom_center) != 2:
+        raise app.UsageError(f"--zoom_center needs two numbers x,y, got {opts.zoom_center}")
+    center = tuple(float(v) for v in opts.zoom_center)
     try:
-        windows = zoom.zoom_windows(center, FLAGS.zoom_frames, FLAGS.zoom)  # validates before rendering
+        windows = zoom.zoom_windows(center, opts.zoom_frames, opts.zoom)  # validates before rendering
     except ValueError as e:
         raise app.UsageError(str(e)) from e
-    strip_at = _strip_indices(FLAGS.zoom_frames)
+    strip_at = _strip_indices(opts.zoom_frames)
     for s, w in zip(seeds, ctx.styles(seeds)):
         kept = []  # only the strip's frames: memory stays bounded however long the zoom
 
         def frames(w=w, kept=kept):
-            for i, frame in enumerate(zoom.zoom_frames(ctx.generator, w, center, FLAGS.zoom_frames, FLAGS.zoom,
-                                                       FLAGS.video_size, chunk_pixels=FLAGS.chunk_pixels,
+            for i, frame in enumerate(zoom.zoom_frames(ctx.generator, w, center, opts.zoom_frames, opts.zoom,
+                                                       opts.video_size, chunk_pixels=opts.chunk_pixels,
                                                        log_every=10)):
                 if i in strip_at:
                     kept.append(frame)
                 yield frame
 
-        path = video.video_path(ctx.out / f"seed{s:04d}", FLAGS.video_format)
-        video.write_video(frames(), path, FLAGS.fps)
+        path = video.video_path(ctx.out / f"seed{s:04d}", opts.video_format)
+        video.write_video(frames(), path, opts.fps)
         ctx.save_png(f"seed{s:04d}_strip.png", common.tile_images(np.stack(kept), ncols=len(kept), pad=2))
         ctx.save_png(f"seed{s:04d}_last.png", kept[-1])
     (ctx.out / "zoom.json").write_text(json.dumps(
-        {"center": center, "max_zoom": FLAGS.zoom, "frames": FLAGS.zoom_frames, "seeds": seeds,
+        {"center": center, "max_zoom": opts.zoom, "frames": opts.zoom_frames, "seeds": seeds,
          "strip_frames": strip_at,
          "windows": [{"x_range": list(x), "y_range": list(y)} for x, y in windows]}, indent=2) + "\n")
 
@@ -439,7 +462,7 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
     logging.info("loaded %s", loaded.source)
-    ctx = Context(loaded, out)
+    ctx = Context(loaded, out, options(**{name: FLAGS[name].value for name in _OWN_FLAGS}))
     for task in tasks:
         ctx.out = out / task
         ctx.out.mkdir(parents=True, exist_ok=True)
@@ -447,7 +470,7 @@ def main(argv):
         TASK_FUNCTIONS[task](ctx)
         (ctx.out / "flags.json").write_text(json.dumps(
             {"task": task, "model": FLAGS.model, "source": loaded.source,
-             "flags": {name: FLAGS[name].value for name in _OWN_FLAGS}}, indent=2, default=str) + "\n")
+             "flags": vars(ctx.opts)}, indent=2, default=str) + "\n")
         logging.info("%s: wrote %s in %.1f s", task, ctx.out, time.time() - start)
         print(f"{task}: {ctx.out}")
 

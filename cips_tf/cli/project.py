@@ -67,9 +67,9 @@ FEATURE_CHOICES = ("auto", "discriminator", "offline", "none")
 
 def _offline_extractor_model(path, required):
     from cips_tf.metrics import feature_extractor as fe  # pylint: disable=g-import-not-at-top
-    from cips_tf.training import eval_hook  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
 
-    directory = pathlib.Path(path).expanduser() if path else eval_hook.default_extractor_dir()
+    directory = pathlib.Path(path).expanduser() if path else protocol.default_extractor_dir()
     model_file = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
     if not model_file.exists():
         if required:

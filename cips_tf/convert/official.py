@@ -166,7 +166,7 @@ def generator_from_official(state_dict, prefix=None, size=None, lr_mlp=0.01, dty
         a.assign(layer.bias, a.take(f"style.{i + 1}.bias"), f"style.{i + 1}.bias")
     if g.architecture == "res":
         _assign_modulated(a, g.conv1, "linears.0")
-        for i, block in enumerate(g.res_blocks):
+        for i, block in enumerate(g.blocks):
             p = f"linears.{i + 1}"
             _assign_modulated(a, block.conv1, f"{p}.conv1")
             _assign_modulated(a, block.conv2, f"{p}.conv2")
@@ -174,10 +174,11 @@ def generator_from_official(state_dict, prefix=None, size=None, lr_mlp=0.01, dty
                 a.assign(block.skip.kernel, a.take(f"{p}.skip.0.weight")[:, :, 0, 0].T, f"{p}.skip.0.weight")
     else:
         _assign_modulated(a, g.conv1, "conv1")
-        for i, layer in enumerate(g.linears):
-            _assign_modulated(a, layer, f"linears.{i}")
-    for i, layer in enumerate(g.to_rgbs):
-        _assign_modulated(a, layer, f"to_rgbs.{i}", to_rgb=True)
+        for i, block in enumerate(g.blocks):
+            _assign_modulated(a, block.conv1, f"linears.{2 * i}")
+            _assign_modulated(a, block.conv2, f"linears.{2 * i + 1}")
+            if block.rgb is not None:
+                _assign_modulated(a, block.rgb, f"to_rgbs.{i}", to_rgb=True)
     if g.to_rgb_last is not None:
         _assign_modulated(a, g.to_rgb_last, "to_rgb_last", to_rgb=True)
     a.check_all_used()

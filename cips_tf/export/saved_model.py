@@ -15,7 +15,7 @@ uint8; eval mode: the coordinate embedding is sampled bilinearly and no noise is
 
     serving_default  z [N, Z] float32, truncation_psi [N] float32 -> images [N, size, size, 3] uint8
     from_seed        seed [N] int64, truncation_psi [N] float32   -> images [N, size, size, 3] uint8
-                     (z = cips_tf.synthesis.latents.z_from_seed(seed): per seed s,
+                     (z = cips_tf.latents.z_from_seed(seed): per seed s,
                      tf.random.stateless_normal([Z], seed=[s, 0]); deterministic across processes)
     render           z [N, Z], truncation_psi [N], coords [N, h, w, 2] -> images [N, h, w, 3] uint8
     mapping          z [N, Z] -> w [N, Z] float32 (untruncated M(z))
@@ -51,11 +51,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from cips_tf.coords import make_grid_np
-from cips_tf.models.generator import truncate
+from cips_tf.coords import make_grid
+from cips_tf.latents import quantize_images, styles, z_from_seed
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
-from cips_tf.synthesis.latents import z_from_seed
-from cips_tf.metrics.fid import quantize_images
 
 # About 4 images of 256 x 256 per request (a few GB of activations for the official model).
 DEFAULT_MAX_RENDER_PIXELS = 4 * 256 * 256
@@ -116,17 +114,12 @@ class CIPSServingModule(tf.Module):
     # -- building blocks ------------------------------------------------------------------------
     def _styles(self, z, truncation_psi):
         z, truncation_psi = _finite(z, "z"), _finite(truncation_psi, "truncation_psi")
-        w = tf.cast(self._generator.mapping(z), tf.float32)  # [N, S]; float32 under any dtype policy
-        return truncate(w, tf.convert_to_tensor(self.w_avg), truncation_psi)
+        return styles(self._generator, z, truncation_psi, tf.convert_to_tensor(self.w_avg))  # [N, S] float32
 
     def _synthesize(self, w, coords):
         w, coords = _finite(w, "w"), _finite(coords, "coords")
-        rgb = self._generator.synthesis(w, coords, training=False, randomize_noise=False)  # [N, h, w, 3]
+        rgb = self._generator.synthesis(w, coords, randomize_noise=False)  # [N, h, w, 3]
         return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
-
-    def _training_grid(self, batch):
-        grid = tf.constant(make_grid_np(self.size, self.size))[None]  # [1, size, size, 2]
-        return tf.tile(grid, tf.stack([batch, 1, 1, 1]))
 
     def _check_batch(self, signature, tensors):
         """Asserts every tensor of `tensors` (name -> tensor) has the first one's batch size: TF
@@ -162,14 +155,14 @@ class CIPSServingModule(tf.Module):
         with tf.control_dependencies(self._check_batch("serving_default", {"z": z, "truncation_psi": truncation_psi})):
             z = tf.identity(z)
         w = self._styles(z, truncation_psi)
-        return {"images": self._synthesize(w, self._training_grid(tf.shape(z)[0]))}
+        return {"images": self._synthesize(w, make_grid(tf.shape(z)[0], self.size))}
 
     def _from_seed(self, seed, truncation_psi):
         with tf.control_dependencies(self._check_batch("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
             seed = tf.identity(seed)
         z = z_from_seed(seed, self.style_dim)  # [N, Z]
         w = self._styles(z, truncation_psi)
-        return {"images": self._synthesize(w, self._training_grid(tf.shape(seed)[0]))}
+        return {"images": self._synthesize(w, make_grid(tf.shape(seed)[0], self.size))}
 
     def _render(self, z, truncation_psi, coords):
         checks = self._check_request("render", coords, {"z": z, "truncation_psi": truncation_psi})
@@ -203,7 +196,7 @@ def warmup_inputs(module, batch=1):
     z = z_from_seed(np.arange(batch, dtype=np.int64), module.style_dim).numpy()
     psi = np.ones([batch], np.float32)
     side = max(1, min(module.size, math.isqrt(module.max_render_pixels // batch)))
-    coords = np.tile(make_grid_np(side, side)[None], [batch, 1, 1, 1])
+    coords = make_grid(batch, side).numpy()
     w = module.functions["mapping"](tf.constant(z))["w"].numpy()
     return {
         "serving_default": {"z": z, "truncation_psi": psi},
@@ -282,6 +275,52 @@ def _fsync_tree(root):
                 os.fsync(f.fileno())
 
 
+def publish_version(model_dir, write, version=None, json_files=None):
+    """Publishes `<model_dir>/<version>/` atomically (see "Atomicity" above); returns its path.
+
+    Args:
+        model_dir: the model's directory (created if missing; local filesystem).
+        write: `write(tmp_dir)` fills the version's content into the (existing) temporary directory.
+        version: positive int; None -> largest existing version + 1 (1 when none). An explicit version
+            that exists raises FileExistsError; an automatic one a concurrent writer took first is
+            bumped.
+        json_files: `{relative path: dict}` written (with `"version"` set to the final version) into
+            the version before its rename, e.g. metadata and records of who published it.
+    """
+    model_dir = pathlib.Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_tmp_dirs(model_dir)
+    auto_version = version is None
+    if auto_version:
+        versions = existing_versions(model_dir)
+        version = (versions[-1] + 1) if versions else 1
+    version = int(version)
+    if (model_dir / str(version)).exists():
+        raise FileExistsError(f"{model_dir / str(version)} already exists; choose another version")
+    tmp_dir = model_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    try:
+        write(tmp_dir)
+        while True:
+            for rel, content in (json_files or {}).items():
+                path = tmp_dir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(dict(content, version=version), indent=2, sort_keys=True, default=str) + "\n")
+            _fsync_tree(tmp_dir)
+            final_dir = model_dir / str(version)
+            try:
+                _commit(tmp_dir, final_dir)
+                return final_dir
+            except OSError:
+                if not auto_version or not final_dir.exists():
+                    raise
+                version += 1  # a concurrent writer took this version: take the next one
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+
+
 def export_generator(
     generator,
     w_avg,
@@ -290,6 +329,7 @@ def export_generator(
     version=None,
     max_render_pixels=DEFAULT_MAX_RENDER_PIXELS,
     warmup=True,
+    extra_json=None,
 ):
     """Exports `generator` as `<export_base>/<model_name>/<version>/` atomically; returns that path.
 
@@ -298,11 +338,11 @@ def export_generator(
         w_avg: `[style_dim]` truncation centre (e.g. `estimate_w_avg(generator)`).
         export_base: TF Serving base directory (created if missing; local filesystem).
         model_name: the model's directory and TF Serving name.
-        version: positive int; None -> largest existing numeric version + 1 (1 when none). An
-            explicit version that already exists raises FileExistsError; an automatic one that a
-            concurrent exporter took first is bumped.
+        version: positive int or None (see `publish_version`).
         max_render_pixels: limit on N * h * w per `render` / `synthesis` request.
         warmup: write `assets.extra/tf_serving_warmup_requests` (needs tensorflow-serving-api).
+        extra_json: `{relative path: dict}` more JSON files for the version (the pipeline's Pusher
+            adds its record), written with the final `"version"` before the version appears.
 
     Returns:
         `pathlib.Path` of the new version directory.
@@ -311,53 +351,24 @@ def export_generator(
         raise ValueError(f"invalid model_name {model_name!r}")
     if version is not None and (int(version) != version or int(version) < 1):
         raise ValueError(f"version must be a positive integer, got {version!r}")
-    model_dir = pathlib.Path(export_base) / model_name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp_dirs(model_dir)
 
-    auto_version = version is None
-    if auto_version:
-        versions = existing_versions(model_dir)
-        version = (versions[-1] + 1) if versions else 1
-    version = int(version)
-    if (model_dir / str(version)).exists():
-        raise FileExistsError(f"{model_dir / str(version)} already exists; choose another version")
-
-    tmp_dir = model_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    try:
-        module = CIPSServingModule(generator, w_avg, max_render_pixels)
+    def write(tmp_dir):
+        module = CIPSServingModule(generator, w_avg, max_render_pixels)  # validates w_avg and the limit
         tf.saved_model.save(module, str(tmp_dir), signatures=module.signatures())
-        extra = tmp_dir / "assets.extra"
-        extra.mkdir(exist_ok=True)
+        (tmp_dir / "assets.extra").mkdir(exist_ok=True)
         generator.save(str(tmp_dir / SAVEDMODEL_KERAS))
         np.save(tmp_dir / SAVEDMODEL_W_AVG, np.asarray(w_avg, np.float32))
         if warmup:
             write_warmup_requests(tmp_dir / WARMUP_FILE, model_name, warmup_inputs(module))
-        metadata = {
-            "model_name": model_name,
-            "version": version,
-            "resolution": module.size,
-            "style_dim": module.style_dim,
-            "max_render_pixels": module.max_render_pixels,
-            "signatures": list(SIGNATURES),
-            "generator_config": generator.get_config(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        (tmp_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
-        _fsync_tree(tmp_dir)
-        while True:
-            final_dir = model_dir / str(version)
-            try:
-                _commit(tmp_dir, final_dir)
-                break
-            except OSError:
-                if not auto_version or not final_dir.exists():
-                    raise
-                version += 1  # a concurrent exporter took this version: take the next one
-                (tmp_dir / METADATA_FILE).write_text(json.dumps(dict(metadata, version=version), indent=2, default=str))
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    return final_dir
+
+    metadata = {
+        "model_name": model_name,
+        "resolution": int(generator.size),
+        "style_dim": int(generator.style_dim),
+        "max_render_pixels": int(max_render_pixels),
+        "signatures": list(SIGNATURES),
+        "generator_config": generator.get_config(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return publish_version(pathlib.Path(export_base) / model_name, write, version,
+                           {METADATA_FILE: metadata, **(extra_json or {})})

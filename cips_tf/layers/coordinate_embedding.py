@@ -45,12 +45,13 @@ def grid_sample_border(table, coords):
 class CoordinateEmbedding(keras.layers.Layer):
     """A learned `size x size x units` table of coordinate embeddings `e_co^(x, y)`.
 
-    Following the official code: in training mode, when the coordinates form the native
-    `size x size` grid, the table is read directly (each pixel gets its own vector). Everywhere else
-    (eval mode, denser grids, patches, arbitrary points) the table is sampled bilinearly with border
-    clamping, exactly as `F.grid_sample(mode="bilinear", padding_mode="border",
-    align_corners=False)`. On the native `linspace(-1, 1)` grid the two differ slightly: sampling
-    interpolates between neighbouring entries.
+    The official code reads the table directly (each pixel gets its own vector) in training mode on
+    the native `size x size` grid; here the caller says so with `direct=True` (the generator's
+    `direct_embedding`, which CIPSGAN sets for full-grid training), rather than the layer guessing
+    from the input's shape. Otherwise (eval mode, denser grids, patches, crops, arbitrary points)
+    the table is sampled bilinearly with border clamping, exactly as `F.grid_sample(mode="bilinear",
+    padding_mode="border", align_corners=False)`. On the native `linspace(-1, 1)` grid the two
+    differ slightly: sampling interpolates between neighbouring entries.
 
     Args:
         size: the training resolution (table height and width).
@@ -58,7 +59,8 @@ class CoordinateEmbedding(keras.layers.Layer):
 
     Call arguments:
         inputs: `[B, ..., 2]` coordinates (channel 0 = x along the width, channel 1 = y).
-        training: Python bool; selects the direct read at the native grid.
+        direct: Python bool: return the table itself for the native grid (`inputs` must be
+            `[B, size, size, 2]`; their values are not read).
 
     Example:
         >>> emb = CoordinateEmbedding(size=8, units=16)
@@ -80,12 +82,12 @@ class CoordinateEmbedding(keras.layers.Layer):
             initializer=keras.initializers.RandomNormal(stddev=1.0),
         )
 
-    def is_native_grid(self, coords_shape):
-        """True when `coords_shape` is statically `[B, size, size, 2]`."""
-        return len(coords_shape) == 4 and coords_shape[1] == self.size and coords_shape[2] == self.size
-
-    def call(self, inputs, training=None):
-        if training and self.is_native_grid(tuple(inputs.shape)):
+    def call(self, inputs, direct=False):
+        if direct:
+            shape = tuple(inputs.shape)
+            if len(shape) != 4 or shape[1] != self.size or shape[2] != self.size:
+                raise ValueError(f"CoordinateEmbedding: a direct read needs the native [B, {self.size}, "
+                                 f"{self.size}, 2] grid, got shape {shape}")
             table = ops.cast(self.table, self.compute_dtype)
             batch = ops.shape(inputs)[0]
             return ops.broadcast_to(table[None], (batch, self.size, self.size, self.units))

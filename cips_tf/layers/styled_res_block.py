@@ -28,6 +28,9 @@ class StyledResBlock(keras.layers.Layer):
         (1, 4, 8)
     """
 
+    num_styles = 2
+    num_noise = 2
+
     def __init__(self, units, activation="lrelu", **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)

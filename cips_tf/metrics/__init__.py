@@ -1,13 +1,16 @@
 """Evaluation metrics: FID, KID, improved precision/recall, spectra, and their feature extractors.
 
 Modules:
-  fid               ActivationStatistics, frechet_distance, quantize_images, RealStatisticsCache
+  fid               ActivationStatistics, frechet_distance, RealStatisticsCache (and quantize_images,
+                    defined in cips_tf.latents)
   kid               kernel_distance (TF-GAN's KID estimator)
   precision_recall  precision_recall (Kynkaanniemi et al. 2019)
   spectrum          magnitude spectra and azimuthal integration, PNG plots
   inception         the standard FID Inception network, loaded from a local path
   feature_extractor the offline, non-standard Fashion-MNIST CNN extractor
   evaluate          evaluate_generator: all of the above for a generator vs a real dataset
+  protocol          the evaluation protocol shared by cips-evaluate, the FID hook and the pipeline:
+                    load_extractor, parse_data_spec, real_image_batches, make_sample_fn
   tfgan_compat      imports tensorflow_gan on TensorFlow without tf.estimator
 
 Submodules are imported on demand (TF-GAN and Keras models are heavy), e.g.

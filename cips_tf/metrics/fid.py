@@ -28,6 +28,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from cips_tf.latents import quantize_images  # noqa: F401  (public here too: the FID convention)
+
 __all__ = [
     "ActivationStatistics",
     "RealStatisticsCache",
@@ -37,28 +39,6 @@ __all__ = [
     "quantize_images",
     "resize_images",
 ]
-
-
-def quantize_images(images):
-    """Converts float images in [-1, 1] to uint8 pixels exactly as StyleGAN's evaluation does.
-
-    `uint8(clip(x * 127.5 + 128, 0, 255))` with truncation toward zero, which equals
-    `round(x * 127.5 + 127.5)` (round half up): StyleGAN/StyleGAN2's
-    `tflib.convert_images_to_uint8`, and torchvision's `save_image` used by the official CIPS code.
-    Generated images are quantized before feature extraction so that they are measured as the
-    image files a person would save, like the real data.
-
-    Args:
-      images: float array/tensor in [-1, 1], any shape (usually [B, H, W, C]).
-
-    Returns:
-      A uint8 `tf.Tensor` of the same shape.
-    """
-    images = tf.convert_to_tensor(images)
-    if images.dtype == tf.uint8:
-        return images
-    x = tf.cast(images, tf.float32) * 127.5 + 128.0
-    return tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.uint8)  # cast truncates, as saturate_cast does
 
 
 def dequantize_images(images):

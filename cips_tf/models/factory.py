@@ -18,7 +18,8 @@ def generator_from_config(config, dtype=None):
     channel_multiplier, variant}`; widths may be None / "official", "paper" or a list."""
     m = config.model
     kwargs = {"dtype": dtype} if dtype is not None else {}
-    return CIPSGenerator(
+    return CIPSGenerator.from_variant(
+        m.get("variant", "skips"),
         size=config.resolution,
         hidden_size=m.hidden_size,
         style_dim=m.style_dim,
@@ -26,7 +27,6 @@ def generator_from_config(config, dtype=None):
         lr_mlp=m.lr_mlp,
         widths=_widths(m.get("widths"), config.resolution),
         channel_multiplier=m.get("channel_multiplier", 2),
-        variant=m.get("variant", "skips"),
         **kwargs,
     )
 

@@ -3,7 +3,16 @@ import keras
 import tensorflow as tf
 
 from cips_tf import losses
-from cips_tf.coords import make_grid
+from cips_tf.models.samplers import FullGridSampler
+
+# Random streams: every draw of a step is `stateless_*(seed=[seed * SEED_STRIDE + salt, step])`, with
+# `salt = stream * STREAM_STRIDE + part + offset`; the streams (D step, G step) and the parts
+# (coordinates, latents, per-layer noise) get disjoint salts, so no two draws share a seed.
+SEED_STRIDE = 1000003  # a prime larger than any salt
+STREAM_STRIDE = 1000
+D_STREAM, G_STREAM = 1, 2
+COORDS_SALT, LATENTS_SALT, NOISE_SALT = 0, 10, 100  # noise: + layer index (< 900 layers)
+Z_OFFSET, Z_MIX_OFFSET, MIX_PROB_OFFSET, MIX_CUT_OFFSET = 0, 1, 2, 3  # within LATENTS_SALT
 
 
 def lazy_regularization_adam(learning_rate, beta_1, beta_2, epsilon, reg_every):
@@ -22,24 +31,11 @@ def ema_decay_for_batch(global_batch_size, half_life_kimg=10.0):
     return 0.5 ** (global_batch_size / (half_life_kimg * 1000.0))
 
 
-class FullGridSampler:
-    """Training coordinates for standard training: the native grid (embedding read directly)."""
-
-    direct_embedding = True
-
-    def __init__(self, resolution):
-        self.resolution = resolution
-
-    def coords(self, global_batch, seed):
-        return make_grid(global_batch, self.resolution)
-
-    def real(self, real_images, coords):
-        return real_images
-
-
-@keras.saving.register_keras_serializable(package="cips_tf")
 class CIPSGAN(keras.Model):
     """Holds G, D and G_ema and runs the official CIPS / StyleGAN2 training step.
+
+    A training harness, saved through `tf.train.Checkpoint` (train_lib), not as a .keras file: the
+    models it holds are each serializable, so it is not registered as a Keras object itself.
 
     Per step (as official train.py): a D step on the non-saturating logistic loss; every
     `d_reg_every` steps an extra D step on the lazy R1 penalty `gamma / 2 * ||grad D(x)||^2 *
@@ -59,8 +55,8 @@ class CIPSGAN(keras.Model):
         ema_decay: EMA decay per step.
         style_mixing_prob: probability of style mixing per sample (0, as official CIPS).
         seed: base seed of the latent / noise streams.
-        sampler: training-coordinate sampler (`coords(global_batch, seed)`, `real(images, coords)`);
-            default the native grid; patch and cylindrical training swap it.
+        sampler: training-coordinate sampler (`cips_tf.models.samplers`); default the native grid
+            (`FullGridSampler`); patch and cylindrical training swap it.
         jit_compile: compile the per-replica loss/gradient computations with XLA.
     """
 
@@ -107,7 +103,7 @@ class CIPSGAN(keras.Model):
     # -- random streams ------------------------------------------------------------------------
 
     def _seed(self, salt):
-        return tf.stack([tf.constant(self.seed, tf.int64) * 1000003 + salt, self.step.read_value()])
+        return tf.stack([tf.constant(self.seed, tf.int64) * SEED_STRIDE + salt, self.step.read_value()])
 
     @staticmethod
     def _local(tensor, rid, local_batch):
@@ -122,37 +118,26 @@ class CIPSGAN(keras.Model):
         def draw(op, shape, offset, **kwargs):
             return self._local(op(shape, seed=self._seed(salt + offset), **kwargs), rid, local_batch)
 
-        latents = {"z": draw(tf.random.stateless_normal, [global_batch, g.style_dim], 0)}
+        latents = {"z": draw(tf.random.stateless_normal, [global_batch, g.style_dim], Z_OFFSET)}
         if self.style_mixing_prob > 0:
-            latents["z_mix"] = draw(tf.random.stateless_normal, [global_batch, g.style_dim], 1)
-            u = draw(tf.random.stateless_uniform, [global_batch], 2)
-            cut = draw(tf.random.stateless_uniform, [global_batch], 3, minval=1, maxval=g.num_ws, dtype=tf.int32)
+            latents["z_mix"] = draw(tf.random.stateless_normal, [global_batch, g.style_dim], Z_MIX_OFFSET)
+            u = draw(tf.random.stateless_uniform, [global_batch], MIX_PROB_OFFSET)
+            cut = draw(tf.random.stateless_uniform, [global_batch], MIX_CUT_OFFSET, minval=1, maxval=g.num_ws,
+                       dtype=tf.int32)
             latents["mix_cut"] = tf.where(u < self.style_mixing_prob, cut, g.num_ws)
         return latents
 
     def _generate(self, inputs):
-        """G(inputs) in training mode; with style mixing, layers from `mix_cut` on use `z_mix`.
-
-        Samplers other than the native grid render their coordinates as a flat point list, so the
-        coordinate embedding is sampled at them instead of read directly (which would ignore them).
-        """
+        """G(inputs) in training mode; with style mixing, layers from `mix_cut` on use `z_mix`."""
         g = self.generator
-        coords, noise = inputs["coords"], inputs["noise"]
-        image_shape = tf.shape(coords)[:3]
-        if not self.sampler.direct_embedding:
-            batch = coords.shape[0]
-            coords = tf.reshape(coords, [batch, -1, 2])
-            noise = [tf.reshape(n, [batch, -1, 1]) for n in noise]
         if "z_mix" not in inputs:
             latents = {"z": inputs["z"]}
         else:
             w1, w2 = g.mapping(inputs["z"]), g.mapping(inputs["z_mix"])
             layer = tf.range(g.num_ws)[None, :, None]  # [1, L, 1]
             latents = {"ws": tf.where(layer < inputs["mix_cut"][:, None, None], w1[:, None, :], w2[:, None, :])}
-        rgb = g({**latents, "coords": coords, "noise": noise}, training=True)
-        if not self.sampler.direct_embedding:
-            rgb = tf.reshape(rgb, tf.concat([image_shape, [3]], axis=0))
-        return rgb
+        return g({**latents, "coords": inputs["coords"], "noise": inputs["noise"]}, training=True,
+                 direct_embedding=self.sampler.direct_embedding)
 
     def _sample_noise(self, global_batch, coords_shape, salt, rid, local_batch):
         h, w = coords_shape[1], coords_shape[2]
@@ -163,8 +148,8 @@ class CIPSGAN(keras.Model):
         ]
 
     def _sample(self, real_images, stream):
-        """Generator inputs for this replica's slice; `stream` (1: D step, 2: G step) keeps the
-        random streams of the two steps disjoint (seed salts stream * 1000 + offset)."""
+        """Generator inputs for this replica's slice (and the pixel index of the real images they stand
+        for); `stream` (D_STREAM or G_STREAM) keeps the random streams of the two steps disjoint."""
         ctx = tf.distribute.get_replica_context()
         num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
         rid = ctx.replica_id_in_sync_group if ctx is not None else 0
@@ -172,12 +157,14 @@ class CIPSGAN(keras.Model):
         if local_batch is None:
             raise ValueError("CIPSGAN needs a static per-replica batch size (batch with drop_remainder=True)")
         global_batch = local_batch * num_replicas
-        base = 1000 * stream
-        coords = self._local(self.sampler.coords(global_batch, self._seed(base)), rid, local_batch)
-        inputs = self._sample_latents(global_batch, base + 10, rid, local_batch)
-        inputs["coords"] = coords
-        inputs["noise"] = self._sample_noise(global_batch, coords.shape, base + 100, rid, local_batch)
-        return inputs, global_batch
+        base = STREAM_STRIDE * stream
+        coords, pixel_index = self.sampler.sample(global_batch, self._seed(base + COORDS_SALT))
+        inputs = self._sample_latents(global_batch, base + LATENTS_SALT, rid, local_batch)
+        inputs["coords"] = self._local(coords, rid, local_batch)
+        inputs["noise"] = self._sample_noise(global_batch, coords.shape, base + NOISE_SALT, rid, local_batch)
+        if pixel_index is not None:
+            pixel_index = self._local(pixel_index, rid, local_batch)
+        return inputs, pixel_index, global_batch
 
     # -- gradient computations (optionally XLA-compiled per replica) ---------------------------
 
@@ -202,6 +189,10 @@ class CIPSGAN(keras.Model):
         with tf.GradientTape() as tape:
             penalty, real_logits = losses.r1_penalty(d, real)
             r1 = tf.nn.compute_average_loss(penalty, global_batch_size=global_batch)
+            # The penalty (a gradient w.r.t. the input) does not reach the last layer's bias, whose
+            # gradient would be None. Adding 0 * a logit (official: `+ 0 * real_pred[0]`) connects
+            # every D variable, so each gets a (zero) gradient and the optimizer applies all of them.
+            # (`unconnected_gradients=ZERO` would say the same but fails on Keras 3 variables.)
             loss = r1 * (self.r1_gamma / 2.0 * self.d_reg_every) + 0.0 * real_logits[0, 0]
             scaled = self.d_optimizer.scale_loss(loss)
         return tape.gradient(scaled, d.trainable_variables), r1
@@ -225,9 +216,9 @@ class CIPSGAN(keras.Model):
         metric (sum across replicas gives the global mean).
         """
         real_images = data[0] if isinstance(data, (tuple, list)) else data
-        d_inputs, global_batch = self._sample(real_images, stream=1)
+        d_inputs, pixel_index, global_batch = self._sample(real_images, stream=D_STREAM)
         fake = tf.stop_gradient(self._generate(d_inputs))
-        real = self.sampler.real(real_images, d_inputs["coords"])
+        real = self.sampler.real(real_images, pixel_index)
         grads, metrics = self._d_grads_fn(real, fake, global_batch)
         self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
 
@@ -244,7 +235,7 @@ class CIPSGAN(keras.Model):
         elif do_r1:
             metrics["r1_penalty"] = r1_step()
 
-        g_inputs, _ = self._sample(real_images, stream=2)
+        g_inputs, _, _ = self._sample(real_images, stream=G_STREAM)
         g_grads, metrics["g_loss"] = self._g_grads_fn(g_inputs, global_batch)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
 

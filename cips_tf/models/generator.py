@@ -7,6 +7,7 @@ from keras import ops
 from cips_tf.layers.coordinate_embedding import CoordinateEmbedding
 from cips_tf.layers.fourier_features import FourierFeatures
 from cips_tf.layers.modulated_dense import ModulatedDense
+from cips_tf.layers.styled_block import StyledBlock, ToRGB
 from cips_tf.layers.styled_res_block import StyledResBlock
 from cips_tf.layers.tracking import expose_for_checkpoint
 from cips_tf.models.mapping_network import MappingNetwork
@@ -47,23 +48,15 @@ def _num_blocks(size):
     return int(log_size) - 1
 
 
-def truncate(w, w_avg, psi):
-    """The truncation trick: `w_avg + psi * (w - w_avg)`; `psi` a scalar or `[B]`."""
-    psi = ops.convert_to_tensor(psi, dtype=w.dtype)
-    if len(psi.shape) == 1:
-        psi = ops.reshape(psi, (-1,) + (1,) * (len(w.shape) - 1))
-    return w_avg + psi * (w - w_avg)
-
-
 @keras.saving.register_keras_serializable(package="cips_tf")
 class CIPSGenerator(keras.Model):
     """The CIPS generator and its Table 3 variants.
 
     Each pixel's colour is computed from its coordinates and the style `w = M(z)` alone: the input
-    encoding `e(x, y) = concat[sin(B_fo (x', y') + b), e_co(x, y)]` (eq. 3-4) goes through a stack of
-    modulated fully-connected layers (eq. 2). Architectures: "skips" (default; a ToRGB after every
-    two ModFC layers, outputs summed), "res" (residual blocks, one final ToRGB), "base" (plain stack,
-    one final ToRGB).
+    encoding `e(x, y) = concat[sin(B_fo (x', y') + b), e_co(x, y)]` (eq. 3-4) goes through conv1 and
+    a stack of blocks of two modulated fully-connected layers (eq. 2). Architectures: "skips"
+    (default; `StyledBlock`s with a ToRGB each, outputs summed), "res" (`StyledResBlock`s, one final
+    ToRGB), "base" (`StyledBlock`s without ToRGB, one final ToRGB).
 
     Args:
         size: training resolution (the coordinate-embedding table is `size x size`).
@@ -75,13 +68,13 @@ class CIPSGenerator(keras.Model):
             None gives the official table for `size` (512, 512, 512, 512, 256cm, 128cm, 64cm);
             `paper_widths(size)` gives the paper text's all-512 configuration.
         channel_multiplier: `cm` of the official table (2).
-        variant: a Table 3 preset, one of VARIANTS: "skips", "res", "base", "ne", "no_fourier",
-            "sine". The four switches below override the preset when given (e.g. the official
-            patch models are "skips" without embedding).
         architecture: "skips", "res" or "base".
         use_fourier: include the Fourier features in the encoding.
         use_embedding: include the coordinate embeddings in the encoding.
         activation: "lrelu" or "sin" for every ModFC layer.
+
+    The paper's Table 3 variants are presets of the last four arguments: `VARIANTS[name]`, or
+    `CIPSGenerator.from_variant(name, **kwargs)`.
 
     Call arguments:
         inputs: dict with "coords" `[B, ..., 2]` (channel 0 = x along the width, channel 1 = y,
@@ -90,9 +83,11 @@ class CIPSGenerator(keras.Model):
             pixel, for pixel-wise blending) or "ws" `[B, num_ws, style_dim]` (one style per
             modulated layer, for style mixing). Optional "noise": a list of `num_noise` tensors
             `[B, ..., 1]`.
-        training: Python bool. In training mode at the native `size x size` grid the embedding
-            table is read directly; everywhere else it is sampled bilinearly (official behaviour).
+        training: Python bool (the layers have no training-specific behaviour of their own).
         randomize_noise: when no noise is given, draw fresh per-pixel noise (official) or add none.
+        direct_embedding: read the coordinate-embedding table directly, as the official code does
+            in training mode on the native grid; "coords" must then be the `[B, size, size, 2]`
+            training grid. False (default): the table is sampled bilinearly at "coords".
 
     Returns:
         `[B, ..., 3]` float32 RGB, unclipped (about [-1, 1]).
@@ -113,28 +108,23 @@ class CIPSGenerator(keras.Model):
         lr_mlp=0.01,
         widths=None,
         channel_multiplier=2,
-        variant="skips",
-        architecture=None,
-        use_fourier=None,
-        use_embedding=None,
-        activation=None,
+        architecture="skips",
+        use_fourier=True,
+        use_embedding=True,
+        activation="lrelu",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
         self.size = int(size)
         self.hidden_size = int(hidden_size)
         self.style_dim = int(style_dim)
         self.n_mlp = int(n_mlp)
         self.lr_mlp = float(lr_mlp)
         self.channel_multiplier = int(channel_multiplier)
-        self.variant = variant
-        spec = VARIANTS[variant]
-        self.architecture = spec["architecture"] if architecture is None else architecture
-        self.use_fourier = spec["use_fourier"] if use_fourier is None else bool(use_fourier)
-        self.use_embedding = spec["use_embedding"] if use_embedding is None else bool(use_embedding)
-        self.activation = spec["activation"] if activation is None else activation
+        self.architecture = architecture
+        self.use_fourier = bool(use_fourier)
+        self.use_embedding = bool(use_embedding)
+        self.activation = activation
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if not (self.use_fourier or self.use_embedding):
@@ -155,21 +145,22 @@ class CIPSGenerator(keras.Model):
         )
         act = self.activation
         self.conv1 = ModulatedDense(self.widths[0], activation=act, name="conv1", dtype=policy)
-        self.linears, self.res_blocks, self.to_rgbs = [], [], []
-        for i, width in enumerate(self.widths):
-            if self.architecture == "res":
-                self.res_blocks.append(StyledResBlock(width, activation=act, name=f"res_block_{i}", dtype=policy))
-            else:
-                for j in range(2):
-                    self.linears.append(ModulatedDense(width, activation=act, name=f"linear_{2 * i + j}", dtype=policy))
-            if self.architecture == "skips":
-                self.to_rgbs.append(self._to_rgb(f"to_rgb_{i}"))
-        self.to_rgb_last = self._to_rgb("to_rgb_last") if self.architecture != "skips" else None
-        expose_for_checkpoint(self, self.linears + self.res_blocks + self.to_rgbs)
+        if self.architecture == "res":
+            self.blocks = [StyledResBlock(w, activation=act, name=f"res_block_{i}", dtype=policy)
+                           for i, w in enumerate(self.widths)]
+        else:
+            self.blocks = [StyledBlock(w, activation=act, to_rgb=self.architecture == "skips", name=f"block_{i}",
+                                       dtype=policy) for i, w in enumerate(self.widths)]
+        self.to_rgb_last = ToRGB(name="to_rgb_last", dtype=policy) if self.architecture != "skips" else None
+        expose_for_checkpoint(self, self.blocks)
         self.build()
 
-    def _to_rgb(self, name):
-        return ModulatedDense(3, demodulate=False, use_noise=False, activation="linear", name=name, dtype=self.dtype_policy)
+    @classmethod
+    def from_variant(cls, variant="skips", **kwargs):
+        """A generator of the Table 3 preset `variant` (one of VARIANTS); `kwargs` as the constructor."""
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+        return cls(**{**VARIANTS[variant], **kwargs})
 
     @property
     def input_channels(self):
@@ -178,22 +169,21 @@ class CIPSGenerator(keras.Model):
     @property
     def num_ws(self):
         """Number of modulated layers, i.e. of styles in a "ws" input (execution order)."""
-        n_rgb = len(self.widths) if self.architecture == "skips" else 1
-        return 1 + 2 * len(self.widths) + n_rgb
+        return sum(len(group) for group in self.style_groups())
 
     @property
     def num_noise(self):
         """Number of noise inputs (every ModFC layer except the ToRGB layers)."""
-        return 1 + 2 * len(self.widths)
+        return 1 + sum(block.num_noise for block in self.blocks)
 
     def style_groups(self):
-        """Indices into "ws" grouped by block: [conv1], then each block's layers (and its ToRGB)."""
+        """Indices into "ws" grouped by block: [conv1], then each block's layers (and its ToRGB);
+        the final ToRGB of "res" and "base" joins the last block."""
         groups, k = [[0]], 1
-        per_block = 3 if self.architecture == "skips" else 2
-        for _ in self.widths:
-            groups.append(list(range(k, k + per_block)))
-            k += per_block
-        if self.architecture != "skips":
+        for block in self.blocks:
+            groups.append(list(range(k, k + block.num_styles)))
+            k += block.num_styles
+        if self.to_rgb_last is not None:
             groups[-1].append(k)
         return groups
 
@@ -207,23 +197,16 @@ class CIPSGenerator(keras.Model):
             self.fourier.build(coords_shape)
         if self.embedding is not None:
             self.embedding.build(coords_shape)
-        in_ch = self.input_channels
-        self.conv1.build((None, None, in_ch), style_shape)
+        self.conv1.build((None, None, self.input_channels), style_shape)
         in_ch = self.widths[0]
-        for i, width in enumerate(self.widths):
-            if self.architecture == "res":
-                self.res_blocks[i].build((None, None, in_ch), style_shape)
-            else:
-                self.linears[2 * i].build((None, None, in_ch), style_shape)
-                self.linears[2 * i + 1].build((None, None, width), style_shape)
-            if self.architecture == "skips":
-                self.to_rgbs[i].build((None, None, width), style_shape)
-            in_ch = width
+        for block in self.blocks:
+            block.build((None, None, in_ch), style_shape)
+            in_ch = block.units
         if self.to_rgb_last is not None:
             self.to_rgb_last.build((None, None, in_ch), style_shape)
         self.built = True
 
-    def encode(self, coords, training=None):
+    def encode(self, coords, direct_embedding=False):
         """The positional encoding `e(x, y)`: `[B, ..., input_channels]`."""
         if coords.shape[-1] != 2:
             raise ValueError(
@@ -233,10 +216,10 @@ class CIPSGenerator(keras.Model):
         if self.fourier is not None:
             feats.append(self.fourier(coords))
         if self.embedding is not None:
-            feats.append(self.embedding(coords, training=training))
+            feats.append(self.embedding(coords, direct=direct_embedding))
         return feats[0] if len(feats) == 1 else ops.concatenate(feats, axis=-1)
 
-    def call(self, inputs, training=None, randomize_noise=True):
+    def call(self, inputs, training=None, randomize_noise=True, direct_embedding=False):
         if not isinstance(inputs, dict) or "coords" not in inputs:
             raise ValueError("CIPSGenerator expects a dict with 'coords' and one of 'z', 'w', 'ws'")
         latents = [k for k in ("z", "w", "ws") if inputs.get(k) is not None]
@@ -252,17 +235,17 @@ class CIPSGenerator(keras.Model):
         return self.synthesis(
             styles,
             inputs["coords"],
-            training=training,
             noise=inputs.get("noise"),
             randomize_noise=randomize_noise,
             per_layer=per_layer,
+            direct_embedding=direct_embedding,
         )
 
-    def synthesis(self, styles, coords, training=None, noise=None, randomize_noise=True, per_layer=False):
+    def synthesis(self, styles, coords, noise=None, randomize_noise=True, per_layer=False, direct_embedding=False):
         """Renders `coords` with styles `w` (`[B, S]` / per pixel) or `ws` (`per_layer=True`)."""
         return self.synthesize_from_encoding(
-            self.encode(coords, training=training), styles, noise=noise, randomize_noise=randomize_noise,
-            per_layer=per_layer,
+            self.encode(coords, direct_embedding=direct_embedding), styles, noise=noise,
+            randomize_noise=randomize_noise, per_layer=per_layer,
         )
 
     def synthesize_from_encoding(self, encoding, styles, noise=None, randomize_noise=True, per_layer=False):
@@ -277,25 +260,16 @@ class CIPSGenerator(keras.Model):
         def style(i):
             return styles[:, i] if per_layer else styles
 
-        def noise_at(i):
-            return None if noise is None else noise[i]
-
-        x = self.conv1(encoding, style(0), noise=noise_at(0), randomize_noise=randomize_noise)
+        x = self.conv1(encoding, style(0), noise=None if noise is None else noise[0], randomize_noise=randomize_noise)
         k, n, rgb = 1, 1, None
-        for i in range(len(self.widths)):
-            if self.architecture == "res":
-                x = self.res_blocks[i](
-                    x, (style(k), style(k + 1)), noise=(noise_at(n), noise_at(n + 1)), randomize_noise=randomize_noise
-                )
-                k, n = k + 2, n + 2
+        for block in self.blocks:
+            block_styles = [style(i) for i in range(k, k + block.num_styles)] if per_layer else styles
+            block_noise = None if noise is None else list(noise[n : n + block.num_noise])
+            if isinstance(block, StyledResBlock):
+                x = block(x, block_styles, noise=block_noise, randomize_noise=randomize_noise)
             else:
-                for j in range(2):
-                    x = self.linears[2 * i + j](x, style(k), noise=noise_at(n), randomize_noise=randomize_noise)
-                    k, n = k + 1, n + 1
-            if self.architecture == "skips":
-                out = self.to_rgbs[i](x, style(k))
-                rgb = out if rgb is None else out + rgb
-                k += 1
+                x, rgb = block(x, block_styles, noise=block_noise, randomize_noise=randomize_noise, rgb=rgb)
+            k, n = k + block.num_styles, n + block.num_noise
         if self.to_rgb_last is not None:
             rgb = self.to_rgb_last(x, style(k))
         return ops.cast(rgb, "float32")
@@ -310,7 +284,6 @@ class CIPSGenerator(keras.Model):
             lr_mlp=self.lr_mlp,
             widths=list(self.widths),
             channel_multiplier=self.channel_multiplier,
-            variant=self.variant,
             architecture=self.architecture,
             use_fourier=self.use_fourier,
             use_embedding=self.use_embedding,

@@ -33,7 +33,7 @@ class LoadedGenerator:
             return self.w_avg
         from absl import logging
 
-        from cips_tf.synthesis.latents import estimate_w_avg
+        from cips_tf.latents import estimate_w_avg
 
         logging.info("no w_avg in %s: estimating it from %d latents", self.source, num_samples)
         return estimate_w_avg(self.generator, num_samples=int(num_samples), seed=seed)
@@ -44,6 +44,19 @@ def read_config(workdir):
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: not a cips_tf training workdir")
     return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def checkpoint_path(workdir, step=None):
+    """The checkpoint prefix of a training workdir: `checkpoints/ckpt-<step>`, or the latest one."""
+    import tensorflow as tf
+
+    ckpt_dir = pathlib.Path(workdir) / "checkpoints"
+    if step is not None:
+        return str(ckpt_dir / f"ckpt-{int(step)}")
+    ckpt_path = tf.train.latest_checkpoint(str(ckpt_dir))
+    if ckpt_path is None:
+        raise FileNotFoundError(f"{ckpt_dir}: no checkpoint found")
+    return ckpt_path
 
 
 def load_generator(path, step=None):
@@ -66,13 +79,7 @@ def load_generator(path, step=None):
         return LoadedGenerator(generator, w_avg, None, str(path))
     config = read_config(path)
     generator = generator_from_config(config)
-    ckpt_dir = path / "checkpoints"
-    if step is None:
-        ckpt_path = tf.train.latest_checkpoint(str(ckpt_dir))
-        if ckpt_path is None:
-            raise FileNotFoundError(f"{ckpt_dir}: no checkpoint found")
-    else:
-        ckpt_path = str(ckpt_dir / f"ckpt-{int(step)}")
+    ckpt_path = checkpoint_path(path, step)
     w_avg = tf.Variable(tf.zeros([generator.style_dim]), trainable=False)
     tf.train.Checkpoint(g_ema=generator, w_avg=w_avg).read(ckpt_path).expect_partial()
     w_avg_value = w_avg.numpy()

@@ -35,7 +35,7 @@ class ChunkedRenderer:
             style_spec = tf.TensorSpec([None] * len(styles.shape), tf.float32)
 
             def render(s, p):
-                return self.generator.synthesis(s, p, training=False, randomize_noise=False, per_layer=per_layer)
+                return self.generator.synthesis(s, p, randomize_noise=False, per_layer=per_layer)
 
             self._steps[key] = tf.function(
                 render, input_signature=[style_spec, tf.TensorSpec([None, None, 2], tf.float32)],

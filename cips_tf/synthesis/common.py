@@ -7,11 +7,9 @@ on the weights and the seeds. Images are float32 `[..., 3]` in about [-1, 1]; `t
 import weakref
 
 import numpy as np
-import tensorflow as tf
 
-from cips_tf.models.generator import truncate
+from cips_tf.latents import quantize_images, styles_from_seeds  # noqa: F401  (styles_from_seeds: public here too)
 from cips_tf.synthesis.chunked import ChunkedRenderer
-from cips_tf.synthesis.latents import z_from_seed
 
 DEFAULT_CHUNK_PIXELS = 32768
 
@@ -29,17 +27,6 @@ def parse_int_list(text):
         else:
             out.append(int(part))
     return out
-
-
-def styles_from_seeds(generator, seeds, psi=1.0, w_avg=None):
-    """`[N, style_dim]` float32 numpy: `w = M(z_from_seed(seed))`, truncated toward `w_avg` by `psi`."""
-    z = z_from_seed(np.asarray(list(seeds), np.int64), generator.style_dim)
-    w = generator.mapping(z)
-    if psi != 1.0:
-        if w_avg is None:
-            raise ValueError("truncation (psi != 1) needs w_avg")
-        w = truncate(w, tf.constant(np.asarray(w_avg, np.float32)), psi)
-    return np.asarray(w, np.float32)
 
 
 _RENDERERS = weakref.WeakKeyDictionary()
@@ -81,11 +68,9 @@ def render_coords(generator, styles, coords, per_layer=False, shared=False, chun
 
 
 def to_uint8(images):
-    """float images in [-1, 1] -> uint8 in [0, 255], quantized as StyleGAN does (one implementation
-    for samples, exports and FID: `cips_tf.metrics.fid.quantize_images`)."""
-    from cips_tf.metrics.fid import quantize_images
-
-    return quantize_images(np.asarray(images, np.float32)).numpy()
+    """float images in [-1, 1] -> uint8 numpy in [0, 255] (`cips_tf.latents.quantize_images`, the one
+    quantizer of samples, exports and FID), for the files the CLI writes."""
+    return quantize_images(images).numpy()
 
 
 def tile_images(images, ncols=None, pad=0, pad_value=255):

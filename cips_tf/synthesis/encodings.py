@@ -44,7 +44,8 @@ def zero_parts(generator, encoding, parts):
         if p not in PARTS:
             raise ValueError(f"encoding parts are {PARTS}, got {p!r}")
         if p not in slices:
-            raise ValueError(f"this generator has no {p} encoding (variant {generator.variant!r})")
+            raise ValueError(f"this generator has no {p} encoding (use_fourier={generator.use_fourier}, "
+                             f"use_embedding={generator.use_embedding})")
     if not parts:
         return encoding
     keep = np.ones([generator.input_channels], np.float32)
@@ -65,7 +66,7 @@ def render_zeroed(generator, styles, parts, height=None, chunk_pixels=common.DEF
 
     @tf.function(reduce_retracing=True)
     def step(points):
-        enc = generator.encode(points, training=False)
+        enc = generator.encode(points)
         return synthesize_from_encoding(generator, zero_parts(generator, enc, parts), styles)
 
     points = make_grid_np(height, height).reshape(1, -1, 2)
@@ -89,14 +90,14 @@ def encoding_maps(generator, height=None):
     if generator.fourier is not None:
         out["fourier"] = generator.fourier(grid).numpy()[0]
     if generator.embedding is not None:
-        out["embedding"] = generator.embedding(grid, training=False).numpy()[0]
+        out["embedding"] = generator.embedding(grid).numpy()[0]
     return out
 
 
 def embedding_table(generator):
     """The learned coordinate-embedding table `[size, size, hidden]` numpy."""
     if generator.embedding is None:
-        raise ValueError(f"this generator has no coordinate embedding (variant {generator.variant!r})")
+        raise ValueError("this generator has no coordinate embedding (use_embedding=False)")
     return np.asarray(generator.embedding.table)
 
 

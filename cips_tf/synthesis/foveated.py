@@ -4,6 +4,7 @@ import numpy as np
 from scipy import interpolate as sp_interpolate
 
 from cips_tf import coords_extra
+from cips_tf.coords import points_from_pixels
 from cips_tf.synthesis import common
 
 
@@ -49,7 +50,7 @@ def foveated_render(generator, styles, fraction, gaze=(0.0, 0.0), std_frac=0.4, 
     height = generator.size if height is None else int(height)
     styles = np.asarray(styles, np.float32)
     idx = coords_extra.foveated_pixels(fraction, height, height, gaze, std_frac, seed)  # [N, 2]
-    pts = coords_extra.pixel_coords(idx, height, height)  # [N, 2]
+    pts = points_from_pixels(idx, height, height)  # [N, 2]
     values = common.render_coords(generator, styles, pts, shared=True, chunk_pixels=chunk_pixels)  # [B, N, 3]
     images = np.stack([fill_missing(v, idx, height, height, method) for v in values])
     mask = np.zeros((height, height), bool)

@@ -33,6 +33,7 @@ import tensorflow as tf
 from absl import logging
 
 from cips_tf.coords import make_grid
+from cips_tf.latents import mapped_samples
 
 SPACES = ("w", "w+")
 
@@ -43,13 +44,7 @@ def w_statistics(generator, num_samples=10000, seed=0, batch_size=1000, w_avg=No
     `w_std = sqrt(sum |w - w_avg|^2 / N)` (one scalar: the typical distance of a w from the mean).
     A given `w_avg` (e.g. the one stored in the checkpoint) is used as the centre.
     """
-    rng = np.random.RandomState(seed)
-    ws = []
-    for lo in range(0, int(num_samples), batch_size):
-        n = min(batch_size, int(num_samples) - lo)
-        z = tf.constant(rng.randn(n, generator.style_dim).astype(np.float32))
-        ws.append(generator.mapping(z, training=False).numpy().astype(np.float64))
-    ws = np.concatenate(ws)
+    ws = np.concatenate(list(mapped_samples(generator, num_samples, batch_size, seed)))
     centre = ws.mean(axis=0) if w_avg is None else np.asarray(w_avg, np.float64)
     w_std = float(np.sqrt(np.sum((ws - centre) ** 2) / len(ws)))
     return centre.astype(np.float32), w_std
@@ -265,7 +260,7 @@ def project(
     target_features = [tf.stop_gradient(f) for f in features(target_t)] if features is not None else None
 
     def render(w, noise):
-        return generator.synthesis(w, coords, training=False, noise=noise, randomize_noise=False, per_layer=per_layer)
+        return generator.synthesis(w, coords, noise=noise, randomize_noise=False, per_layer=per_layer)
 
     @tf.function
     def step_fn(w_noise, learning_rate):

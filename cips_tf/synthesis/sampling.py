@@ -1,14 +1,13 @@
 """Samples and latent morphing (paper Sec. 4.6, Fig. 10)."""
 import numpy as np
 
-from cips_tf.models.generator import truncate
+from cips_tf import latents
 from cips_tf.synthesis import common
-from cips_tf.synthesis.latents import z_from_seed
 
 
 def sample(generator, seeds, psi=1.0, w_avg=None, height=None, width=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
     """One image per seed, truncated toward `w_avg` by `psi` -> `[N, H, W, 3]` float32 numpy."""
-    w = common.styles_from_seeds(generator, seeds, psi, w_avg)
+    w = latents.styles_from_seeds(generator, seeds, psi, w_avg)
     return common.render(generator, w, height, width, chunk_pixels=chunk_pixels)
 
 
@@ -26,21 +25,22 @@ def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None
         raise ValueError(f"space must be 'w' or 'z', got {space!r}")
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]  # [steps, 1]
     if space == "w":
-        keys = common.styles_from_seeds(generator, seeds, 1.0)
+        keys = latents.styles_from_seeds(generator, seeds).numpy()
     else:
-        keys = np.asarray(z_from_seed(np.asarray(seeds, np.int64), generator.style_dim))
+        keys = latents.z_from_seed(np.asarray(seeds, np.int64), generator.style_dim).numpy()
     frames = [keys[0:1]]
     for a, b in zip(keys[:-1], keys[1:]):
         seg = (1.0 - t) * a[None] + t * b[None]
         seg[-1] = b  # exact endpoint
         frames.append(seg[1:])
     lat = np.concatenate(frames).astype(np.float32)
-    w = lat if space == "w" else generator.mapping(lat)
-    if psi != 1.0:
-        if w_avg is None:
-            raise ValueError("truncation (psi != 1) needs w_avg")
-        w = truncate(w, np.asarray(w_avg, np.float32), psi)
-    return np.asarray(w, np.float32)
+    if space == "z":
+        return latents.styles(generator, lat, psi, w_avg)
+    if psi == 1.0:
+        return lat
+    if w_avg is None:
+        raise ValueError("truncation (psi != 1) needs w_avg")
+    return latents.truncate(lat, np.asarray(w_avg, np.float32), psi)
 
 
 def interpolate(generator, seeds, steps=8, space="w", psi=1.0, w_avg=None, height=None,

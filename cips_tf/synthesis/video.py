@@ -14,7 +14,7 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
-from cips_tf.models.generator import truncate
+from cips_tf.latents import styles_from_seeds, truncate
 from cips_tf.synthesis import common
 
 FORMATS = ("auto", "mp4", "gif")
@@ -119,7 +119,7 @@ def latent_walk_styles(generator, seeds, frames_per_seed=24, psi=1.0, w_avg=None
         raise ValueError(f"frames_per_seed must be >= 1, got {frames_per_seed}")
     if kind not in ("cubic", "linear"):
         raise ValueError(f"kind must be 'cubic' or 'linear', got {kind!r}")
-    keys = common.styles_from_seeds(generator, seeds, 1.0).astype(np.float64)  # [K, S]
+    keys = np.asarray(styles_from_seeds(generator, seeds), np.float64)  # [K, S]; the spline is SciPy's
     knots = np.arange(len(seeds), dtype=np.float64)
     if loop:
         keys = np.concatenate([keys, keys[:1]])

@@ -1,4 +1,4 @@
-"""In-training FID, and the pieces it shares with `cips-evaluate`: seeded samplers and extractors.
+"""In-training FID: a thin hook over the evaluation protocol of `cips_tf.metrics.protocol`.
 
 The training loop calls `FidHook` every `config.training.eval_every` steps (chief only):
 
@@ -26,260 +26,26 @@ Config fields read (all optional except the two `training.*` ones, which default
   eval.split                 real split (default: config.data.split).
   eval.metrics               comma-separated subset of "fid,kid,pr" (default "fid").
 
-Sampling protocol (shared with the CLI): image k of an evaluation with first seed `s` is rendered
-from `z = z_from_seed(s + k)` (the seed `cips-generate --seeds` uses), optionally truncated toward
-`w_avg`, on the native grid in eval mode, with per-pixel noise drawn from the stateless seed
-`(s + k, 1 + layer)` -- random noise as in the official evaluation, yet reproducible and
-independent of the batch size. `noise=False` renders without noise (as the synthesis experiments
-do).
+The sampling protocol, extractors and real data are those of `cips_tf.metrics.protocol`, shared
+with `cips-evaluate` and the pipeline's Evaluator.
 """
 import math
-import hashlib
-import os
 import pathlib
-import re
-import shutil
-import tempfile
 import time
 
-import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from cips_tf.coords import make_grid
 from cips_tf.data.fingerprint import dataset_fingerprint
-from cips_tf.metrics import metric_log
+from cips_tf.metrics import protocol
 from cips_tf.metrics.metric_log import FULL
-from cips_tf.models.generator import truncate
-from cips_tf.synthesis.latents import z_from_seed
 
-__all__ = [
-    "DEFAULT_EXTRACTOR_ENV_VAR",
-    "FidHook",
-    "dataset_id",
-    "default_extractor_dir",
-    "load_extractor",
-    "make_sample_fn",
-    "parse_data_spec",
-    "real_image_batches",
-]
-
-DEFAULT_EXTRACTOR_ENV_VAR = "CIPS_EXTRACTOR_DIR"
-EXTRACTOR_KINDS = ("offline", "inception")
-
-
-def default_extractor_dir():
-    """Where the offline extractor lives unless a path is given.
-
-    `$CIPS_EXTRACTOR_DIR` if set, else `~/.cache/cips_tf/extractors/fashion_mnist_cnn_v1`.
-    """
-    env = os.environ.get(DEFAULT_EXTRACTOR_ENV_VAR)
-    if env:
-        return pathlib.Path(env).expanduser()
-    return pathlib.Path("~/.cache/cips_tf/extractors/fashion_mnist_cnn_v1").expanduser()
-
-
-def _train_offline_extractor(directory):
-    """Trains the offline extractor (about 2 minutes on 2 cores) into `directory`, atomically."""
-    from cips_tf.metrics import feature_extractor as fe  # pylint: disable=g-import-not-at-top
-
-    directory = pathlib.Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    logging.warning(
-        "offline feature extractor not found in %s: training it now (3 epochs on Fashion-MNIST, about 2 minutes "
-        "on 2 CPU cores; done once, later runs reuse it). To train it yourself: "
-        "python -m cips_tf.cli.feature_extractor --out=%s", directory, directory,
-    )
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=directory.name + ".tmp-", dir=directory.parent))
-    try:
-        metadata = fe.train_feature_extractor(tmp, verbose=2)
-        try:
-            os.replace(tmp, directory)  # atomic; fails if another process finished first
-        except OSError:
-            if not (directory / fe.MODEL_FILENAME).exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    logging.info("offline feature extractor saved to %s (test accuracy %.4f)", directory, metadata["test_accuracy"])
-
-
-def _weights_fingerprint(kind, path):
-    """A short hash of the extractor's weight file (offline model or Inception file), or its path."""
-    from cips_tf.metrics import feature_extractor as fe  # pylint: disable=g-import-not-at-top
-
-    if kind == "offline":
-        directory = pathlib.Path(path).expanduser() if path else default_extractor_dir()
-        target = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
-    else:
-        target = pathlib.Path(path or os.environ.get("CIPS_INCEPTION_PATH", "")).expanduser()
-    if target.is_file():
-        return hashlib.sha256(target.read_bytes()).hexdigest()[:16]
-    return str(target)
-
-
-def load_extractor(kind="offline", path=None, train_if_missing=True):
-    """Loads a feature extractor for `cips_tf.metrics.evaluate.evaluate_generator`.
-
-    Args:
-      kind: "offline" (NON-STANDARD Fashion-MNIST CNN) or "inception" (standard FID network).
-      path: offline: the extractor directory (None: `default_extractor_dir()`); inception: the
-        weights (None: $CIPS_INCEPTION_PATH).
-      train_if_missing: offline only: train the extractor into the default directory when it is
-        absent there. An explicitly given `path` is never trained into.
-
-    Raises:
-      inception.InceptionWeightsNotFoundError: at once, when the Inception weights are missing.
-      FileNotFoundError: the offline extractor is missing (message says how to create it).
-    """
-    if kind == "inception":
-        from cips_tf.metrics import inception  # pylint: disable=g-import-not-at-top
-
-        return inception.load_inception(path)
-    if kind != "offline":
-        raise ValueError(f"extractor must be one of {EXTRACTOR_KINDS}, got {kind!r}")
-    from cips_tf.metrics import feature_extractor as fe  # pylint: disable=g-import-not-at-top
-
-    explicit = path is not None
-    directory = pathlib.Path(path).expanduser() if explicit else default_extractor_dir()
-    model_file = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
-    if not model_file.exists() and not explicit and train_if_missing:
-        _train_offline_extractor(directory)
-    return fe.load_feature_extractor(directory)
-
-
-_TFDS_RE = re.compile(r"^(?P<name>[^:]+(?::\d+\.\d+\.\d+)?)(?::(?P<split>.+))?$")
-DATA_SPEC_HELP = "fashion_mnist[:train|test|all], folder:PATH, tfrecord:PATH or tfds:NAME[:SPLIT]"
-
-
-def parse_data_spec(spec, data_dir=None):
-    """Parses a short real-data name into a `cips_tf.data.default_config()` ConfigDict.
-
-    Syntax: `fashion_mnist[:SPLIT]` (train, test, all; default train), `folder:PATH`,
-    `tfrecord:PATH_OR_GLOB`, `tfds:NAME[:SPLIT]` (NAME may carry a version, `name:1.0.0`, and a
-    config, `celeb_a_hq/256`; SPLIT is any TFDS split expression, e.g. `train[:5000]`; default
-    train). `data_dir` sets `data_dir` (TFDS data_dir or the Fashion-MNIST IDX directory).
-
-    Raises:
-      ValueError: unknown source, bad split, or a missing path / name.
-    """
-    from cips_tf import data as data_lib  # pylint: disable=g-import-not-at-top
-
-    cfg = data_lib.default_config()
-    source, _, rest = str(spec).partition(":")
-    if source == "fashion_mnist":
-        cfg.source, cfg.split = "fashion_mnist", rest or "train"
-        if cfg.split not in ("train", "test", "all"):
-            raise ValueError(f"data {spec!r}: the fashion_mnist split must be train, test or all, got {cfg.split!r}")
-    elif source in ("folder", "tfrecord"):
-        if not rest:
-            raise ValueError(f"data {spec!r}: {source}:PATH needs a path")
-        cfg.source, cfg.path = source, rest
-    elif source == "tfds":
-        match = _TFDS_RE.match(rest)
-        if not match:
-            raise ValueError(f"data {spec!r}: tfds:NAME[:SPLIT] needs a dataset name")
-        cfg.source, cfg.name, cfg.split = "tfds", match["name"], match["split"] or "train"
-    else:
-        raise ValueError(f"data {spec!r}: expected {DATA_SPEC_HELP}")
-    if data_dir:
-        cfg.data_dir = data_dir
-    return cfg
-
-
-def dataset_id(data_config):
-    """A short name of the real data for cache keys: 'fashion_mnist', 'tfds-NAME', 'folder-PATH' ..."""
-    source = data_config.source
-    if source == "fashion_mnist":
-        return "fashion_mnist"
-    if source == "tfds":
-        return f"tfds-{data_config.name}"
-    return f"{source}-{os.path.abspath(str(data_config.path))}"
-
-
-def real_image_batches(data_config, resolution, batch_size, split=None):
-    """One deterministic pass over the real data: float32 [B, R, R, 3] in [-1, 1], in source order.
-
-    Evaluation mode of `cips_tf.data.build_dataset` (no shuffling, no augmentation), so every
-    evaluation sees the same first N images and never repeats one.
-    """
-    from cips_tf import data as data_lib  # pylint: disable=g-import-not-at-top
-
-    cfg = data_config.copy_and_resolve_references()
-    if split is not None:
-        cfg.split = split
-    return data_lib.build_dataset(cfg, resolution=int(resolution), batch_size=int(batch_size), seed=0, training=False)
-
-
-class _LazyBatches:
-    """Builds the real-data pipeline only when iterated (skipped when statistics are cached)."""
-
-    def __init__(self, build):
-        self._build = build
-
-    def __iter__(self):
-        return iter(self._build())
-
-
-def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noise=True):
-    """`sample_fn(n, batch_seed)` for `evaluate_generator(..., seed=first_seed)`.
-
-    Batch `batch_seed` holds images `first_seed + (batch_seed - first_seed) * batch_size + j`,
-    j < n (see the module docstring for the sampling protocol): float32 numpy [n, R, R, 3].
-    """
-    size = int(generator.size)
-    num_noise = int(generator.num_noise)
-    batch_size = int(batch_size)
-    if psi != 1.0:
-        if w_avg is None:
-            raise ValueError("truncation (psi != 1) needs w_avg")
-        w_avg = tf.constant(np.asarray(w_avg, np.float32))
-
-    def image_noise(seed):  # [num_noise, R, R, 1] for one image seed
-        return tf.stack(
-            [tf.random.stateless_normal([size, size, 1], seed=tf.stack([seed, tf.constant(1 + i, tf.int64)]))
-             for i in range(num_noise)]
-        )
-
-    @tf.function(reduce_retracing=True)
-    def render(seeds):  # [n] int64 -> [n, R, R, 3]
-        z = z_from_seed(seeds, generator.style_dim)  # [n, S]
-        w = generator.mapping(z, training=False)
-        if psi != 1.0:
-            w = truncate(w, w_avg, psi)
-        coords = make_grid(tf.shape(seeds)[0], size)  # [n, R, R, 2]
-        layer_noise = None
-        if noise:
-            per_image = tf.map_fn(image_noise, seeds, fn_output_signature=tf.TensorSpec([num_noise, size, size, 1]))
-            layer_noise = [per_image[:, i] for i in range(num_noise)]  # num_noise x [n, R, R, 1]
-        return generator.synthesis(w, coords, training=False, noise=layer_noise, randomize_noise=False)
-
-    def sample_fn(n, batch_seed):
-        start = first_seed + (int(batch_seed) - first_seed) * batch_size
-        return render(tf.range(start, start + int(n), dtype=tf.int64)).numpy()
-
-    return sample_fn
+__all__ = ["FidHook"]
 
 
 def _metrics_tuple(value):
     if isinstance(value, str):
         value = [m.strip() for m in value.split(",") if m.strip()]
     return tuple(value)
-
-
-def real_stats_key(data_config, split, resolution, extractor_kind, extractor_path, fingerprint=None):
-    """The (dataset, split, resolution) key of cached real statistics (`fid.RealStatisticsCache`).
-
-    The dataset part hashes the data's content (`dataset_fingerprint`: file listing or shard
-    content), the data options and the extractor weights, so a changed dataset, a changed
-    `extractor_path` or a retrained extractor never reuses stale statistics.
-    """
-    d = data_config
-    fingerprint = fingerprint or dataset_fingerprint(d)
-    options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
-               extractor_kind, _weights_fingerprint(extractor_kind, extractor_path), fingerprint]
-    tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
-    return (f"{dataset_id(d)}-{tag}", split, int(resolution))
 
 
 class FidHook:
@@ -334,20 +100,20 @@ class FidHook:
         from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
 
         if self._extractor is None:
-            self._extractor = load_extractor(self.extractor_kind, self.extractor_path)
+            self._extractor = protocol.load_extractor(self.extractor_kind, self.extractor_path)
             self._cache = fid_lib.RealStatisticsCache(self.cache_dir)
 
     @property
     def cache_key(self):
-        """`real_stats_key(...)` of this run's data and extractor (the fingerprint computed once)."""
+        """`protocol.real_stats_key(...)` of this run's data and extractor (the fingerprint computed once)."""
         if self._fingerprint is None:
             self._fingerprint = dataset_fingerprint(self.data_config)
-        return real_stats_key(self.data_config, self.split, self.resolution, self.extractor_kind,
-                              self.extractor_path, fingerprint=self._fingerprint)
+        return protocol.real_stats_key(self.data_config, self.split, self.resolution, self.extractor_kind,
+                                       self.extractor_path, fingerprint=self._fingerprint)
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:
-            self._sampler = (generator, make_sample_fn(generator, self.batch_size, first_seed=self.seed))
+            self._sampler = (generator, protocol.make_sample_fn(generator, self.batch_size, first_seed=self.seed))
         return self._sampler[1]
 
     def __call__(self, generator, step):
@@ -355,8 +121,8 @@ class FidHook:
 
         self._setup()
         start = time.time()
-        real = _LazyBatches(
-            lambda: real_image_batches(self.data_config, self.resolution, self.batch_size, self.split)
+        real = protocol.LazyBatches(
+            lambda: protocol.real_image_batches(self.data_config, self.resolution, self.batch_size, self.split)
         )
         results = evaluate.evaluate_generator(
             real,
@@ -371,11 +137,8 @@ class FidHook:
             real_cache_key=self.cache_key,
             progress=False,
         )
-        grouped = metric_log.stylegan_results(results, self.metrics, self.num_samples, self.num_real,
-                                              self._extractor.standard)
-        metric_log.append_metric_logs(self.workdir, grouped, step=step, num_samples=results["num_fake"],
-                                      num_real=results["num_real"], extractor=results["extractor"],
-                                      standard=results["standard"])
+        grouped, _ = protocol.log_results(self.workdir, results, self.metrics, self.num_samples, self.num_real,
+                                          step=step)
         scalars = {}
         for k, v in ((k, v) for values in grouped.values() for k, v in values.items()):
             if math.isfinite(v):

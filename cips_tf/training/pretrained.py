@@ -23,7 +23,7 @@ from absl import logging
 
 from cips_tf.models import loading
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
-from cips_tf.training.samplers import discriminator_size
+from cips_tf.models.samplers import discriminator_size
 
 # Fields of get_config() that define the weights and the function they compute. `variant` and
 # `channel_multiplier` are left out: they only choose defaults of the fields listed here.
@@ -59,13 +59,7 @@ def _checkpoint_objects(ckpt_path):
 
 def _from_workdir(path, step):
     config = loading.read_config(path)
-    ckpt_dir = path / "checkpoints"
-    if step is None:
-        ckpt = tf.train.latest_checkpoint(str(ckpt_dir))
-        if ckpt is None:
-            raise FileNotFoundError(f"{ckpt_dir}: no checkpoint found")
-    else:
-        ckpt = str(ckpt_dir / f"ckpt-{int(step)}")
+    ckpt = loading.checkpoint_path(path, step)
     present = _checkpoint_objects(ckpt)
     if "g_ema" not in present and "generator" not in present:
         raise ValueError(f"{ckpt}: holds no generator (objects: {sorted(present)})")

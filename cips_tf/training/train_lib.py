@@ -39,14 +39,14 @@ from PIL import Image
 
 from cips_tf import data as data_lib
 from cips_tf.errors import RunError
+from cips_tf.latents import estimate_w_avg, quantize_images, z_from_seed
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
-from cips_tf.synthesis.latents import estimate_w_avg, z_from_seed
 from cips_tf.synthesis import common as synthesis_common
 from cips_tf.training import checkpoints as ckpt_lib
+from cips_tf.models.samplers import discriminator_size, make_sampler
 from cips_tf.training import eval_hook
 from cips_tf.training import validation
-from cips_tf.training.samplers import discriminator_size, make_sampler
 
 
 class NonFiniteLossError(RunError, RuntimeError):
@@ -208,7 +208,7 @@ def render_samples(g_ema, z, resolution, batch=16):
     for i in range(0, len(z), batch):
         zb = z[i : i + batch]
         rgb = g_ema({"z": zb, "coords": make_grid(zb.shape[0], resolution)}, training=False, randomize_noise=False)
-        outs.append(synthesis_common.to_uint8(rgb.numpy()))
+        outs.append(quantize_images(rgb).numpy())
     return np.concatenate(outs)
 
 

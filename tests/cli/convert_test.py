@@ -58,7 +58,7 @@ def test_convert_cli_plain_npz_state_dict_writes_generator_only(tmp_path, golden
     assert not (tmp_path / "out" / "discriminator.keras").exists()
     g = keras.saving.load_model(tmp_path / "out" / "generator.keras")
     out = g({"z": golden["CIPSskip/z"], "coords": _nhwc(golden["CIPSskip/coords_native"])}, training=True,
-            randomize_noise=False)
+            randomize_noise=False, direct_embedding=True)
     np.testing.assert_allclose(np.asarray(out), _nhwc(golden["CIPSskip/rgb_train_native"]), atol=1e-5)
 
 

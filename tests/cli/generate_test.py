@@ -118,3 +118,18 @@ def test_generate_unknown_task_fails_with_usage(tiny_workdir, tmp_path):
     result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path}", "--task=paint")
     assert result.returncode != 0
     assert "unknown task" in result.stderr
+
+
+def test_generate_task_functions_run_on_plain_options(tmp_path):
+    from cips_tf.cli import generate  # in-process: the tasks read no flags, only their options
+    from cips_tf.models.loading import LoadedGenerator
+    from cips_tf.synthesis import common
+
+    g = CIPSGenerator(size=16, **TINY)
+    ctx = generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, generate.options(seeds="3,5", ncols=2))
+    generate.task_sample(ctx)
+    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), common.styles_from_seeds(g, [3, 5]), atol=1e-6)
+    assert np.load(tmp_path / "seeds.npy").tolist() == [3, 5]
+    assert png(tmp_path / "seed0005.png").shape == (16, 16, 3)
+    with pytest.raises(ValueError, match="unknown option"):
+        generate.options(colour="red")

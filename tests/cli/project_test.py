@@ -33,7 +33,8 @@ def run_with_d(tmp_path_factory):
     model itself generated (seed 3)."""
     tf.keras.utils.set_random_seed(1)
     g = CIPSGenerator(size=TINY_SIZE, **TINY)
-    for layer in g.to_rgbs:  # renders in about [-1, 1] like a trained model's, so uint8 targets are not clipped
+    for layer in [block.rgb for block in g.blocks]:  # the ToRGBs of the skips: renders in about [-1, 1]
+        # like a trained model's, so uint8 targets are not clipped
         layer.kernel.assign(layer.kernel * 0.25)
     d = Discriminator(size=TINY_SIZE, widths=[32, 32, 32])
     path = make_workdir(tmp_path_factory.mktemp("run"), g)

@@ -114,7 +114,8 @@ def test_generator_from_official_other_sizes_matches_oracle(case):
     for name, coords in _coords_sets(rng, spec["size"], batch).items():
         for training in ([True, False] if name == "native" else [False]):
             want = _nhwc(forward(_nchw(coords), z, sd, training=training))
-            got = np.asarray(g({"z": z, "coords": coords}, training=training, randomize_noise=False))
+            got = np.asarray(g({"z": z, "coords": coords}, training=training, randomize_noise=False,
+                                 direct_embedding=training))
             np.testing.assert_allclose(got, want, atol=CONVERTER_TOL, err_msg=f"{name} training={training}")
     want = _nhwc(forward(_nchw(coords), w, sd, input_is_latent=True))
     got = np.asarray(g({"w": w, "coords": coords}, training=False))

@@ -19,8 +19,7 @@ import tensorflow as tf
 
 from cips_tf.coords import make_grid, make_grid_np
 from cips_tf.export import saved_model as sm
-from cips_tf.models.generator import truncate
-from cips_tf.synthesis.latents import z_from_seed
+from cips_tf.latents import truncate, z_from_seed
 from export_test_utils import (
     SIZE,
     STYLE_DIM,

@@ -78,14 +78,16 @@ def test_coordinate_embedding_symbolic_call_infers_shape():
     assert isinstance(out, keras.KerasTensor) and tuple(out.shape) == (None, None, 3)
 
 
-def test_coordinate_embedding_training_native_grid_reads_table_directly():
+def test_coordinate_embedding_direct_native_grid_reads_table_directly():
     layer = CoordinateEmbedding(size=6, units=4)
     coords = np.broadcast_to(make_grid_np(6, 6), (2, 6, 6, 2))
-    got = np.asarray(layer(coords, training=True))
+    got = np.asarray(layer(coords, direct=True))
     np.testing.assert_array_equal(got, np.broadcast_to(layer.table.numpy(), (2, 6, 6, 4)))
-    # Eval mode at the same grid samples bilinearly, which differs from the direct read.
-    evaluated = np.asarray(layer(coords, training=False))
+    # Sampling at the same grid is bilinear, which differs from the direct read.
+    evaluated = np.asarray(layer(coords))
     assert np.abs(evaluated - got).max() > 1e-3
+    with pytest.raises(ValueError, match="native"):
+        layer(make_grid_np(8, 8)[None], direct=True)
 
 
 def test_coordinate_embedding_training_other_grid_samples_bilinearly():
@@ -99,7 +101,7 @@ def test_coordinate_embedding_training_other_grid_samples_bilinearly():
 def test_coordinate_embedding_eager_eval_matches_numpy_oracle():
     layer = CoordinateEmbedding(size=5, units=3)
     coords = np.random.default_rng(4).uniform(-1.3, 1.3, (2, 9, 2)).astype(np.float32)
-    got = np.asarray(layer(coords, training=False))
+    got = np.asarray(layer(coords))
     want = torch_grid_sample_border(layer.table.numpy(), coords.reshape(-1, 2)).reshape(2, 9, 3)
     np.testing.assert_allclose(got, want, atol=1e-5)
 

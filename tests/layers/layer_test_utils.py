@@ -14,6 +14,13 @@ def randomize_weights(layer, seed=0, scale=0.5):
         v.assign((scale * rng.standard_normal(v.shape)).astype(v.dtype) + (0.1 if len(v.shape) <= 1 else 0.0))
 
 
+def styled_inputs(fan_in, batch=2, n=5, style_dim=4, seed=1):
+    """Random `x` `[batch, n, fan_in]` and styles `[batch, style_dim]` for the styled block tests."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((batch, n, fan_in)).astype(np.float32),
+            rng.standard_normal((batch, style_dim)).astype(np.float32))
+
+
 def assert_config_round_trip(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)

@@ -16,12 +16,6 @@ def _block(units, fan_in, style_dim=4, seed=0):
     return block
 
 
-def _inputs(fan_in, batch=2, n=5, style_dim=4, seed=1):
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal((batch, n, fan_in)).astype(np.float32),
-            rng.standard_normal((batch, style_dim)).astype(np.float32))
-
-
 def _oracle(block, x, s, s2=None):
     out = utils.modulated_dense(x, s, block.conv1)
     out = utils.modulated_dense(out, s if s2 is None else s2, block.conv2)
@@ -54,13 +48,13 @@ def test_styled_res_block_symbolic_call_infers_shape():
 @pytest.mark.parametrize("fan_in", [6, 5])
 def test_styled_res_block_eager_call_matches_numpy_oracle(fan_in):
     block = _block(6, fan_in)
-    x, s = _inputs(fan_in)
+    x, s = utils.styled_inputs(fan_in)
     np.testing.assert_allclose(np.asarray(block(x, s, randomize_noise=False)), _oracle(block, x, s), atol=1e-5)
 
 
 def test_styled_res_block_style_pair_uses_one_style_per_layer():
     block = _block(6, 5)
-    x, s = _inputs(5)
+    x, s = utils.styled_inputs(5)
     s2 = -s
     got = np.asarray(block(x, (s, s2), randomize_noise=False))
     np.testing.assert_allclose(got, _oracle(block, x, s, s2), atol=1e-5)
@@ -72,4 +66,4 @@ def test_styled_res_block_keras_save_load_round_trip_equal(tmp_path):
     block = StyledResBlock(6)
     model = keras.Model([x, s], block(x, s, randomize_noise=False))
     utils.randomize_weights(block)
-    utils.assert_keras_save_load_round_trip(tmp_path, model, list(_inputs(5)))
+    utils.assert_keras_save_load_round_trip(tmp_path, model, list(utils.styled_inputs(5)))

@@ -31,7 +31,7 @@ def test_generator_golden_mapping_output_matches(golden, converted):
 def test_generator_golden_rgb_matches(golden, converted, key, coords, training):
     name, g = converted
     out = g({"z": golden[f"{name}/z"], "coords": _nhwc(golden[f"{name}/{coords}"])}, training=training,
-            randomize_noise=False)
+            randomize_noise=False, direct_embedding=training)
     np.testing.assert_allclose(np.asarray(out), _nhwc(golden[f"{name}/{key}"]), atol=TOL)
 
 

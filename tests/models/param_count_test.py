@@ -10,7 +10,7 @@ from cips_tf.models.generator import CIPSGenerator, official_widths
 @pytest.mark.slow
 @pytest.mark.parametrize("variant,expected", [("skips", 44_317_092), ("res", 43_027_858)])
 def test_generator_official_256_param_count_matches(variant, expected):
-    g = CIPSGenerator(256, variant=variant)
+    g = CIPSGenerator.from_variant(variant, size=256)
     assert g.count_params() == expected
     del g
     gc.collect()

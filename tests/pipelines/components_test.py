@@ -27,6 +27,17 @@ def _smoke_config():
 
 # --- runner -------------------------------------------------------------------------------------
 
+def test_code_version_covers_every_project_module_a_component_imports():
+    found = runner.imported_modules("pipelines.pusher")
+    # Function-level imports count: the Pusher reaches export, and through it quantization and grids.
+    for module in ("pipelines.pusher", "pipelines.pusher_record", "cips_tf.export.saved_model", "cips_tf.coords",
+                   "cips_tf.models.generator", "cips_tf.layers.modulated_dense"):
+        assert module in found, module
+    assert all(name.split(".")[0] in ("cips_tf", "pipelines") for name in found)  # no third-party modules
+    assert "cips_tf.cli.generate" not in found  # nor what it does not import
+    assert runner.code_version(("pipelines.example_gen",)) != runner.code_version(("pipelines.pusher",))
+
+
 def _toy_components(calls, fail=None):
     """Source -> Doubler; `fail` names a component whose executor raises."""
 

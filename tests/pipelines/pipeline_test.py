@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from cips_tf.export.saved_model import existing_versions
 from pipelines import config as config_lib
 from pipelines import pipeline
 from pipelines import pusher_record
@@ -164,7 +165,7 @@ def test_pipeline_rerun_is_served_from_cache(shared):
     result = pipeline.run(make_config(paths), paths["root"])
     assert set(result.statuses.values()) == {"cached"}
     assert runner.read_runs(paths["root"])[-1]["status"] == "succeeded"
-    assert pusher_record.versions(paths["root"] / "serving" / "cips") == [1]
+    assert existing_versions(paths["root"] / "serving" / "cips") == [1]
     assert result.artifacts["Pusher"]["pushed_model"].uri == shared["result"].artifacts["Pusher"]["pushed_model"].uri
 
 
@@ -196,7 +197,7 @@ def test_pipeline_impossible_threshold_is_not_blessed_and_not_pushed(shared):
     assert any("> fid_threshold -1.0" in r for r in blessing.properties["reasons"])
     pushed = result.artifacts["Pusher"]["pushed_model"].properties
     assert pushed["pushed"] is False and "not blessed" in pushed["reason"]
-    assert pusher_record.versions(paths["root"] / "serving" / "cips") == [1]
+    assert existing_versions(paths["root"] / "serving" / "cips") == [1]
 
 
 def test_pipeline_bad_trainer_config_fails_and_is_retried_on_rerun(shared):

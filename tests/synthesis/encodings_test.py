@@ -14,9 +14,9 @@ def test_synthesize_from_encoding_equals_synthesis(variant):
     w = tf.constant(common.styles_from_seeds(g, [0, 1]))
     coords = make_grid(2, 16)
     for training in (False, True):
-        enc = g.encode(coords, training=training)
+        enc = g.encode(coords, direct_embedding=training)
         got = encodings.synthesize_from_encoding(g, enc, w)
-        want = g.synthesis(w, coords, training=training, randomize_noise=False)
+        want = g.synthesis(w, coords, direct_embedding=training, randomize_noise=False)
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
 
 

@@ -1,14 +1,12 @@
-"""Tests of the in-training FID hook (cips_tf/training/eval_hook.py) and its shared helpers."""
+"""Tests of the in-training FID hook (cips_tf/training/eval_hook.py)."""
 import math
 import re
 import shutil
 
-import numpy as np
 import pytest
 
+from cips_tf.metrics import metric_log, protocol
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.synthesis import common
-from cips_tf.metrics import metric_log
 from cips_tf.training import eval_hook
 from cips_tf.training.defaults import default_config
 from tiny_models import TINY
@@ -46,7 +44,7 @@ def test_fid_hook_returns_finite_scalars_and_caches_real_statistics(tiny_extract
     assert re.fullmatch(r"fashion_mnist-[0-9a-f]{10}-test-16px-fashion_mnist_cnn_v1\.npz", cached[0].name)
     mtime = cached[0].stat().st_mtime_ns
 
-    monkeypatch.setattr(eval_hook, "real_image_batches", _forbid_real_data)
+    monkeypatch.setattr(protocol, "real_image_batches", _forbid_real_data)
     second = hook(generator, step=20)  # same seeds, same weights, cached real stats: same FID
     assert second["eval/fid40_offline"] == pytest.approx(first["eval/fid40_offline"], rel=1e-9)
     resumed = eval_hook.FidHook(tiny_config(tiny_extractor), tmp_path)(generator, step=30)  # a resumed run
@@ -72,44 +70,6 @@ def test_fid_hook_kid_and_pr_scalars_skip_undefined_values(tiny_extractor, gener
 def test_fid_hook_disabled_when_eval_every_is_zero(tmp_path):
     hook = eval_hook.FidHook(tiny_config("unused", eval_every=0), tmp_path)
     assert not hook.enabled and not hook.should_run(1000)
-
-
-def test_make_sample_fn_seeds_match_generate_and_are_batch_size_independent(generator):
-    no_noise = eval_hook.make_sample_fn(generator, batch_size=3, first_seed=7, noise=False)
-    images = np.concatenate([no_noise(3, 7), no_noise(3, 8)])  # seeds 7..12
-    want = common.render(generator, common.styles_from_seeds(generator, range(7, 13)))
-    np.testing.assert_allclose(images, want, rtol=1e-4, atol=1e-3)
-
-
-def test_make_sample_fn_noise_is_seeded_per_image():
-    noisy = CIPSGenerator(size=16, **TINY)
-    noisy.build()
-    strengths = [v for v in noisy.weights if "noise_strength" in v.path]
-    assert strengths
-    for v in strengths:
-        v.assign(0.5)
-    plain = eval_hook.make_sample_fn(noisy, batch_size=3, first_seed=7, noise=False)(3, 7)
-    noisy3 = eval_hook.make_sample_fn(noisy, batch_size=3, first_seed=7)
-    noisy6 = eval_hook.make_sample_fn(noisy, batch_size=6, first_seed=7)
-    first = noisy3(3, 7)
-    assert np.abs(first - plain).max() > 1e-2  # the noise is on
-    np.testing.assert_array_equal(first, noisy3(3, 7))  # and reproducible
-    np.testing.assert_allclose(noisy6(6, 7)[3:], noisy3(3, 8), rtol=1e-4, atol=1e-3)  # per image, not per batch
-
-
-def test_parse_data_spec_covers_every_source():
-    assert eval_hook.parse_data_spec("fashion_mnist").split == "train"
-    assert eval_hook.parse_data_spec("fashion_mnist:test").split == "test"
-    folder = eval_hook.parse_data_spec("folder:/data/imgs")
-    assert (folder.source, folder.path) == ("folder", "/data/imgs")
-    assert eval_hook.parse_data_spec("tfrecord:/data/*.tfrecord").source == "tfrecord"
-    tfds = eval_hook.parse_data_spec("tfds:my_ds:1.0.0:train[:500]", data_dir="/tfds")
-    assert (tfds.name, tfds.split, tfds.data_dir) == ("my_ds:1.0.0", "train[:500]", "/tfds")
-    celeba = eval_hook.parse_data_spec("tfds:celeb_a_hq/256")
-    assert (celeba.name, celeba.split) == ("celeb_a_hq/256", "train")
-    for bad in ("imagenet", "folder:", "fashion_mnist:val", "tfds:"):
-        with pytest.raises(ValueError):
-            eval_hook.parse_data_spec(bad)
 
 
 def test_fid_hook_cache_key_changes_with_extractor_weights(tiny_extractor, tmp_path):

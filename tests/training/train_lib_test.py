@@ -200,9 +200,26 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
 
 def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
     from cips_tf.models.loading import load_generator
-    from cips_tf.synthesis.latents import estimate_w_avg
+    from cips_tf.latents import estimate_w_avg
 
     train_lib.train_and_evaluate(_config(**{"num_train_steps": 2, "training.sample_every": 0}), tmp_path)
     loaded = load_generator(tmp_path)
     assert loaded.w_avg is not None
     np.testing.assert_allclose(loaded.w_avg, estimate_w_avg(loaded.generator), atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["patch", "cylindrical"])
+def test_train_and_evaluate_alternative_modes_run(tmp_path, mode):
+    sys.path.insert(0, str(REPO / "configs"))
+    import smoke
+
+    c = smoke.get_config()
+    c.num_train_steps = 3
+    c.training.mode = mode
+    c.training.patch_size = 8
+    c.training.patch_max_dilation = 2
+    c.training.strategy = "mirrored"
+    result = train_lib.train_and_evaluate(c, tmp_path)
+    assert result["step"] == 3 and np.isfinite(list(result["metrics"].values())).all()
+    expected_d = 8 if mode == "patch" else 16
+    assert result["gan"].discriminator.size == expected_d

@@ -1,22 +1,40 @@
-"""Training-coordinate samplers for the paper's alternative training modes.
+"""Training-coordinate samplers: what the generator renders in one training step, and the real pixels
+that match it.
 
 A sampler gives, inside the compiled step and from a stateless seed, the coordinates the generator
-renders for a GLOBAL batch (`coords(global_batch, seed) -> [GB, h, w, 2]`) and the matching real
-images (`real(images, coords)`). `direct_embedding` says whether the generator may read its
-coordinate-embedding table directly (only on the native grid; see CoordinateEmbedding).
+renders for a GLOBAL batch and the pixels of the real images they stand for:
+`sample(global_batch, seed) -> (coords [GB, h, w, 2], pixel_index [GB, h, w, 2] int32 (x, y) or None)`
+and `real(images, pixel_index)`. `direct_embedding` says whether the generator may read its
+coordinate-embedding table directly (only the native grid; see CoordinateEmbedding).
 
+- "full": the native `size x size` grid, embedding read directly (the official training).
 - "patch" (paper App. C): K x K patches `P_{K, sigma}(u, v) = {G(u + i sigma, v + j sigma)}` of the
   full grid, with the dilation sigma uniform in 1..max (capped so the patch fits) and the corner
   uniform over the valid range; real images are cut at the same pixels, and the discriminator
-  works at K x K. Pixel positions and coordinates are those of `cips_tf.coords_extra.patch_coords`.
+  works at K x K.
 - "cylindrical" (Sec. 4.8): random `size x size` crops, at a uniformly random column offset
   (mod the panorama width), of the annulus-embedded cylinder of `cips_tf.coords_extra`, so the
   wrap is exact; real images are ordinary photographs.
 """
-import numpy as np
 import tensorflow as tf
 
 from cips_tf import coords_extra
+from cips_tf.coords import make_grid
+
+
+class FullGridSampler:
+    """The native grid for standard training (embedding read directly); real images as they are."""
+
+    direct_embedding = True
+
+    def __init__(self, resolution):
+        self.resolution = int(resolution)
+
+    def sample(self, global_batch, seed):
+        return make_grid(global_batch, self.resolution), None
+
+    def real(self, images, pixel_index):
+        return images
 
 
 class PatchSampler:
@@ -47,14 +65,15 @@ class PatchSampler:
         gy = tf.broadcast_to(ys[:, :, None], [global_batch, k, k])
         return tf.stack([gx, gy], axis=-1)
 
-    def coords(self, global_batch, seed):
-        axis = tf.constant(np.linspace(-1.0, 1.0, self.resolution, dtype=np.float32))
-        return tf.gather(axis, self.pixel_indices(global_batch, seed))  # bit-identical to the full grid
+    def sample(self, global_batch, seed):
+        pixel_index = self.pixel_indices(global_batch, seed)
+        grid = make_grid(1, self.resolution)[0]  # [n, n, 2]
+        coords = tf.gather_nd(grid, tf.reverse(pixel_index, axis=[-1]))  # bit-identical to the full grid
+        return coords, pixel_index
 
-    def real(self, images, coords):
-        # Recover the integer pixels from the coordinates (exact: they are grid values).
-        idx = tf.cast(tf.round((coords + 1.0) * (self.resolution - 1) / 2.0), tf.int32)  # [b, K, K, 2]
-        return tf.gather_nd(images, tf.stack([idx[..., 1], idx[..., 0]], axis=-1), batch_dims=1)
+    def real(self, images, pixel_index):
+        """`images` `[b, H, W, C]` cut at `pixel_index` `[b, K, K, 2]` (x, y) -> `[b, K, K, C]`."""
+        return tf.gather_nd(images, tf.reverse(pixel_index, axis=[-1]), batch_dims=1)
 
 
 class CylindricalSampler:
@@ -69,22 +88,22 @@ class CylindricalSampler:
         self.panorama_width = int(width)
         self._full = coords_extra.cylindrical_grid_np(self.resolution, self.panorama_width, r_inner, r_outer)
 
-    def coords(self, global_batch, seed):
+    def sample(self, global_batch, seed):
         size, width = self.resolution, self.panorama_width
         cols = tf.random.stateless_uniform([global_batch], seed=seed, minval=0, maxval=width, dtype=tf.int32)
         idx = (cols[:, None] + tf.range(size)[None, :]) % width  # [GB, size]
         crops = tf.gather(tf.constant(self._full), idx, axis=1)  # [size, GB, size, 2]
-        return tf.transpose(crops, [1, 0, 2, 3])
+        return tf.transpose(crops, [1, 0, 2, 3]), None
 
-    def real(self, images, coords):
+    def real(self, images, pixel_index):
         return images
 
 
 def make_sampler(config):
-    """The sampler of `config.training.mode`: None (the native grid) for "full"."""
+    """The sampler of `config.training.mode` ("full", "patch" or "cylindrical")."""
     t = config.training
     if t.mode == "full":
-        return None
+        return FullGridSampler(config.resolution)
     if t.mode == "patch":
         return PatchSampler(config.resolution, t.patch_size, t.patch_max_dilation)
     if t.mode == "cylindrical":

@@ -20,7 +20,7 @@ def _w(g, batch=2, seed=0):
 
 
 def _one_pass(g, styles, height, width, per_layer=False):
-    return np.asarray(g.synthesis(styles, make_grid(styles.shape[0], height, width), training=False,
+    return np.asarray(g.synthesis(styles, make_grid(styles.shape[0], height, width),
                                   randomize_noise=False, per_layer=per_layer))
 
 
@@ -52,7 +52,7 @@ def test_chunked_render_points_progress_reports_every_chunk(g):
     calls = []
     got = ChunkedRenderer(g, chunk_pixels=10).render_points(w, points, progress=lambda i, n: calls.append((i, n)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
-    want = np.asarray(g.synthesis(w, points, training=False, randomize_noise=False))
+    want = np.asarray(g.synthesis(w, points, randomize_noise=False))
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
@@ -62,5 +62,5 @@ def test_render_chunked_sub_window_matches_grid_over_range(g):
     full = ChunkedRenderer(g, chunk_pixels=20).render(w, 8, x_range=(-1, 1), y_range=(-1, 1))
     np.testing.assert_allclose(got, full, atol=1e-6)
     half = ChunkedRenderer(g, chunk_pixels=20).render(w, 5, x_range=(0, 1), y_range=(-1, 0))
-    want = np.asarray(g.synthesis(w, make_grid_np(5, 5, (0, 1), (-1, 0))[None], training=False, randomize_noise=False))
+    want = np.asarray(g.synthesis(w, make_grid_np(5, 5, (0, 1), (-1, 0))[None], randomize_noise=False))
     np.testing.assert_allclose(half, want, atol=1e-5)

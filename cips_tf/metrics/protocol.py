@@ -1,0 +1,258 @@
+"""The evaluation protocol shared by `cips-evaluate`, the in-training FID hook and the pipeline's
+Evaluator: which feature extractor, which real images, and how generated images are sampled.
+
+Sampling protocol: image k of an evaluation with first seed `s` is rendered from
+`z = z_from_seed(s + k)` (the seed `cips-generate --seeds` uses), optionally truncated toward
+`w_avg`, on the native grid in eval mode, with per-pixel noise drawn from the stateless seed
+`(s + k, 1 + layer)` -- random noise as in the official evaluation, yet reproducible and
+independent of the batch size. `noise=False` renders without noise (as the synthesis experiments
+do).
+"""
+import hashlib
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+from absl import logging
+
+from cips_tf import latents
+from cips_tf.coords import make_grid
+
+DEFAULT_EXTRACTOR_ENV_VAR = "CIPS_EXTRACTOR_DIR"
+EXTRACTOR_KINDS = ("offline", "inception")
+
+
+def default_extractor_dir():
+    """Where the offline extractor lives unless a path is given.
+
+    `$CIPS_EXTRACTOR_DIR` if set, else `~/.cache/cips_tf/extractors/fashion_mnist_cnn_v1`.
+    """
+    env = os.environ.get(DEFAULT_EXTRACTOR_ENV_VAR)
+    if env:
+        return pathlib.Path(env).expanduser()
+    return pathlib.Path("~/.cache/cips_tf/extractors/fashion_mnist_cnn_v1").expanduser()
+
+
+def train_offline_extractor(directory, **train_kwargs):
+    """Trains the offline extractor (default settings: about 2 minutes on 2 cores) into `directory`,
+    atomically; `train_kwargs` go to `feature_extractor.train_feature_extractor`."""
+    from cips_tf.metrics import feature_extractor as fe
+
+    directory = pathlib.Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    logging.warning(
+        "offline feature extractor not found in %s: training it now (%s; done once, later runs reuse it). "
+        "To train it yourself: python -m cips_tf.cli.feature_extractor --out=%s", directory,
+        train_kwargs or "3 epochs on Fashion-MNIST, about 2 minutes on 2 CPU cores", directory,
+    )
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=directory.name + ".tmp-", dir=directory.parent))
+    try:
+        metadata = fe.train_feature_extractor(tmp, **{"verbose": 2, **train_kwargs})
+        try:
+            os.replace(tmp, directory)  # atomic; fails if another process finished first
+        except OSError:
+            if not (directory / fe.MODEL_FILENAME).exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    logging.info("offline feature extractor saved to %s (test accuracy %.4f)", directory, metadata["test_accuracy"])
+
+
+def sha256_file(path):
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(kind, path):
+    """A short hash of the extractor's weight file (offline model or Inception file), or its path."""
+    from cips_tf.metrics import feature_extractor as fe
+
+    if kind == "offline":
+        directory = pathlib.Path(path).expanduser() if path else default_extractor_dir()
+        target = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
+    else:
+        target = pathlib.Path(path or os.environ.get("CIPS_INCEPTION_PATH", "")).expanduser()
+    if target.is_file():
+        return sha256_file(target)[:16]
+    return str(target)
+
+
+def load_extractor(kind="offline", path=None, train_if_missing=True):
+    """Loads a feature extractor for `cips_tf.metrics.evaluate.evaluate_generator`.
+
+    Args:
+      kind: "offline" (NON-STANDARD Fashion-MNIST CNN) or "inception" (standard FID network).
+      path: offline: the extractor directory (None: `default_extractor_dir()`); inception: the
+        weights (None: $CIPS_INCEPTION_PATH).
+      train_if_missing: offline only: train the extractor into the default directory when it is
+        absent there. An explicitly given `path` is never trained into.
+
+    Raises:
+      inception.InceptionWeightsNotFoundError: at once, when the Inception weights are missing.
+      FileNotFoundError: the offline extractor is missing (message says how to create it).
+    """
+    if kind == "inception":
+        from cips_tf.metrics import inception
+
+        return inception.load_inception(path)
+    if kind != "offline":
+        raise ValueError(f"extractor must be one of {EXTRACTOR_KINDS}, got {kind!r}")
+    from cips_tf.metrics import feature_extractor as fe
+
+    explicit = path is not None
+    directory = pathlib.Path(path).expanduser() if explicit else default_extractor_dir()
+    model_file = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
+    if not model_file.exists() and not explicit and train_if_missing:
+        train_offline_extractor(directory)
+    return fe.load_feature_extractor(directory)
+
+
+_TFDS_RE = re.compile(r"^(?P<name>[^:]+(?::\d+\.\d+\.\d+)?)(?::(?P<split>.+))?$")
+DATA_SPEC_HELP = "fashion_mnist[:train|test|all], folder:PATH, tfrecord:PATH or tfds:NAME[:SPLIT]"
+
+
+def parse_data_spec(spec, data_dir=None):
+    """Parses a short real-data name into a `cips_tf.data.default_config()` ConfigDict.
+
+    Syntax: `fashion_mnist[:SPLIT]` (train, test, all; default train), `folder:PATH`,
+    `tfrecord:PATH_OR_GLOB`, `tfds:NAME[:SPLIT]` (NAME may carry a version, `name:1.0.0`, and a
+    config, `celeb_a_hq/256`; SPLIT is any TFDS split expression, e.g. `train[:5000]`; default
+    train). `data_dir` sets `data_dir` (TFDS data_dir or the Fashion-MNIST IDX directory).
+
+    Raises:
+      ValueError: unknown source, bad split, or a missing path / name.
+    """
+    from cips_tf import data as data_lib
+
+    cfg = data_lib.default_config()
+    source, _, rest = str(spec).partition(":")
+    if source == "fashion_mnist":
+        cfg.source, cfg.split = "fashion_mnist", rest or "train"
+        if cfg.split not in ("train", "test", "all"):
+            raise ValueError(f"data {spec!r}: the fashion_mnist split must be train, test or all, got {cfg.split!r}")
+    elif source in ("folder", "tfrecord"):
+        if not rest:
+            raise ValueError(f"data {spec!r}: {source}:PATH needs a path")
+        cfg.source, cfg.path = source, rest
+    elif source == "tfds":
+        match = _TFDS_RE.match(rest)
+        if not match:
+            raise ValueError(f"data {spec!r}: tfds:NAME[:SPLIT] needs a dataset name")
+        cfg.source, cfg.name, cfg.split = "tfds", match["name"], match["split"] or "train"
+    else:
+        raise ValueError(f"data {spec!r}: expected {DATA_SPEC_HELP}")
+    if data_dir:
+        cfg.data_dir = data_dir
+    return cfg
+
+
+def dataset_id(data_config):
+    """A short name of the real data for cache keys: 'fashion_mnist', 'tfds-NAME', 'folder-PATH' ..."""
+    source = data_config.source
+    if source == "fashion_mnist":
+        return "fashion_mnist"
+    if source == "tfds":
+        return f"tfds-{data_config.name}"
+    return f"{source}-{os.path.abspath(str(data_config.path))}"
+
+
+def real_stats_key(data_config, split, resolution, extractor_kind, extractor_path, fingerprint=None):
+    """The (dataset, split, resolution) key of cached real statistics (`fid.RealStatisticsCache`).
+
+    The dataset part hashes the data's content (`dataset_fingerprint`: file listing or shard
+    content), the data options and the extractor weights, so a changed dataset, a changed
+    `extractor_path` or a retrained extractor never reuses stale statistics. `fingerprint`: a
+    `dataset_fingerprint(data_config)` computed before (it reads the data).
+    """
+    from cips_tf.data.fingerprint import dataset_fingerprint
+
+    d = data_config
+    fingerprint = fingerprint or dataset_fingerprint(d)
+    options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
+               extractor_kind, weights_fingerprint(extractor_kind, extractor_path), fingerprint]
+    tag = hashlib.sha256(repr(options).encode()).hexdigest()[:10]
+    return (f"{dataset_id(d)}-{tag}", split, int(resolution))
+
+
+def log_results(directory, results, metrics, num_samples, num_real, step=None, pr_k=3, **extra):
+    """Names `evaluate_generator` results as StyleGAN does and appends one line per metric family to
+    `directory/metric-<name>.jsonl` (`cips_tf.metrics.metric_log`).
+
+    `num_samples` / `num_real` are the counts as requested (`num_real` may be `metric_log.FULL`);
+    the lines record the counts measured. Returns (`{family: {name: value}}`, the paths written).
+    """
+    from cips_tf.metrics import metric_log
+
+    grouped = metric_log.stylegan_results(results, metrics, num_samples, num_real, results["standard"], pr_k)
+    paths = metric_log.append_metric_logs(
+        directory, grouped, step=step, num_samples=results["num_fake"], num_real=results["num_real"],
+        extractor=results["extractor"], standard=results["standard"], **extra,
+    )
+    return grouped, paths
+
+
+def real_image_batches(data_config, resolution, batch_size, split=None):
+    """One deterministic pass over the real data: float32 [B, R, R, 3] in [-1, 1], in source order.
+
+    Evaluation mode of `cips_tf.data.build_dataset` (no shuffling, no augmentation), so every
+    evaluation sees the same first N images and never repeats one.
+    """
+    from cips_tf import data as data_lib
+
+    cfg = data_config.copy_and_resolve_references()
+    if split is not None:
+        cfg.split = split
+    return data_lib.build_dataset(cfg, resolution=int(resolution), batch_size=int(batch_size), seed=0, training=False)
+
+
+class LazyBatches:
+    """Builds the real-data pipeline only when iterated (skipped when statistics are cached)."""
+
+    def __init__(self, build):
+        self._build = build
+
+    def __iter__(self):
+        return iter(self._build())
+
+
+def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noise=True):
+    """`sample_fn(n, batch_seed)` for `evaluate_generator(..., seed=first_seed)`.
+
+    Batch `batch_seed` holds images `first_seed + (batch_seed - first_seed) * batch_size + j`,
+    j < n (see the module docstring for the sampling protocol): float32 numpy [n, R, R, 3].
+    """
+    size = int(generator.size)
+    num_noise = int(generator.num_noise)
+    batch_size = int(batch_size)
+    if psi != 1.0 and w_avg is None:
+        raise ValueError("truncation (psi != 1) needs w_avg")
+
+    def image_noise(seed):  # [num_noise, R, R, 1] for one image seed
+        return tf.stack(
+            [tf.random.stateless_normal([size, size, 1], seed=tf.stack([seed, tf.constant(1 + i, tf.int64)]))
+             for i in range(num_noise)]
+        )
+
+    @tf.function(reduce_retracing=True)
+    def render(seeds):  # [n] int64 -> [n, R, R, 3]
+        w = latents.styles(generator, latents.z_from_seed(seeds, generator.style_dim), psi, w_avg)  # [n, S]
+        coords = make_grid(tf.shape(seeds)[0], size)  # [n, R, R, 2]
+        layer_noise = None
+        if noise:
+            per_image = tf.map_fn(image_noise, seeds, fn_output_signature=tf.TensorSpec([num_noise, size, size, 1]))
+            layer_noise = [per_image[:, i] for i in range(num_noise)]  # num_noise x [n, R, R, 1]
+        return generator.synthesis(w, coords, noise=layer_noise, randomize_noise=False)
+
+    def sample_fn(n, batch_seed):
+        start = first_seed + (int(batch_seed) - first_seed) * batch_size
+        return render(tf.range(start, start + int(n), dtype=tf.int64)).numpy()
+
+    return sample_fn
