@@ -25,3 +25,25 @@ def make_workdir(path, generator, mode="full"):
     (path / "config.json").write_text(config.to_json())
     tf.train.Checkpoint(g_ema=generator).save(str(path / "checkpoints" / "ckpt"))
     return path
+
+
+def run_cli(module, *args, timeout=600):
+    """Runs `python -m <module> args...` from the repo root (absl flags are process-global, so CLIs
+    run in a subprocess); returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def png(path):
+    """An image file as a numpy array."""
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(path))

@@ -1,30 +1,18 @@
 """`cips-generate --task=video,zoom`, seed ranges and --trunc, in a subprocess on a tiny workdir."""
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.synthesis import video
-from tiny_models import TINY, make_workdir
+import tiny_models
+from tiny_models import TINY, make_workdir, png
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "cips_tf.cli.generate", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-def png(path):
-    return np.asarray(Image.open(path))
+    return tiny_models.run_cli("cips_tf.cli.generate", *args)
 
 
 @pytest.fixture(scope="module")
