@@ -25,6 +25,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import cips_tf  # noqa: E402,F401  (first: TensorFlow starts without the CUDA probe lines)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 

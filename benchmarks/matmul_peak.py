@@ -14,6 +14,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cips_tf  # noqa: E402,F401  (first: TensorFlow starts without the CUDA probe lines)
 import tensorflow as tf  # noqa: E402
 
 MATMUL_SHAPE = (65536, 512, 512)  # [m, k] x [k, n]: the pixels x 512 -> 512 hot layer of CIPS-256

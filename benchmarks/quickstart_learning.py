@@ -16,6 +16,7 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cips_tf  # noqa: E402,F401  (first: TensorFlow starts without the CUDA probe lines)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

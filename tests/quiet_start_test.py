@@ -39,3 +39,13 @@ def test_verbose_start_keeps_tensorflow_lines():
     proc = _run(env_code)
     assert proc.returncode == 0
     assert "cuInit" in proc.stderr or "cuda" in proc.stderr.lower()
+
+
+def test_matmul_peak_benchmark_prints_only_its_result():
+    """The benchmark whose figure README prints beside every time starts quietly too."""
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "matmul_peak.py")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CIPS_TF_VERBOSE_START")}
+    proc = subprocess.run([sys.executable, script, "--runs=1"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("matmul peak: "), proc.stdout
+    assert "cuInit" not in proc.stderr and "cudart_stub" not in proc.stderr, proc.stderr
