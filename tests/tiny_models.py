@@ -1,4 +1,6 @@
-"""Shared test helpers: the tiny generator configuration and training-workdir-like directories."""
+"""Shared test helpers: the tiny generator configuration, the smoke training config with overrides,
+training-workdir-like directories and running a CLI."""
+import importlib.util
 import pathlib
 
 import tensorflow as tf
@@ -8,6 +10,24 @@ from cips_tf.training.defaults import default_config
 # A 16 px CIPS-skips small enough for fast tests.
 TINY = dict(hidden_size=16, style_dim=16, n_mlp=2, widths=[32, 32, 16])
 TINY_SIZE = 16
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def smoke_config(**overrides):
+    """`configs/smoke.py`'s config (the 16 px run the training tests use) with dotted-key overrides,
+    e.g. `smoke_config(num_train_steps=2, **{"training.mode": "patch"})`."""
+    spec = importlib.util.spec_from_file_location("smoke_config_file", REPO / "configs" / "smoke.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    for key, value in overrides.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    return config
 
 
 def make_workdir(path, generator, mode="full"):
@@ -34,10 +54,9 @@ def run_cli(module, *args, timeout=600):
     import subprocess
     import sys
 
-    repo = pathlib.Path(__file__).resolve().parent.parent
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=repo, env=env,
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -2,7 +2,6 @@
 the blessing decision, the pushed-model baseline, and ExampleGen on its sources. No training."""
 import json
 import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -14,15 +13,12 @@ from pipelines import evaluator
 from pipelines import example_gen
 from pipelines import pusher_record
 from pipelines import runner
+from tiny_models import smoke_config
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _smoke_config():
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke  # pylint: disable=import-outside-toplevel
-
-    return config_lib.with_pipeline_defaults(smoke.get_config())
+    return config_lib.with_pipeline_defaults(smoke_config())
 
 
 # --- runner -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import tensorflow as tf  # noqa: E402
 from pipelines import config as config_lib  # noqa: E402
 from pipelines import example_gen  # noqa: E402
 from pipelines import runner  # noqa: E402
+from tiny_models import smoke_config  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "data"))
@@ -20,10 +21,7 @@ from data_test_utils import make_messy_folder  # noqa: E402  pylint: disable=wro
 
 
 def _run(folder, root, example_gen_runner):
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke  # pylint: disable=import-outside-toplevel
-
-    config = config_lib.with_pipeline_defaults(smoke.get_config())
+    config = config_lib.with_pipeline_defaults(smoke_config())
     config.pipeline.input_source, config.pipeline.input_path = "folder", str(folder)
     config.pipeline.num_shards, config.pipeline.example_gen_runner = 3, example_gen_runner
     config.pipeline.example_gen_beam_args = "--direct_num_workers=2 --direct_running_mode=multi_threading"

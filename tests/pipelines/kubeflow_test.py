@@ -15,6 +15,7 @@ yaml = pytest.importorskip("yaml", reason="kfp specs are YAML (PyYAML comes with
 from pipelines import config as config_lib  # noqa: E402
 from pipelines import kfp_components  # noqa: E402
 from pipelines import kubeflow  # noqa: E402
+from tiny_models import smoke_config  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 COMMITTED_SPEC = REPO / "docs" / "kubeflow_pipeline.yaml"
@@ -120,10 +121,7 @@ def test_kfp_component_is_chief_follows_tf_config():
 def test_kfp_local_subprocess_runner_runs_the_compiled_smoke_pipeline(tmp_path, tiny_extractor):
     from kfp import local  # pylint: disable=import-outside-toplevel
 
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke  # pylint: disable=import-outside-toplevel
-
-    config = config_lib.with_pipeline_defaults(smoke.get_config())
+    config = config_lib.with_pipeline_defaults(smoke_config())
     config.num_train_steps, config.training.checkpoint_every, config.training.strategy = 2, 2, "default"
     config.training.sample_every = 0
     p = config.pipeline

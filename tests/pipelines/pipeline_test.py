@@ -20,6 +20,7 @@ from pipelines import config as config_lib
 from pipelines import pipeline
 from pipelines import pusher_record
 from pipelines import runner
+from tiny_models import smoke_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NUM_IMAGES = 40
@@ -50,10 +51,7 @@ def _set(config, key, value):
 
 
 def make_config(paths, **overrides):
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke  # pylint: disable=import-outside-toplevel
-
-    config = config_lib.with_pipeline_defaults(smoke.get_config())
+    config = config_lib.with_pipeline_defaults(smoke_config())
     values = dict(OVERRIDES, **{"pipeline.input_path": str(paths["images"]),
                                 "pipeline.extractor_cache_dir": str(paths["extractor"])})
     values.update({k.replace("__", "."): v for k, v in overrides.items()})

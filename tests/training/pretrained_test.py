@@ -1,9 +1,6 @@
 """Fine-tuning (`config.init_from`, cips_tf/training/pretrained.py) from converted official
 checkpoints and from training workdirs."""
-import os
 import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,20 +10,15 @@ import tensorflow as tf
 from cips_tf.coords import make_grid
 from cips_tf.models.loading import load_generator
 from cips_tf.training import pretrained, train_lib
+from tiny_models import run_cli, smoke_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "data_files" / "cips_official_small.npz"
 
 
-def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-
-
 def _convert(out, with_d=False):
-    args = [sys.executable, "-m", "cips_tf.cli.convert", f"--checkpoint={GOLDEN}", "--prefix=CIPSskip/param/",
-            f"--out={out}"] + (["--d_prefix=Discriminator/param/"] if with_d else [])
-    result = subprocess.run(args, env=_env(), cwd=REPO, capture_output=True, text=True, timeout=300)
+    args = [f"--checkpoint={GOLDEN}", "--prefix=CIPSskip/param/", f"--out={out}"]
+    result = run_cli("cips_tf.cli.convert", *args, *(["--d_prefix=Discriminator/param/"] if with_d else []), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -38,28 +30,13 @@ def converted(tmp_path_factory):
 
 
 def _config(**overrides):
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke
-
-    c = smoke.get_config()
-    c.num_train_steps = 2
-    c.batch_size = 4
-    c.training.strategy = "mirrored"
-    c.training.sample_every = 0
-    c.training.log_every = 1
-    for key, value in overrides.items():
-        node = c
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+    return smoke_config(**{"num_train_steps": 2, "batch_size": 4, "training.strategy": "mirrored",
+                           "training.sample_every": 0, "training.log_every": 1, **overrides})
 
 
 CONVERTED_ARCH = {"resolution": 8, "model.widths": [32, 32], "discriminator.widths": [32, 32]}
 
 CONFIG_FILE = """
-import sys
 sys.path.insert(0, {configs!r})
 import smoke
 
@@ -101,9 +78,8 @@ def test_cips_train_fine_tunes_a_converted_checkpoint_for_two_steps(converted, t
     config_file = tmp_path / "finetune.py"
     config_file.write_text(CONFIG_FILE.format(configs=str(REPO / "configs")))
     workdir = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "cips_tf.cli.train", f"--config={config_file}", f"--workdir={workdir}",
-         f"--config.init_from={converted}"], env=_env(), cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = run_cli("cips_tf.cli.train", f"--config={config_file}", f"--workdir={workdir}",
+                     f"--config.init_from={converted}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "initialized G, G_ema from" in result.stderr and "training from step 0 to 2" in result.stderr
     loaded = load_generator(workdir)

@@ -12,27 +12,14 @@ import tensorflow as tf
 
 from cips_tf.metrics import metric_log
 from cips_tf.training import train_lib
+from tiny_models import smoke_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _config(**overrides):
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke
-
-    c = smoke.get_config()
-    c.num_train_steps = 6
-    c.training.checkpoint_every = 3
-    c.training.sample_every = 3
-    c.training.log_every = 2
-    c.training.strategy = "mirrored"
-    for key, value in overrides.items():
-        node = c
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+    return smoke_config(**{"num_train_steps": 6, "training.checkpoint_every": 3, "training.sample_every": 3,
+                           "training.log_every": 2, "training.strategy": "mirrored", **overrides})
 
 
 def _state(gan):
@@ -210,15 +197,8 @@ def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
 
 @pytest.mark.parametrize("mode", ["patch", "cylindrical"])
 def test_train_and_evaluate_alternative_modes_run(tmp_path, mode):
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke
-
-    c = smoke.get_config()
-    c.num_train_steps = 3
-    c.training.mode = mode
-    c.training.patch_size = 8
-    c.training.patch_max_dilation = 2
-    c.training.strategy = "mirrored"
+    c = smoke_config(**{"num_train_steps": 3, "training.mode": mode, "training.patch_size": 8,
+                        "training.patch_max_dilation": 2, "training.strategy": "mirrored"})
     result = train_lib.train_and_evaluate(c, tmp_path)
     assert result["step"] == 3 and np.isfinite(list(result["metrics"].values())).all()
     expected_d = 8 if mode == "patch" else 16

@@ -7,22 +7,13 @@ import pytest
 
 from cips_tf.errors import ConfigError
 from cips_tf.training import validation
+from tiny_models import smoke_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _config(**overrides):
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke
-
-    c = smoke.get_config()
-    for key, value in overrides.items():
-        node = c
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return c
+    return smoke_config(**overrides)
 
 
 @pytest.mark.parametrize("name", ["smoke", "quickstart", "ffhq256", "churches256"])
