@@ -17,6 +17,8 @@ import pathlib
 
 from absl import app, flags
 
+from cips_tf.cli import errors as cli_errors
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Official checkpoint: a .pt file (needs torch) or a .npz state_dict.",
                     required=True)
@@ -127,7 +129,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ Both runners write the same records into the same shards and the same report.
 """
 from absl import app, flags, logging
 
+from cips_tf.cli import errors as cli_errors
+from cips_tf.data import images as images_lib
 from cips_tf.data import prepare
+from cips_tf.errors import UserError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("source", None, "Image folder, .zip file, or prepared TFDS dataset name.", required=True)
@@ -59,9 +62,10 @@ def main(argv):
         report = prepare.prepare_dataset(source, FLAGS.dest, options, runner=FLAGS.runner,
                                          beam_pipeline_args=FLAGS.beam_pipeline_args, num_workers=FLAGS.num_workers,
                                          overwrite=FLAGS.overwrite)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:  # BadImageError is a ValueError
-        logging.error("cips-dataset: %s", e)
-        return 1
+    except images_lib.BadImageError:
+        raise  # a RunError: one line, exit code 1 (cips_tf.cli.errors)
+    except (ValueError, ImportError) as e:  # an option or source the library rejects, a missing extra
+        raise UserError(str(e)) from e  # one line, exit code 2; missing paths (OSError) are user errors already
     path = prepare.write_report(report, FLAGS.report or os.path.join(FLAGS.dest, prepare.REPORT_FILE))
     for item in report["skipped"]:
         print(f"skipped {item['path']}: {item['reason']}")
@@ -72,7 +76,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`cips-dataset`)."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

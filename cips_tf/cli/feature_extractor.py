@@ -9,7 +9,9 @@ Fashion-MNIST offline (Debian's dataset-fashion-mnist, or $CIPS_FASHION_MNIST_DI
 """
 import json
 
-from absl import app, flags
+from absl import flags
+
+from cips_tf.cli import errors as cli_errors
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Directory to write the trained extractor into.", required=True)
@@ -41,7 +43,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

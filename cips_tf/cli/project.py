@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 from absl import app, flags, logging
+
+from cips_tf.cli import errors as cli_errors
 from PIL import Image
 
 FLAGS = flags.FLAGS
@@ -221,7 +223,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    cli_errors.run(main)
 
 
 if __name__ == "__main__":

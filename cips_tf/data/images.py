@@ -26,11 +26,14 @@ import numpy as np
 from absl import logging
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cips_tf.errors import RunError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
-class BadImageError(ValueError):
-    """An image file that cannot be decoded. `name` is the file (or record), `reason` why."""
+class BadImageError(RunError, ValueError):
+    """An image file that cannot be decoded. `name` is the file (or record), `reason` why. A `RunError`
+    (the CLIs print one line, exit code 1) and, as before, a `ValueError`."""
 
     def __init__(self, name, reason):
         super().__init__(f"{name}: bad image: {reason}")

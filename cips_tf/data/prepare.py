@@ -383,7 +383,7 @@ class ZipSource:
             raise FileNotFoundError(f"{self.path}: zip file not found")
         try:
             members = self._archive().namelist()
-        except zipfile.BadZipFile as e:
+        except (zipfile.BadZipFile, tf.errors.OpError) as e:  # GFile: a file shorter than a zip's end record
             raise ValueError(f"{self.path}: not a readable zip file: {e}") from e
         names = sorted(
             m for m in members

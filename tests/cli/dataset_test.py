@@ -1,9 +1,7 @@
 """End-to-end tests of `cips-dataset` (cips_tf/cli/dataset.py): a messy folder -> shards + report,
 then a short training run on the result. The CLI runs in a subprocess (absl flags are global)."""
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -13,12 +11,12 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "data"))
 from data_test_utils import make_messy_folder  # noqa: E402  pylint: disable=wrong-import-position
 
+import tiny_models  # noqa: E402
+from tiny_models import smoke_config  # noqa: E402
+
 
 def run_cli(*args, check=True):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "cips_tf.cli.dataset", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = tiny_models.run_cli("cips_tf.cli.dataset", *args)
     if check:
         assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
     return proc
@@ -48,10 +46,7 @@ def test_dataset_cli_writes_shards_report_and_lists_skipped_files(prepared):
 def test_dataset_cli_training_runs_on_the_result(prepared, tmp_path):
     from cips_tf.training import train_lib
 
-    sys.path.insert(0, str(REPO / "configs"))
-    import smoke  # pylint: disable=import-outside-toplevel
-
-    config = smoke.get_config()
+    config = smoke_config()
     config.data.source, config.data.path = "tfrecord", str(prepared[0] / "shards")
     config.num_train_steps, config.training.strategy = 2, "default"
     config.training.sample_every, config.training.checkpoint_every = 0, 2
@@ -61,12 +56,20 @@ def test_dataset_cli_training_runs_on_the_result(prepared, tmp_path):
 
 def test_dataset_cli_bad_source_and_existing_dest_fail_with_clear_errors(prepared, tmp_path):
     base = prepared[0]
+    def error_line(proc):  # the CLIs' one policy (cips_tf.cli.errors): one line, no traceback
+        lines = [line for line in proc.stderr.splitlines() if "dataset.py: error: " in line]
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        return lines[0]
+
     proc = run_cli(f"--source={tmp_path / 'missing.zip'}", f"--dest={tmp_path / 'out'}", check=False)
-    assert proc.returncode == 1 and "missing.zip: zip file not found" in proc.stderr
+    assert proc.returncode == 2 and "missing.zip: zip file not found" in error_line(proc)  # user error
     proc = run_cli(f"--source={base / 'images'}", f"--dest={base / 'shards'}", check=False)
-    assert proc.returncode == 1 and "already holds 2 shard file(s)" in proc.stderr
+    assert proc.returncode == 2 and "already holds 2 shard file(s)" in error_line(proc)
     proc = run_cli(f"--source={base / 'images'}", f"--dest={tmp_path / 'strict'}", "--noskip_bad_images", check=False)
-    assert proc.returncode == 1 and "corrupt.png: bad image" in proc.stderr
+    assert proc.returncode == 1 and "corrupt.png: bad image" in error_line(proc)  # a run failure
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")  # a source the library rejects (ValueError)
+    proc = run_cli(f"--source={tmp_path / 'bad.zip'}", f"--dest={tmp_path / 'x'}", check=False)
+    assert proc.returncode == 2 and "bad.zip: not a readable zip file" in error_line(proc)
     assert not list((tmp_path / "strict").glob("*.tfrecord"))
 
 

@@ -68,3 +68,27 @@ def test_cips_train_verbosity_1_adds_the_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr and "validate_config" in proc.stderr
     assert len(_stderr_errors(proc.stderr)) == 1
+
+
+MISSING = "/nonexistent/cips"
+
+
+@pytest.mark.parametrize("module, args, needle", [
+    ("cips_tf.cli.export", [f"--model={MISSING}", "--export_base={tmp}"], MISSING),
+    ("cips_tf.cli.generate", ["--task=sample", f"--model={MISSING}", "--out={tmp}"], MISSING),
+    ("cips_tf.cli.evaluate", [f"--model={MISSING}", "--out={tmp}"], MISSING),
+    ("cips_tf.cli.project", [f"--model={MISSING}", f"--target={MISSING}.png", "--out={tmp}"], f"{MISSING}.png"),
+    ("cips_tf.cli.convert", [f"--checkpoint={MISSING}.npz", "--out={tmp}"], f"{MISSING}.npz"),
+    ("cips_tf.cli.dataset", [f"--source={MISSING}", "--dest={tmp}"], MISSING),
+    ("cips_tf.cli.feature_extractor", [f"--data_dir={MISSING}", "--out={tmp}"], MISSING),
+    ("pipelines.run", [f"--config={MISSING}.py"], f"{MISSING}.py"),
+])
+def test_every_cli_missing_input_path_one_line_exit_2(tmp_path, module, args, needle):
+    """One error policy for every entry point: a path that does not exist is a user error."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-m", module, *[a.format(tmp=tmp_path) for a in args]], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = _stderr_errors(proc.stderr)
+    assert len(lines) == 1 and needle in lines[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

@@ -153,6 +153,10 @@ def test_source_from_spec_errors_name_the_source(tmp_path):
     with pytest.raises(FileNotFoundError, match="not prepared.*never downloads"):
         prepare.prepare_dataset(prepare.source_from_spec("mnist", data_dir=str(tmp_path / "tfds")), tmp_path / "o",
                                 prepare.Options())
+    for name, content in [("short.zip", b"not a zip"), ("long.zip", b"not a zip " * 100)]:  # < / > a zip's end record
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"{name}: not a readable zip file"):
+            prepare.prepare_dataset(prepare.source_from_spec(str(tmp_path / name)), tmp_path / "z", prepare.Options())
 
 
 def test_prepare_fashion_mnist_source_matches_the_idx_pixels(tmp_path):
