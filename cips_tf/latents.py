@@ -1,4 +1,5 @@
-"""Latents and pixels at the bottom: seed -> z -> w = M(z) -> truncation, and float images -> uint8.
+"""Latents and pixels at the bottom: seed -> z -> w = M(z) -> truncation, float images -> uint8, and
+uint8 images -> one mosaic.
 
 The one home of each step, shared by the synthesis experiments, the in-training and offline FID,
 the SavedModel signatures and the training loop. Everything takes and returns tensors (numpy is
@@ -88,3 +89,16 @@ def quantize_images(images):
         return images
     x = tf.cast(images, tf.float32) * 127.5 + 128.0
     return tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.uint8)  # cast truncates, as saturate_cast does
+
+
+def tile_images(images, ncols=None, pad=0, pad_value=255):
+    """`[N, H, W, C]` -> one `[rows * H, ncols * W, C]` mosaic (row-major), optional padding."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    ncols = int(np.ceil(np.sqrt(n))) if ncols is None else min(int(ncols), n)
+    nrows = int(np.ceil(n / ncols))
+    out = np.full((nrows * h + (nrows - 1) * pad, ncols * w + (ncols - 1) * pad, c), pad_value, images.dtype)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        out[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = images[i]
+    return out

@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from cips_tf.latents import quantize_images, styles_from_seeds  # noqa: F401  (styles_from_seeds: public here too)
+from cips_tf.latents import quantize_images, styles_from_seeds, tile_images  # noqa: F401  (public here too)
 from cips_tf.synthesis.chunked import ChunkedRenderer
 
 DEFAULT_CHUNK_PIXELS = 32768
@@ -71,16 +71,3 @@ def to_uint8(images):
     """float images in [-1, 1] -> uint8 numpy in [0, 255] (`cips_tf.latents.quantize_images`, the one
     quantizer of samples, exports and FID), for the files the CLI writes."""
     return quantize_images(images).numpy()
-
-
-def tile_images(images, ncols=None, pad=0, pad_value=255):
-    """`[N, H, W, C]` -> one `[rows * H, ncols * W, C]` mosaic (row-major), optional padding."""
-    images = np.asarray(images)
-    n, h, w, c = images.shape
-    ncols = int(np.ceil(np.sqrt(n))) if ncols is None else min(int(ncols), n)
-    nrows = int(np.ceil(n / ncols))
-    out = np.full((nrows * h + (nrows - 1) * pad, ncols * w + (ncols - 1) * pad, c), pad_value, images.dtype)
-    for i in range(n):
-        r, col = divmod(i, ncols)
-        out[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = images[i]
-    return out

@@ -39,10 +39,9 @@ from PIL import Image
 
 from cips_tf import data as data_lib
 from cips_tf.errors import RunError
-from cips_tf.latents import estimate_w_avg, quantize_images, z_from_seed
+from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
-from cips_tf.synthesis import common as synthesis_common
 from cips_tf.training import checkpoints as ckpt_lib
 from cips_tf.models.samplers import discriminator_size, make_sampler
 from cips_tf.training import eval_hook
@@ -358,7 +357,7 @@ def _train(config, workdir, strategy, chief, max_steps):
                 save(step)
                 last_saved = step
             if t.sample_every and (step % t.sample_every == 0 or step == total_steps) and chief:
-                grid = synthesis_common.tile_images(render_samples(gan.g_ema, sample_z, int(config.resolution)))
+                grid = tile_images(render_samples(gan.g_ema, sample_z, int(config.resolution)))
                 samples_dir.mkdir(exist_ok=True)
                 Image.fromarray(grid).save(samples_dir / f"step_{step:08d}.png")
                 with writer.as_default(step=step):

@@ -43,11 +43,3 @@ def test_render_coords_shared_and_batched_coords_agree_with_grid_render():
 def test_to_uint8_maps_range_and_clips():
     out = common.to_uint8(np.array([-2.0, -1.0, 0.0, 1.0, 3.0]))
     np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
-
-
-def test_tile_images_places_row_major_with_padding():
-    imgs = np.arange(5)[:, None, None, None] * np.ones((5, 2, 3, 1), np.uint8)
-    mosaic = common.tile_images(imgs, ncols=3, pad=1, pad_value=9)
-    assert mosaic.shape == (2 * 2 + 1, 3 * 3 + 2, 1)
-    assert mosaic[0, 0, 0] == 0 and mosaic[0, 4, 0] == 1 and mosaic[3, 4, 0] == 4
-    assert mosaic[2, 0, 0] == 9 and mosaic[3, 8, 0] == 9  # padding row, empty cell
