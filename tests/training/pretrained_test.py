@@ -37,6 +37,7 @@ def _config(**overrides):
 CONVERTED_ARCH = {"resolution": 8, "model.widths": [32, 32], "discriminator.widths": [32, 32]}
 
 CONFIG_FILE = """
+import sys
 sys.path.insert(0, {configs!r})
 import smoke
 
