@@ -101,7 +101,11 @@ HANDLING = {
     ),
     "README.md: import numpy as np": Run(check=_check_convert_block),
     "README.md: bazel build //...": Run(),  # in the repo root, when Bazel is installed (.ci/run installs it)
-    "README.md: bazel test //tests/layers/... //tests/models/...": Run(),
+    "README.md: bazel test //tests/layers/... //tests/models/...": Run(
+        replace=(("//tests/models/...", "//tests/models/... -- -//tests/models:gan_test",
+                  "gan_test trains (8 min under Bazel's one-at-a-time runner here, most of this block's time); the "
+                  "same file runs under pytest in this suite, and Bazel still runs the 17 other layer/model targets"),),
+    ),
     "README.md: cips-convert --checkpoint=ffhq256.pt --out=converted/ffhq256      # g_ema -> G, G_ema; d -> D": Run(
         check=_exists("converted/ffhq256/generator.keras", "converted/ffhq256/discriminator.keras"),
     ),
