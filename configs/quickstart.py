@@ -1,6 +1,6 @@
 """Quickstart: a small CIPS-skips on Fashion-MNIST (70k real images, offline), 32 x 32, CPU-sized.
 
-800 steps, sized so that `bash scripts/quickstart.sh` stays within 15 minutes on the slower machines
+600 steps, sized so that `bash scripts/quickstart.sh` stays within 15 minutes on the slower machines
 of our kind (a 64-76 GFLOP/s matmul peak; README.md gives the measured figures):
     cips-train --config=configs/quickstart.py --workdir=runs/quickstart
 """
@@ -11,7 +11,7 @@ def get_config():
     c = default_config()
     c.resolution = 32
     c.batch_size = 16
-    c.num_train_steps = 800
+    c.num_train_steps = 600
     c.seed = 0
     c.model.hidden_size = 64
     c.model.style_dim = 64
