@@ -14,7 +14,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cips_tf  # noqa: E402,F401  (first: TensorFlow starts without the CUDA probe lines)
+try:  # first: TensorFlow then starts without the CUDA probe lines (cips_tf._tf_start)
+    import cips_tf  # noqa: E402,F401
+except ImportError:  # run with an interpreter that has TensorFlow but not cips-tf: the lines show
+    pass
 import tensorflow as tf  # noqa: E402
 
 MATMUL_SHAPE = (65536, 512, 512)  # [m, k] x [k, n]: the pixels x 512 -> 512 hot layer of CIPS-256
