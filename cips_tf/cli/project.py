@@ -37,9 +37,9 @@ import time
 
 import numpy as np
 from absl import app, flags, logging
+from PIL import Image
 
 from cips_tf.cli import errors as cli_errors
-from PIL import Image
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)

@@ -1,9 +1,6 @@
 """Tests for cips_tf.cli.errors: user errors -> one line and exit code 2; run failures -> one line
 and exit code 1; bugs keep their traceback."""
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -11,6 +8,7 @@ from absl import app
 
 from cips_tf.cli import errors
 from cips_tf.errors import ConfigError, RunError
+from tiny_models import run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = str(REPO / "configs" / "smoke.py")
@@ -50,9 +48,7 @@ def _stderr_errors(stderr):
      "config.data.path: /nonexistent/images: image folder not found"),
 ])
 def test_cips_train_user_error_one_line_exit_2_no_traceback(tmp_path, flags, code, needle):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-m", "cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}",
-                           *flags], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_cli("cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}", *flags, timeout=300)
     assert proc.returncode == code, proc.stderr[-2000:]
     lines = _stderr_errors(proc.stderr)
     assert len(lines) == 1 and needle in lines[0], proc.stderr[-2000:]
@@ -61,10 +57,8 @@ def test_cips_train_user_error_one_line_exit_2_no_traceback(tmp_path, flags, cod
 
 
 def test_cips_train_verbosity_1_adds_the_traceback(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-m", "cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}",
-                           "--config.resolution=0", "--verbosity=1"], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    proc = run_cli("cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}", "--config.resolution=0",
+                   "--verbosity=1", timeout=300)
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr and "validate_config" in proc.stderr
     assert len(_stderr_errors(proc.stderr)) == 1
@@ -85,9 +79,7 @@ MISSING = "/nonexistent/cips"
 ])
 def test_every_cli_missing_input_path_one_line_exit_2(tmp_path, module, args, needle):
     """One error policy for every entry point: a path that does not exist is a user error."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-m", module, *[a.format(tmp=tmp_path) for a in args]], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = run_cli(module, *[a.format(tmp=tmp_path) for a in args], timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = _stderr_errors(proc.stderr)
     assert len(lines) == 1 and needle in lines[0], proc.stderr[-2000:]

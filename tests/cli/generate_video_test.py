@@ -10,7 +10,6 @@ import tiny_models
 from tiny_models import TINY, make_workdir, png
 
 
-
 def run_cli(*args):
     return tiny_models.run_cli("cips_tf.cli.generate", *args)
 
