@@ -7,7 +7,8 @@
   line and exit with code 1;
 - anything else is a bug: the traceback is kept (exit code 1).
 
-`--verbosity=1` (absl's flag) adds the traceback to the one line of the first two kinds.
+`--verbosity=1` (absl's flag) adds the traceback to the one line of the first two kinds and shows
+TensorFlow's known harmless console lines (`cips_tf._tf_start.quiet_console`).
 """
 import os
 import re
@@ -109,6 +110,9 @@ def run(main):
     """`app.run(main)` with the error policy above."""
 
     def wrapped(argv):
+        from cips_tf._tf_start import quiet_console  # pylint: disable=g-import-not-at-top
+
+        quiet_console(verbose=_verbose())
         try:
             return main(argv)
         except SystemExit:

@@ -208,35 +208,31 @@ class CIPSGAN(keras.Model):
 
     # -- the step ------------------------------------------------------------------------------
 
-    def train_step(self, data, do_r1=None):
-        """One training step on a per-replica batch of real images `[b, H, W, 3]` in [-1, 1].
-
-        `do_r1`: Python bool (the training loop passes `step % d_reg_every == 0`), or None to decide
-        in-graph from the step counter (as `fit()` calls it). Returns the per-replica share of each
-        metric (sum across replicas gives the global mean).
-        """
-        real_images = data[0] if isinstance(data, (tuple, list)) else data
+    def d_step(self, real_images):
+        """The D part of a step on a per-replica batch `[b, H, W, 3]`: G renders (D stream), D takes
+        one logistic-loss update. Returns the real images D saw (cut by the sampler), which the R1
+        part regularizes, and the metrics."""
         d_inputs, pixel_index, global_batch = self._sample(real_images, stream=D_STREAM)
         fake = tf.stop_gradient(self._generate(d_inputs))
         real = self.sampler.real(real_images, pixel_index)
         grads, metrics = self._d_grads_fn(real, fake, global_batch)
         self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+        self._track(metrics)
+        return real, metrics
 
-        def r1_step():
-            r1_grads, r1 = self._r1_grads_fn(real, global_batch)
-            self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
-            return r1
+    def r1_step(self, real):
+        """The lazy R1 part (every `d_reg_every` steps, after `d_step`): one D update on
+        `gamma / 2 * ||grad D(real)||^2 * d_reg_every`. Returns the per-replica share of the penalty."""
+        r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas())
+        self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
+        self._track({"r1_penalty": r1})
+        return r1
 
-        r1_weight = None
-        if do_r1 is None:
-            is_reg_step = self.step % self.d_reg_every == 0
-            metrics["r1_penalty"] = tf.cond(is_reg_step, r1_step, lambda: tf.constant(0.0, tf.float32))
-            r1_weight = tf.cast(is_reg_step, tf.float32)
-        elif do_r1:
-            metrics["r1_penalty"] = r1_step()
-
-        g_inputs, _, _ = self._sample(real_images, stream=G_STREAM)
-        g_grads, metrics["g_loss"] = self._g_grads_fn(g_inputs, global_batch)
+    def g_step(self, real):
+        """The G part (after `d_step` and any `r1_step`): G takes one non-saturating update (G
+        stream), then `G_ema` follows and the step counter advances. `real` gives the local batch."""
+        g_inputs, _, global_batch = self._sample(real, stream=G_STREAM)
+        g_grads, g_loss = self._g_grads_fn(g_inputs, global_batch)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
 
         def finish(strategy=None):
@@ -248,12 +244,48 @@ class CIPSGAN(keras.Model):
             ctx.merge_call(finish)
         else:
             finish()
-        # Each value is this replica's share of the global mean; times the replica count it is the
-        # replica-local mean, and the trackers (summed across replicas on read) average those.
-        num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        self._track({"g_loss": g_loss})
+        return g_loss
+
+    @staticmethod
+    def _num_replicas():
+        ctx = tf.distribute.get_replica_context()
+        return ctx.num_replicas_in_sync if ctx is not None else 1
+
+    def _track(self, metrics, r1_weight=None):
+        """Each value is this replica's share of the global mean; times the replica count it is the
+        replica-local mean, and the trackers (summed across replicas on read) average those."""
+        num_replicas = self._num_replicas()
         for name, value in metrics.items():
             weight = r1_weight if name == "r1_penalty" else None
             self.trackers[name].update_state(value * num_replicas, sample_weight=weight)
+
+    def train_step(self, data, do_r1=None):
+        """One training step on a per-replica batch of real images `[b, H, W, 3]` in [-1, 1]:
+        `d_step`, `r1_step` on regularization steps, `g_step` (the training loop runs the three
+        parts as separate compiled functions, so each is traced once).
+
+        `do_r1`: Python bool (`step % d_reg_every == 0`), or None to decide in-graph from the step
+        counter (as `fit()` calls it; not under a multi-replica strategy, where the optimizer's
+        cross-replica update cannot sit in a `tf.cond`). Returns the per-replica share of each
+        metric (sum across replicas gives the global mean).
+        """
+        real_images = data[0] if isinstance(data, (tuple, list)) else data
+        real, metrics = self.d_step(real_images)
+        metrics = dict(metrics)
+        if do_r1 is None:
+            is_reg_step = self.step % self.d_reg_every == 0
+
+            def r1_step():
+                r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas())
+                self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
+                return r1
+
+            metrics["r1_penalty"] = tf.cond(is_reg_step, r1_step, lambda: tf.constant(0.0, tf.float32))
+            self._track({"r1_penalty": metrics["r1_penalty"]}, r1_weight=tf.cast(is_reg_step, tf.float32))
+        elif do_r1:
+            metrics["r1_penalty"] = self.r1_step(real)
+        metrics["g_loss"] = self.g_step(real)
         return metrics
 
     def update_ema(self):

@@ -56,10 +56,18 @@ def default_config():
     c.training.panorama_width = ml_collections.config_dict.placeholder(int)  # cylindrical; None: square pixels
     c.training.cylinder_r_inner = 0.25
     c.training.cylinder_r_outer = 1.0
-    c.training.mixed_precision = "float32"  # float32 | mixed_bfloat16 | mixed_float16
+    # float32 | mixed_bfloat16 | mixed_float16 | auto (mixed_bfloat16 where the CPU or GPU runs bf16
+    # natively, else float32: cips_tf.hardware). G_ema, exports and evaluation stay float32.
+    c.training.mixed_precision = "float32"
     c.training.jit_compile = False
     c.training.log_every = 50
     c.training.checkpoint_every = 1000
+    # Also checkpoint whenever this many seconds of training time pass (0: off); with a large
+    # keep_checkpoints, snapshots at fixed wall-clock points (benchmarks/quality_per_minute.py).
+    c.training.checkpoint_every_secs = 0.0
+    # Stop at a wall-clock budget ("9m", "1h30m", "90s"; None: steps only) with the normal end
+    # (checkpoint, sample grid). Counted across resumes: cips_tf/training/budget.py.
+    c.training.time_budget = ml_collections.config_dict.placeholder(str)
     c.training.keep_checkpoints = 3
     c.training.sample_every = 1000
     c.training.num_sample_images = 16

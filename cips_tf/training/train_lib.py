@@ -38,10 +38,12 @@ from absl import logging
 from PIL import Image
 
 from cips_tf import data as data_lib
+from cips_tf import hardware
 from cips_tf.errors import RunError
 from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
 from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
+from cips_tf.training import budget as budget_lib
 from cips_tf.training import checkpoints as ckpt_lib
 from cips_tf.models.samplers import discriminator_size, make_sampler
 from cips_tf.training import eval_hook
@@ -92,7 +94,9 @@ def is_chief(strategy):
 def build_gan(config, strategy, global_batch_size):
     """Creates G, D, G_ema, the optimizers and the CIPSGAN inside `strategy.scope()`."""
     t = config.training
-    policy = t.get("mixed_precision", "float32") or "float32"
+    policy, reason = hardware.resolve_mixed_precision(t.get("mixed_precision", "float32"))
+    if (t.get("mixed_precision") or "float32") == "auto":
+        logging.info("compute: %s (training.mixed_precision=auto: %s)", policy, reason)
     with strategy.scope():
         generator = generator_from_config(config, dtype=policy)
         discriminator = discriminator_from_config(config, dtype=policy, size=discriminator_size(config))
@@ -124,9 +128,12 @@ def build_gan(config, strategy, global_batch_size):
     return gan
 
 
-def make_checkpoint(gan, w_avg=None):
-    """G, D, G_ema, both optimizers, `step` and (when given) `w_avg`, the truncation centre of G_ema."""
+def make_checkpoint(gan, w_avg=None, train_seconds=None):
+    """G, D, G_ema, both optimizers, `step` and (when given) `w_avg`, the truncation centre of G_ema,
+    and `train_seconds`, the run's training clock (`cips_tf.training.budget`)."""
     extra = {} if w_avg is None else {"w_avg": w_avg}
+    if train_seconds is not None:
+        extra["train_seconds"] = train_seconds
     return tf.train.Checkpoint(
         generator=gan.generator,
         discriminator=gan.discriminator,
@@ -217,6 +224,7 @@ def train_and_evaluate(config, workdir, max_steps=None):
     `max_steps` stops after that many steps of this invocation (tests use it). Returns a dict with
     the final `step`, the last `metrics`, the latest `checkpoint` path and the `gan`.
     """
+    started = time.monotonic()
     workdir = pathlib.Path(workdir)
     t = config.training
     strategy = get_strategy(t.get("strategy", "auto"))
@@ -224,14 +232,14 @@ def train_and_evaluate(config, workdir, max_steps=None):
     validation.validate_config(config, num_replicas=strategy.num_replicas_in_sync)
     workdir.mkdir(parents=True, exist_ok=True)
     if not chief:
-        return _train(config, workdir, strategy, chief, max_steps)
+        return _train(config, workdir, strategy, chief, max_steps, started)
     with ckpt_lib.WorkdirLock(workdir):
         _resume_overrides(config, workdir)
         ckpt_lib.remove_stale_temp_dirs(workdir / "checkpoints")
-        return _train(config, workdir, strategy, chief, max_steps)
+        return _train(config, workdir, strategy, chief, max_steps, started)
 
 
-def _train(config, workdir, strategy, chief, max_steps):
+def _train(config, workdir, strategy, chief, max_steps, started):
     t = config.training
     num_replicas = strategy.num_replicas_in_sync
     global_batch = int(config.batch_size)
@@ -241,6 +249,9 @@ def _train(config, workdir, strategy, chief, max_steps):
     gan = build_gan(config, strategy, global_batch)
     # Refreshed from G_ema before every save, so exports and experiments read it from the checkpoint.
     w_avg = tf.Variable(tf.zeros([gan.g_ema.style_dim]), trainable=False, name="w_avg")
+    # The training clock (budget.py): saved with every checkpoint, restored on resume. It is restored
+    # on its own (checkpoints of earlier versions lack it) and never rolled back.
+    clock = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="train_seconds")
     checkpoint = make_checkpoint(gan, w_avg)
     state = named_state_variables(gan) + [("w_avg", w_avg)]
     # The config's learning rates win over the ones a checkpoint restores (resume overrides).
@@ -248,14 +259,17 @@ def _train(config, workdir, strategy, chief, max_steps):
     ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
     latest = ckpt_lib.restore_with_fallback(checkpoint, workdir / "checkpoints", state, t.get("restore_step"),
                                             read_only=not chief)
-    manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=t.keep_checkpoints)
+    manager = tf.train.CheckpointManager(make_checkpoint(gan, w_avg, clock), str(ckpt_dir),
+                                         max_to_keep=t.keep_checkpoints)
     if latest:
+        tf.train.Checkpoint(train_seconds=clock).restore(latest).expect_partial()
         for opt, lr in configured_lr:
             if not math.isclose(_learning_rate(opt), lr, rel_tol=1e-6):
                 logging.warning("resume: learning rate %g from the checkpoint replaced by the config's %g",
                                 _learning_rate(opt), lr)
             opt.learning_rate = lr
-        logging.info("resumed from %s at step %d", latest, int(gan.step.numpy()))
+        logging.info("resumed from %s at step %d (%s of training so far)", latest, int(gan.step.numpy()),
+                     budget_lib.format_duration(float(clock.numpy())))
     elif config.get("init_from"):  # fine-tuning: pretrained weights, step 0, fresh optimizers
         from cips_tf.training import pretrained
 
@@ -266,6 +280,12 @@ def _train(config, workdir, strategy, chief, max_steps):
     total_steps = int(config.num_train_steps)
     if max_steps is not None:
         total_steps = min(total_steps, start_step + int(max_steps))
+    budget = budget_lib.parse_duration(t.get("time_budget"))
+    clock_start = float(clock.numpy())
+
+    def elapsed():
+        """Training seconds of the whole run: the restored clock plus this invocation's wall time."""
+        return clock_start + (time.monotonic() - started)
 
     # A resumed run continues the data stream with a fresh seed rather than replaying it.
     dataset = data_lib.build_dataset(
@@ -277,13 +297,31 @@ def _train(config, workdir, strategy, chief, max_steps):
     )
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
 
+    # The step runs as three compiled parts (D, lazy R1, G), each traced once. Nothing is fetched to
+    # the host per step: losses live in the trackers (read at log steps), and a NaN/inf in a loss,
+    # weight, EMA weight or optimizer slot is counted in `nonfinite`, read at every log step, before
+    # every save and at the end.
     state_vars = [v for _, v in named_state_variables(gan)]
+    nonfinite = tf.Variable(0, dtype=tf.int64, trainable=False, name="nonfinite")
+
+    def count_bad(per_replica):
+        values = [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in tf.nest.flatten(per_replica)]
+        return ckpt_lib.count_nonfinite(values)
 
     @tf.function
-    def train_step(iterator, do_r1):
-        per_replica = strategy.run(gan.train_step, args=(next(iterator),), kwargs={"do_r1": do_r1})
-        out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
-        return out, ckpt_lib.count_nonfinite(state_vars)  # weights, EMA and slots: NaN/inf after the update
+    def d_part(iterator):
+        real, metrics = strategy.run(gan.d_step, args=(next(iterator),))
+        nonfinite.assign_add(count_bad(metrics))
+        return real
+
+    @tf.function
+    def r1_part(real):
+        nonfinite.assign_add(count_bad(strategy.run(gan.r1_step, args=(real,))))
+
+    @tf.function
+    def g_part(real):
+        g_loss = strategy.run(gan.g_step, args=(real,))
+        nonfinite.assign_add(count_bad(g_loss) + ckpt_lib.count_nonfinite(state_vars))
 
     def save(step):
         """Saves `step` after checking that everything saved is finite."""
@@ -293,6 +331,7 @@ def _train(config, workdir, strategy, chief, max_steps):
             raise NonFiniteLossError(f"refusing to save step {step}: {len(bad)} tensors hold NaN/inf "
                                      f"({', '.join(sorted(bad)[:3])}); the last good checkpoint is "
                                      f"{manager.latest_checkpoint or 'none'}")
+        clock.assign(elapsed())
         manager.save(checkpoint_number=step)
 
     writer = tf.summary.create_file_writer(str(workdir)) if chief else tf.summary.create_noop_writer()
@@ -301,47 +340,74 @@ def _train(config, workdir, strategy, chief, max_steps):
     samples_dir = workdir / "samples"
     step = start_step
     last_saved = start_step if latest else None
+    last_checked = start_step
     metrics = {}
     consecutive_nonfinite = 0
-    window_start, window_step = time.time(), step
-    logging.info("training from step %d to %d", start_step, total_steps)
+    save_every_secs = float(t.get("checkpoint_every_secs") or 0)
+    next_timed_save = (math.floor(clock_start / save_every_secs) + 1) * save_every_secs if save_every_secs else None
+    budget_reached = budget is not None and clock_start >= budget
+    if budget_reached:
+        logging.info("time budget %s already spent (%s of training): nothing to do; raise "
+                     "training.time_budget to train on", budget_lib.format_duration(budget),
+                     budget_lib.format_duration(clock_start))
+        total_steps = start_step
+    window_start, window_step = time.monotonic(), step
+    logging.info("training from step %d to %d%s", start_step, total_steps,
+                 f" or for {budget_lib.format_duration(budget)} (training.time_budget)" if budget else "")
     with _Preemption() as preemption:
         while step < total_steps:
-            do_r1 = gan.d_reg_every > 0 and step % gan.d_reg_every == 0
-            out, nonfinite = train_step(iterator, do_r1)
+            real = d_part(iterator)
+            if gan.d_reg_every > 0 and step % gan.d_reg_every == 0:
+                r1_part(real)
+            g_part(real)
             step += 1
-            values = {k: float(v) for k, v in out.items()}
-            bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-            if bad or int(nonfinite):
-                what = (f"non-finite loss at step {step}: {bad}" if bad else
-                        f"non-finite weights or optimizer slots at step {step} ({int(nonfinite)} values)")
-                consecutive_nonfinite += 1
-                last = manager.latest_checkpoint
-                if consecutive_nonfinite > int(t.get("max_consecutive_nonfinite", 0)) or not last:
-                    advice = (f"The last good checkpoint is {last}: resume from it, e.g. with a lower "
-                              "--config.optimizer.learning_rate (on resume the config's hyperparameters win), or "
-                              "pick another with --config.training.restore_step=N" if last else
-                              "No checkpoint was saved yet: rerun with a lower --config.optimizer.learning_rate")
-                    raise NonFiniteLossError(f"{what}; stopping without saving. {advice}")
-                checkpoint.restore(last).assert_existing_objects_matched()
-                for opt, lr in configured_lr:  # the restore brought back the checkpoint's rates
-                    opt.learning_rate = lr
-                step = int(gan.step.numpy())
-                logging.warning("%s: rolled back to %s (step %d), %d of %d consecutive non-finite steps allowed",
-                                what, last, step, consecutive_nonfinite, t.max_consecutive_nonfinite)
-                continue
-            consecutive_nonfinite = 0
-            metrics.update(values)
-            if step % t.log_every == 0 or step == total_steps:
-                now = time.time()
+            now_elapsed = elapsed()
+            budget_reached = budget is not None and now_elapsed >= budget
+            final = step >= total_steps or budget_reached or preemption.requested
+            timed_save = next_timed_save is not None and now_elapsed >= next_timed_save
+            log_now = step % t.log_every == 0 or final
+            if log_now or timed_save or step % t.checkpoint_every == 0:
+                bad = int(nonfinite.numpy())
+                if bad:
+                    what = (f"{bad} non-finite values (NaN/inf) in the losses, weights or optimizer slots found at "
+                            f"step {step} (first after step {last_checked})")
+                    consecutive_nonfinite += 1
+                    last = manager.latest_checkpoint
+                    if consecutive_nonfinite > int(t.get("max_consecutive_nonfinite", 0)) or not last:
+                        advice = (f"The last good checkpoint is {last}: resume from it, e.g. with a lower "
+                                  "--config.optimizer.learning_rate (on resume the config's hyperparameters win), "
+                                  "or pick another with --config.training.restore_step=N" if last else
+                                  "No checkpoint was saved yet: rerun with a lower --config.optimizer.learning_rate")
+                        raise NonFiniteLossError(f"{what}; stopping without saving. {advice}")
+                    checkpoint.restore(last).assert_existing_objects_matched()
+                    for opt, lr in configured_lr:  # the restore brought back the checkpoint's rates
+                        opt.learning_rate = lr
+                    nonfinite.assign(0)
+                    for m in gan.trackers.values():
+                        m.reset_state()
+                    step = last_checked = int(gan.step.numpy())
+                    logging.warning("%s: rolled back to %s (step %d), %d of %d consecutive non-finite steps allowed",
+                                    what, last, step, consecutive_nonfinite, t.max_consecutive_nonfinite)
+                    continue
+                consecutive_nonfinite = 0
+                last_checked = step
+            if log_now:
+                now = time.monotonic()
                 rate = (step - window_step) / max(now - window_start, 1e-9)
                 window_start, window_step = now, step
                 summary = {k: float(m.result()) for k, m in gan.trackers.items() if m.count.numpy() > 0}
+                metrics.update(summary)
+                remaining = (total_steps - step) / max(rate, 1e-9)
+                if budget is not None:
+                    remaining = min(remaining, budget - now_elapsed)
+                    progress = f"{budget_lib.format_duration(now_elapsed)} of {budget_lib.format_duration(budget)}"
+                else:
+                    progress = f"{100.0 * step / max(total_steps, 1):.1f}%"
                 logging.info(
-                    "step %d/%d (%.1f%%) | %.2f steps/s, %.1f img/s | %s | ETA %s",
-                    step, total_steps, 100.0 * step / total_steps, rate, rate * global_batch,
+                    "step %d/%d (%s) | %.2f steps/s, %.1f img/s | %s | ETA %s",
+                    step, total_steps, progress, rate, rate * global_batch,
                     " ".join(f"{k}={v:.4f}" for k, v in summary.items()),
-                    _format_eta((total_steps - step) / max(rate, 1e-9)),
+                    _format_eta(remaining),
                 )
                 with writer.as_default(step=step):
                     for k, v in summary.items():
@@ -350,13 +416,16 @@ def _train(config, workdir, strategy, chief, max_steps):
                     tf.summary.scalar("train/images_per_sec", rate * global_batch)
                     tf.summary.scalar("train/g_learning_rate", _learning_rate(gan.g_optimizer))
                     tf.summary.scalar("train/d_learning_rate", _learning_rate(gan.d_optimizer))
+                    tf.summary.scalar("train/minutes", now_elapsed / 60.0)
                 for m in gan.trackers.values():
                     m.reset_state()
                 data_lib.skipped_images()  # logs bad images the pipeline skipped since the last line
-            if step % t.checkpoint_every == 0 or step == total_steps or preemption.requested:
+            if step % t.checkpoint_every == 0 or final or timed_save:
                 save(step)
                 last_saved = step
-            if t.sample_every and (step % t.sample_every == 0 or step == total_steps) and chief:
+                while next_timed_save is not None and next_timed_save <= now_elapsed:
+                    next_timed_save += save_every_secs
+            if t.sample_every and (step % t.sample_every == 0 or final) and chief:
                 grid = tile_images(render_samples(gan.g_ema, sample_z, int(config.resolution)))
                 samples_dir.mkdir(exist_ok=True)
                 Image.fromarray(grid).save(samples_dir / f"step_{step:08d}.png")
@@ -368,10 +437,15 @@ def _train(config, workdir, strategy, chief, max_steps):
                 with writer.as_default(step=step):
                     for k, v in scalars.items():
                         tf.summary.scalar(k, v)
+            if budget_reached:
+                logging.info("budget reached at step %d (%s of training, training.time_budget=%s)", step,
+                             budget_lib.format_duration(now_elapsed), budget_lib.format_duration(budget))
+                break
             if preemption.requested:
                 logging.warning("stopped by SIGTERM at step %d (checkpointed)", step)
                 break
     if last_saved != step:
         save(step)
     writer.flush()
-    return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint, "gan": gan}
+    return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint, "gan": gan,
+            "train_seconds": elapsed(), "budget_reached": bool(budget_reached)}

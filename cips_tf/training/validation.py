@@ -10,7 +10,9 @@ import json
 import math
 import os
 
+from cips_tf import hardware
 from cips_tf.errors import ConfigError
+from cips_tf.training import budget
 
 # Fields whose change makes the checkpointed weights unusable: refused on resume.
 ARCHITECTURE_PREFIXES = ("resolution", "model.", "discriminator.", "training.mode", "training.patch_size")
@@ -18,7 +20,7 @@ ARCHITECTURE_PREFIXES = ("resolution", "model.", "discriminator.", "training.mod
 HYPERPARAMETER_PREFIXES = ("optimizer.", "loss.", "ema.", "batch_size")
 
 _MODES = ("full", "patch", "cylindrical")
-_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+_POLICIES = hardware.POLICIES
 _VARIANTS = ("skips", "res", "base", "ne", "no_fourier", "sine")
 
 
@@ -165,6 +167,9 @@ def validate_config(config, num_replicas=1):
         _int(config, f"training.{field}", minimum=1)
     for field in ("sample_every", "num_sample_images", "eval_every", "max_consecutive_nonfinite"):
         _int(config, f"training.{field}", minimum=0)
+    budget.parse_duration(t.get("time_budget"), "training.time_budget")
+    if t.get("checkpoint_every_secs"):
+        _float(config, "training.checkpoint_every_secs", low=0, low_open=True)
     if t.get("restore_step") is not None:
         _int(config, "training.restore_step", minimum=0)
     _validate_data(config)
