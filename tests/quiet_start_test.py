@@ -49,3 +49,35 @@ def test_matmul_peak_benchmark_prints_only_its_result():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("matmul peak: "), proc.stdout
     assert "cuInit" not in proc.stderr and "cudart_stub" not in proc.stderr, proc.stderr
+
+
+_NOISY = (
+    "import cips_tf, os, sys, tensorflow as tf\n"
+    "from cips_tf._tf_start import quiet_console\n"
+    "quiet_console({verbose})\n"
+    "os.write(2, b'E0000 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT: Mutation::Apply error\\n')\n"
+    "os.write(2, b'W0000 dataset.cc:997] Input of GeneratorDatasetOp::Dataset will not be optimized because\\n')\n"
+    "os.write(2, b'a real problem\\n')\n"
+    "tf.get_logger().info('Sharding callback duration: 12')\n"
+    "tf.debugging.assert_all_finite(tf.constant(float('nan')), 'poisoned input')\n"
+)
+
+
+def test_quiet_console_drops_known_noise_and_keeps_errors():
+    proc = _run(_NOISY.format(verbose="False"))
+    assert proc.returncode != 0
+    assert "remapper failed" not in proc.stderr and "will not be optimized" not in proc.stderr
+    assert "Sharding callback" not in proc.stderr
+    assert "a real problem" in proc.stderr and "poisoned input" in proc.stderr  # the traceback gets out
+
+
+def test_quiet_console_verbose_keeps_everything():
+    proc = _run(_NOISY.format(verbose="True"))
+    assert "remapper failed" in proc.stderr and "will not be optimized" in proc.stderr
+    assert "a real problem" in proc.stderr
+
+
+def test_quiet_console_filter_outlives_an_abort():
+    proc = _run(_NOISY.split("tf.debugging")[0].format(verbose="False") + "os.write(2, b'last words\\n'); os.abort()\n")
+    assert proc.returncode != 0
+    assert "last words" in proc.stderr and "remapper failed" not in proc.stderr

@@ -18,6 +18,9 @@ Tasks (outputs go to DIR/TASK/; PNGs, plus .npy where numeric; deterministic giv
                     `pip install 'cips-tf[video]'`) or GIF                      (video.mp4|gif)
   zoom              continuous zoom into --zoom_center, up to --zoom times denser, one video
                     per seed                                                   (Sec. 4.4 as video)
+  compare           the samples beside as many real training images, upscaled --scale times
+                    and labelled with the step and minutes of training: samples.png, real.png
+                    and both side by side in samples_vs_real.png
 
 Seed lists take ranges: --seeds=0-31,40. --trunc is an alias of --psi.
 
@@ -37,11 +40,13 @@ from PIL import Image
 
 from cips_tf import coords_extra
 from cips_tf.models.loading import load_generator
+from cips_tf import data as data_lib
+from cips_tf.synthesis import showcase
 from cips_tf.synthesis import blend, common, encodings, foveated, neighbours, panorama, sampling, style_mixing
 from cips_tf.synthesis import super_resolution, video, zoom
 
 TASKS = ("sample", "interpolate", "style_mix", "super_resolution", "foveated", "panorama", "blend", "encodings",
-         "neighbours", "video", "zoom")
+         "neighbours", "video", "zoom", "compare")
 
 FLAGS = flags.FLAGS
 _FLAGS_BEFORE = set(FLAGS)
@@ -58,6 +63,7 @@ flags.DEFINE_alias("trunc", "psi")
 flags.DEFINE_integer("w_avg_samples", 10000, "z samples for estimating w_avg when the model has none.")
 flags.DEFINE_integer("ncols", None, "Columns of sample grids (default: about square).")
 flags.DEFINE_integer("chunk_pixels", 32768, "Points per rendering chunk (bounds memory).")
+flags.DEFINE_integer("scale", 4, "compare: nearest-neighbour upscaling of both grids.", lower_bound=1)
 flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: latest).")
 # interpolate
 flags.DEFINE_integer("steps", 8, "interpolate: frames per pair of seeds, endpoints included.")
@@ -344,6 +350,28 @@ def task_encodings(ctx):
         ctx.save_png("pca_embedding_table.png", encodings.pca_image(encodings.embedding_table(g)) * 2.0 - 1.0)
 
 
+def task_compare(ctx):
+    opts = ctx.opts
+    g, loaded = ctx.generator, ctx.loaded
+    seeds = _seeds(opts)
+    samples = common.tile_images(common.to_uint8(common.render(g, ctx.styles(seeds), chunk_pixels=opts.chunk_pixels)),
+                                 opts.ncols)
+    ctx.save_png("samples.png", showcase.upscale(samples, opts.scale))
+    if loaded.config is None:
+        raise app.UsageError("--task=compare needs a training workdir (its config names the real data)")
+    real = next(data_lib.iterate_numpy(loaded.config.data, resolution=g.size, batch_size=len(seeds), seed=0,
+                                       training=False, num_batches=1))
+    progress = showcase.training_progress(loaded.source)
+    label = "CIPS samples" + (f", step {progress[0]}" if progress else "")
+    if progress and progress[1] is not None:
+        label += f", {progress[1] / 60:.1f} min of training"
+    real = common.tile_images(common.to_uint8(real), opts.ncols)
+    ctx.save_png("real.png", showcase.upscale(real, opts.scale))
+    image = showcase.side_by_side([(label, samples), (f"real training images ({loaded.config.data.source})", real)],
+                                  scale=opts.scale)
+    ctx.save_png("samples_vs_real.png", image)
+
+
 def task_neighbours(ctx):
     opts = ctx.opts
     g = ctx.generator
@@ -438,6 +466,7 @@ def task_zoom(ctx):
 
 TASK_FUNCTIONS = {
     "sample": task_sample,
+    "compare": task_compare,
     "interpolate": task_interpolate,
     "style_mix": task_style_mix,
     "super_resolution": task_super_resolution,

@@ -24,6 +24,23 @@ def lazy_regularization_adam(learning_rate, beta_1, beta_2, epsilon, reg_every):
     )
 
 
+class EmaRampup:
+    """StyleGAN2-ADA's EMA ramp-up: the half-life is `min(half_life_kimg * 1000, images_seen * rampup)`
+    images, so early in a run G_ema follows G closely instead of averaging in the random
+    initialization (`decay = 0.5 ** (batch / half_life_images)`; ADA uses rampup 0.05)."""
+
+    def __init__(self, global_batch_size, half_life_kimg=10.0, rampup=0.05):
+        self.global_batch_size = float(global_batch_size)
+        self.half_life_images = float(half_life_kimg) * 1000.0
+        self.rampup = float(rampup)
+
+    def __call__(self, step):
+        """The decay of the update after `step` steps (a scalar float32 tensor)."""
+        seen = (tf.cast(step, tf.float32) + 1.0) * self.global_batch_size
+        half_life = tf.minimum(self.half_life_images, seen * self.rampup)
+        return tf.pow(0.5, self.global_batch_size / tf.maximum(half_life, 1e-8))
+
+
 def ema_decay_for_batch(global_batch_size, half_life_kimg=10.0):
     """StyleGAN2's EMA: the generator average has a half-life of `half_life_kimg` thousand images,
     so `decay = 0.5 ** (batch / (half_life_kimg * 1000))`; at batch 32 this is the official
@@ -52,7 +69,7 @@ class CIPSGAN(keras.Model):
         generator, discriminator, g_ema: the models (g_ema starts as a copy of generator).
         r1_gamma: R1 weight (10).
         d_reg_every: lazy R1 interval (16).
-        ema_decay: EMA decay per step.
+        ema_decay: EMA decay per step (a float), or `ema_rampup(...)` for StyleGAN2-ADA's ramp-up.
         style_mixing_prob: probability of style mixing per sample (0, as official CIPS).
         seed: base seed of the latent / noise streams.
         sampler: training-coordinate sampler (`cips_tf.models.samplers`); default the native grid
@@ -68,7 +85,7 @@ class CIPSGAN(keras.Model):
         self.g_ema = g_ema
         self.r1_gamma = float(r1_gamma)
         self.d_reg_every = int(d_reg_every)
-        self.ema_decay = float(ema_decay)
+        self.ema_decay = ema_decay if callable(ema_decay) else float(ema_decay)
         self.style_mixing_prob = float(style_mixing_prob)
         self.seed = int(seed)
         self.sampler = sampler or FullGridSampler(generator.size)
@@ -289,7 +306,7 @@ class CIPSGAN(keras.Model):
         return metrics
 
     def update_ema(self):
-        decay = self.ema_decay
+        decay = self.ema_decay(self.step) if callable(self.ema_decay) else self.ema_decay
         for e, g in zip(self.g_ema.trainable_variables, self.generator.trainable_variables):
             e.assign(g + decay * (e - g))
 

@@ -46,6 +46,9 @@ def default_config():
     # 0.5 ** (batch_size / (half_life_kimg * 1000)); at batch 32 the official 0.5 ** (32 / 10000).
     c.ema.half_life_kimg = 10.0
     c.ema.decay = ml_collections.config_dict.placeholder(float)  # set to override the above
+    # StyleGAN2-ADA's ramp-up (e.g. 0.05): the half-life is min(half_life_kimg, kimg seen * rampup),
+    # so a short run's G_ema does not average in the initialization. 0: off (official CIPS).
+    c.ema.rampup = 0.0
 
     c.data = data.default_config()
 

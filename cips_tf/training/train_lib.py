@@ -42,7 +42,7 @@ from cips_tf import hardware
 from cips_tf.errors import RunError
 from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
-from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
+from cips_tf.models.gan import CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.training import budget as budget_lib
 from cips_tf.training import checkpoints as ckpt_lib
 from cips_tf.models.samplers import discriminator_size, make_sampler
@@ -108,7 +108,9 @@ def build_gan(config, strategy, global_batch_size):
             g_opt = keras.optimizers.LossScaleOptimizer(g_opt)
             d_opt = keras.optimizers.LossScaleOptimizer(d_opt)
         decay = config.ema.get("decay")
-        if decay is None:
+        if decay is None and config.ema.get("rampup"):
+            decay = EmaRampup(global_batch_size, config.ema.half_life_kimg, config.ema.rampup)
+        elif decay is None:
             decay = ema_decay_for_batch(global_batch_size, config.ema.half_life_kimg)
         gan = CIPSGAN(
             generator,

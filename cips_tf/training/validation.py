@@ -151,6 +151,8 @@ def validate_config(config, num_replicas=1):
         _float(config, "ema.decay", low=0, high=1)
     else:
         _float(config, "ema.half_life_kimg", low=0, low_open=True)
+    if config.ema.get("rampup"):
+        _float(config, "ema.rampup", low=0)
 
     t = config.training
     if t.mode not in _MODES:

@@ -35,7 +35,7 @@ def all_tasks_out(tiny_workdir, tmp_path_factory):
     np.save(refs, np.random.RandomState(0).randint(0, 256, (30, 28, 28), dtype=np.uint8))
     result = run_cli(
         f"--model={tiny_workdir}", f"--out={out}", "--task=sample,interpolate,style_mix,super_resolution,foveated,"
-        "panorama,blend,encodings,neighbours", "--seeds=0-1", "--psi=0.7", "--w_avg_samples=64", "--steps=3",
+        "panorama,blend,encodings,neighbours,compare", "--seeds=0-1", "--psi=0.7", "--w_avg_samples=64", "--steps=3",
         "--factor=2", "--fractions=0.25,1.0", "--panorama_width=40", "--k=3", f"--dataset={refs}",
         "--chunk_pixels=1000",
     )
@@ -55,6 +55,7 @@ def test_generate_writes_every_task_output(all_tasks_out):
         "blend": ["mask.png", "seed0000_a.png", "seed0000_blend.png", "blend.png"],
         "encodings": ["zeroed.png", "seed0000_no_both.png", "spectrum_fourier.png", "pca_embedding_table.png"],
         "neighbours": ["neighbours.png", "indices.npy", "neighbours.json"],
+        "compare": ["samples.png", "real.png", "samples_vs_real.png"],
     }
     for task, files in expected.items():
         for name in files:
@@ -117,3 +118,21 @@ def test_generate_task_functions_run_on_plain_options(tmp_path):
     assert png(tmp_path / "seed0005.png").shape == (16, 16, 3)
     with pytest.raises(ValueError, match="unknown option"):
         generate.options(colour="red")
+
+
+def test_generate_compare_puts_the_upscaled_samples_beside_real_test_images(all_tasks_out, tiny_workdir):
+    from cips_tf.data.fashion_mnist import load_fashion_mnist
+    from cips_tf.synthesis import common, showcase
+
+    out = all_tasks_out / "compare"
+    samples = png(out / "samples.png")
+    assert samples.shape == (16 * 4, 2 * 16 * 4, 3)  # 2 seeds in one row, 16 px, upscaled 4x
+    np.testing.assert_array_equal(samples, showcase.upscale(png(all_tasks_out / "sample" / "samples.png"), 4))
+    real = png(out / "real.png")
+    first = load_fashion_mnist("test")[0][:2]  # the workdir's data: the Fashion-MNIST test split, in order
+    resized = common.to_uint8(next(__import__("cips_tf.data", fromlist=["x"]).iterate_numpy(
+        load_generator(tiny_workdir).config.data, resolution=16, batch_size=2, training=False, num_batches=1)))
+    np.testing.assert_array_equal(real, showcase.upscale(common.tile_images(resized), 4))
+    assert first.shape == (2, 28, 28)
+    both = png(out / "samples_vs_real.png")
+    assert both.shape[1] > samples.shape[1] + real.shape[1] and both.shape[0] > samples.shape[0]

@@ -176,3 +176,31 @@ def test_train_step_xla_per_replica_two_replicas_matches_plain():
             assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), k
     for a, b in zip(_weights(plain), _weights(xla)):
         np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_ema_rampup_matches_stylegan2_ada_formula():
+    from cips_tf.models.gan import EmaRampup
+
+    rampup = EmaRampup(global_batch_size=16, half_life_kimg=2.0, rampup=0.05)
+    for step in (0, 10, 1000, 2499, 2500, 100000):
+        seen = (step + 1) * 16
+        expected = 0.5 ** (16 / max(min(2000.0, seen * 0.05), 1e-8))
+        assert float(rampup(step)) == pytest.approx(expected, rel=1e-5)
+    assert float(rampup(10**6)) == pytest.approx(0.5 ** (16 / 2000.0), rel=1e-6)  # the plain half-life after it
+
+
+def test_ema_rampup_drives_update_ema():
+    from cips_tf.models.gan import EmaRampup
+
+    strategy = tf.distribute.get_strategy()
+    gan = _make_gan(strategy)
+    gan.ema_decay = EmaRampup(8, 10.0, 0.05)
+    g_before = [v.numpy() for v in gan.generator.trainable_variables]
+    for v in gan.generator.trainable_variables:
+        v.assign(v + 1.0)
+    gan.step.assign(3)
+    decay = float(gan.ema_decay(3))
+    ema_before = [v.numpy() for v in gan.g_ema.trainable_variables]
+    gan.update_ema()
+    for e0, g0, e1 in zip(ema_before, g_before, gan.g_ema.trainable_variables):
+        np.testing.assert_allclose(e1.numpy(), (g0 + 1.0) + decay * (e0 - (g0 + 1.0)), rtol=1e-5, atol=1e-6)

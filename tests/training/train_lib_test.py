@@ -203,3 +203,37 @@ def test_train_and_evaluate_alternative_modes_run(tmp_path, mode):
     assert result["step"] == 3 and np.isfinite(list(result["metrics"].values())).all()
     expected_d = 8 if mode == "patch" else 16
     assert result["gan"].discriminator.size == expected_d
+
+
+def _train_seconds(prefix):
+    return float(tf.train.load_checkpoint(prefix).get_tensor("train_seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tmp_path, caplog):
+    config = _config(**{"num_train_steps": 100000, "training.time_budget": "1s", "training.checkpoint_every": 1000,
+                        "training.sample_every": 1000})
+    with caplog.at_level("INFO"):
+        first = train_lib.train_and_evaluate(config, tmp_path)
+    step = first["step"]
+    assert 1 <= step < 100000 and first["budget_reached"]
+    assert f"budget reached at step {step}" in caplog.text
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest.endswith(f"ckpt-{step}")  # the normal end: a checkpoint and a sample grid
+    assert (tmp_path / "samples" / f"step_{step:08d}.png").exists()
+    assert _train_seconds(latest) >= 1.0
+    # A resume whose budget is spent trains nothing; a larger budget trains on from the saved clock.
+    assert train_lib.train_and_evaluate(config, tmp_path)["step"] == step
+    more = train_lib.train_and_evaluate(_config(**{**{"num_train_steps": step + 2},
+                                                   "training.time_budget": "1h"}), tmp_path)
+    assert more["step"] == step + 2 and not more["budget_reached"]
+    assert _train_seconds(tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))) > _train_seconds(latest)
+
+
+def test_train_and_evaluate_checkpoint_every_secs_keeps_timed_snapshots(tmp_path):
+    config = _config(**{"num_train_steps": 5, "training.checkpoint_every": 1000, "training.keep_checkpoints": 100,
+                        "training.checkpoint_every_secs": 1e-6})
+    train_lib.train_and_evaluate(config, tmp_path)
+    steps = sorted(int(p.name.split("-")[1].split(".")[0]) for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
+    assert steps == [1, 2, 3, 4, 5]  # every step passes a (tiny) interval
+    seconds = [_train_seconds(str(tmp_path / "checkpoints" / f"ckpt-{s}")) for s in steps]
+    assert seconds == sorted(seconds) and seconds[0] > 0

@@ -1,0 +1,246 @@
+"""Quality per CPU-minute: offline FID against minutes of training, one line per named variant.
+
+    python3 benchmarks/quality_per_minute.py --minutes=8 --variants=fp32,bf16 --seeds=0,1,2
+    python3 benchmarks/quality_per_minute.py --list          # the named variants
+
+Each (variant, seed) trains `--config` (default the quickstart) in a fresh process for `--minutes`
+of training time (`training.time_budget`), checkpointing every `--every` seconds of training time
+(`training.checkpoint_every_secs`, all kept). Afterwards every checkpoint's G_ema is scored with
+offline FID (NON-STANDARD: the Fashion-MNIST classifier of `cips_tf.metrics.feature_extractor`,
+`--num_samples` samples against the 10k test images, which training never sees), at the training
+time the checkpoint stores (`train_seconds`: the budget's clock, so start-up and compilation count).
+Evaluation runs after training, never inside the timed run.
+
+Prints a table (median FID over the seeds at each minute mark, the seeds' range, steps/min), and
+writes `OUT/results.json` and `OUT/fid_per_minute.png` (FID against minutes; one line per variant,
+the seeds' median, a band for their range). The fp32 and bf16 matmul peaks of this machine,
+measured in this process before the runs, head the table: timings are only comparable beside them.
+Variants run one after another, never at once; pass `--interleave` to alternate variants per seed
+so that a change of machine load hits every variant alike.
+"""
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cips_tf  # noqa: E402,F401  (first: TensorFlow starts without the CUDA probe lines)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+# name -> (config overrides, extra environment, description). The quickstart's own recipe is "default".
+VARIANTS = {
+    "default": ({}, {}, "configs/quickstart.py as it is"),
+    "fp32": ({"training.mixed_precision": "float32"}, {}, "float32 compute"),
+    "bf16": ({"training.mixed_precision": "mixed_bfloat16"}, {}, "Keras mixed_bfloat16 (bf16 compute, fp32 weights)"),
+    "fpmath_bf16": ({"training.mixed_precision": "float32"}, {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"},
+                    "float32 model, oneDNN's bf16 fpmath mode in its matmuls/convolutions"),
+    "xla": ({"training.jit_compile": True}, {}, "XLA on the per-replica gradient computations"),
+    "official": ({"optimizer.learning_rate": 2e-3, "ema.rampup": 0.0, "ema.half_life_kimg": 2.0,
+                  "loss.r1_gamma": 10.0, "optimizer.d_reg_every": 16, "batch_size": 16, "model.n_mlp": 4,
+                  "model.widths": [96, 96, 96, 96], "discriminator.widths": [48, 96, 96, 96],
+                  "model.hidden_size": 64, "model.style_dim": 64},
+                 {}, "the previous quickstart recipe (official hyperparameters, widths 96, batch 16)"),
+    "lr3e-3": ({"optimizer.learning_rate": 3e-3}, {}, "learning rate 3e-3"),
+    "lr1e-3": ({"optimizer.learning_rate": 1e-3}, {}, "learning rate 1e-3"),
+    "ema_rampup": ({"ema.rampup": 0.05}, {}, "StyleGAN2-ADA's EMA ramp-up (0.05)"),
+    "no_ema_rampup": ({"ema.rampup": 0.0}, {}, "no EMA ramp-up"),
+    "r1_1": ({"loss.r1_gamma": 1.0}, {}, "R1 gamma 1"),
+    "r1_every4": ({"optimizer.d_reg_every": 4}, {}, "R1 every 4 D steps"),
+    "batch32": ({"batch_size": 32}, {}, "batch 32"),
+    "batch8": ({"batch_size": 8}, {}, "batch 8"),
+    "map2": ({"model.n_mlp": 2}, {}, "mapping depth 2"),
+    "wide128": ({"model.widths": [128, 128, 128, 128]}, {}, "G widths 128"),
+    "narrow64": ({"model.widths": [64, 64, 64, 64], "model.hidden_size": 32}, {}, "G widths 64, hidden 32"),
+    "d_small": ({"discriminator.widths": [32, 64, 64, 64]}, {}, "D widths 32-64"),
+}
+
+
+def _flag(key, value):
+    if isinstance(value, (list, tuple)):
+        value = "[" + ",".join(str(v) for v in value) + "]"
+    return f"--config.{key}={value}"
+
+
+def train(config, workdir, variant, seed, minutes, every):
+    overrides, env, _ = VARIANTS[variant]
+    cmd = [sys.executable, "-m", "cips_tf.cli.train", f"--config={config}", f"--workdir={workdir}",
+           f"--config.seed={seed}", f"--config.training.time_budget={minutes}m", "--config.num_train_steps=10000000",
+           f"--config.training.checkpoint_every_secs={every}", "--config.training.checkpoint_every=10000000",
+           "--config.training.keep_checkpoints=100000", "--config.training.sample_every=0",
+           *(_flag(k, v) for k, v in overrides.items())]
+    started = time.time()
+    log = pathlib.Path(workdir).with_suffix(".log")
+    pathlib.Path(workdir).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        subprocess.run(cmd, env={**os.environ, **env}, stdout=f, stderr=subprocess.STDOUT, check=True)
+    return time.time() - started
+
+
+def checkpoints_with_time(workdir):
+    """[(train_seconds, step, prefix)] of a run's checkpoints, oldest first."""
+    out = []
+    for index in sorted(pathlib.Path(workdir, "checkpoints").glob("ckpt-*.index")):
+        prefix = str(index)[: -len(".index")]
+        reader = tf.train.load_checkpoint(prefix)
+        seconds = float(reader.get_tensor("train_seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+        out.append((seconds, int(prefix.rsplit("-", 1)[1]), prefix))
+    return sorted(out)
+
+
+def score(workdir, extractor, num_samples, real_config):
+    from cips_tf import data as data_lib
+    from cips_tf.metrics import evaluate
+    from cips_tf.models.loading import load_generator
+    from quickstart_learning import sample_fn_for
+
+    points = []
+    for seconds, step, _ in checkpoints_with_time(workdir):
+        generator = load_generator(workdir, step=step).generator
+        real = data_lib.build_dataset(real_config, resolution=generator.size, batch_size=250, seed=0, training=False)
+        fid = evaluate.evaluate_generator(real, sample_fn_for(generator), extractor, num_samples=num_samples,
+                                          batch_size=250, metrics=("fid",), progress=False)["fid_offline"]
+        points.append({"minutes": seconds / 60.0, "step": step, "fid": float(fid)})
+    return points
+
+
+def at_minute(points, minute):
+    """The FID of the last checkpoint at or before `minute` (+2 s of save slack), or None."""
+    before = [p for p in points if p["minutes"] <= minute + 2.0 / 60.0]
+    return before[-1] if before else None
+
+
+def table(results, marks):
+    lines = []
+    header = "| variant | " + " | ".join(f"{m:g} min" for m in marks) + " | steps/min | seeds |"
+    lines += [header, "|" + " --- |" * (len(marks) + 3)]
+    for variant, runs in results.items():
+        cells = []
+        for m in marks:
+            fids = [p["fid"] for p in (at_minute(r["points"], m) for r in runs.values()) if p]
+            if not fids:
+                cells.append("-")
+            elif len(fids) == 1:
+                cells.append(f"{fids[0]:.1f}")
+            else:
+                cells.append(f"{statistics.median(fids):.1f} ({min(fids):.0f}-{max(fids):.0f})")
+        rates = [r["points"][-1]["step"] / max(r["points"][-1]["minutes"], 1e-9) for r in runs.values() if r["points"]]
+        rate = f"{statistics.median(rates):.0f}" if rates else "-"
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {rate} | {len(runs)} |")
+    return "\n".join(lines)
+
+
+def plot(results, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for variant, runs in results.items():
+        grid = sorted({round(p["minutes"], 2) for r in runs.values() for p in r["points"]})
+        marks = [m for m in grid if all(at_minute(r["points"], m) for r in runs.values())]
+        if not marks:
+            continue
+        per_seed = [[at_minute(r["points"], m)["fid"] for r in runs.values()] for m in marks]
+        median = [statistics.median(v) for v in per_seed]
+        (line,) = ax.plot(marks, median, marker="o", markersize=3, label=f"{variant} ({len(runs)} seeds)")
+        if len(runs) > 1:
+            ax.fill_between(marks, [min(v) for v in per_seed], [max(v) for v in per_seed], alpha=0.15,
+                            color=line.get_color())
+    ax.set_xlabel("minutes of training (budget clock: start-up and compilation included)")
+    ax.set_ylabel("offline FID (non-standard, lower is better)")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "configs" / "quickstart.py"))
+    parser.add_argument("--variants", default="default")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--minutes", type=float, default=8.0)
+    parser.add_argument("--every", type=float, default=60.0, help="seconds of training between snapshots")
+    parser.add_argument("--num_samples", type=int, default=2000)
+    parser.add_argument("--out", default="runs/quality_per_minute")
+    parser.add_argument("--interleave", action="store_true")
+    parser.add_argument("--score_only", action="store_true", help="score existing runs in --out, train nothing")
+    parser.add_argument("--extractor_dir", default=os.path.expanduser("~/.cache/cips_tf/extractors/fashion_mnist"))
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (overrides, env, text) in VARIANTS.items():
+            print(f"{name:14s} {text}: {overrides or ''} {env or ''}")
+        return
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; --list shows them")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from matmul_peak import peak_gflops, peak_gflops_bf16
+
+    peaks = {"fp32_gflops": peak_gflops(5), "bf16_gflops": peak_gflops_bf16(5)}
+    print(f"matmul peaks: fp32 {peaks['fp32_gflops']:.0f} GFLOP/s, bf16 {peaks['bf16_gflops']:.0f} GFLOP/s", flush=True)
+    order = ([(v, s) for s in seeds for v in variants] if args.interleave else
+             [(v, s) for v in variants for s in seeds])
+    wall = {}
+    for variant, seed in order:
+        workdir = out / f"{variant}-seed{seed}"
+        if args.score_only or (workdir / "checkpoints").exists():
+            continue
+        print(f"training {variant} seed {seed} for {args.minutes:g} min ...", flush=True)
+        wall[f"{variant}-seed{seed}"] = train(args.config, workdir, variant, seed, args.minutes, args.every)
+
+    from cips_tf import data as data_lib
+    from cips_tf.metrics import feature_extractor
+
+    if not (pathlib.Path(args.extractor_dir) / "fashion_mnist_cnn.keras").exists():
+        feature_extractor.train_feature_extractor(args.extractor_dir, verbose=0)
+    extractor = feature_extractor.load_feature_extractor(args.extractor_dir)
+    real_config = data_lib.default_config()
+    real_config.source, real_config.split = "fashion_mnist", "test"
+    results = {}
+    for variant in variants:
+        results[variant] = {}
+        for seed in seeds:
+            workdir = out / f"{variant}-seed{seed}"
+            if not (workdir / "checkpoints").exists():
+                continue
+            print(f"scoring {workdir} ...", flush=True)
+            results[variant][seed] = {"points": score(workdir, extractor, args.num_samples, real_config),
+                                      "process_seconds": wall.get(workdir.name)}
+    marks = [m for m in range(1, int(args.minutes) + 1)]
+    text = table(results, marks)
+    print(f"\nmatmul peaks: fp32 {peaks['fp32_gflops']:.0f}, bf16 {peaks['bf16_gflops']:.0f} GFLOP/s; "
+          f"offline FID (non-standard), {args.num_samples} samples vs the test split; median (range) over seeds\n")
+    print(text)
+    (out / "results.json").write_text(json.dumps({"peaks": peaks, "config": args.config, "minutes": args.minutes,
+                                                  "num_samples": args.num_samples, "results": results,
+                                                  "variants": {v: VARIANTS[v][:2] for v in variants}}, indent=1))
+    (out / "table.md").write_text(text + "\n")
+    try:
+        plot(results, out / "fid_per_minute.png",
+             f"{pathlib.Path(args.config).name}: fp32 {peaks['fp32_gflops']:.0f} / bf16 "
+             f"{peaks['bf16_gflops']:.0f} GFLOP/s matmul peak, {args.num_samples} samples")
+        print(f"plot: {out / 'fid_per_minute.png'}")
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no plot")
+
+
+if __name__ == "__main__":
+    main()
