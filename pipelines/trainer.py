@@ -9,7 +9,8 @@ The training config is the pipeline config without its `pipeline` section, with
 `data.source = 'tfrecord'` and `data.path = <examples>/Split-train`. The Trainer is resumable: a
 failed or interrupted attempt keeps its workdir (in the execution's temporary directory), and the
 rerun continues from its latest checkpoint. An attempt that stops before `num_train_steps`
-(SIGTERM / preemption) counts as failed, so it is resumed rather than cached.
+(SIGTERM / preemption) counts as failed, so it is resumed rather than cached; one that stops at its
+`training.time_budget` is complete.
 """
 import ml_collections
 from absl import logging
@@ -60,10 +61,11 @@ def _execute(ctx):
                  f" (attempt {ctx.attempt}: resuming)" if ctx.attempt > 1 else "")
     result = train_lib.train_and_evaluate(config, run_dir)
     step = int(result["step"])
-    if step < target:
+    if step < target and not result.get("budget_reached"):
         raise RuntimeError(f"training stopped at step {step} of {target} (preempted?); rerun to resume")
     final = {k: float(v) for k, v in result.get("metrics", {}).items()}
-    logging.info("[Trainer] done at step %d; %s", step, " ".join(f"{k}={v:.4f}" for k, v in final.items()))
+    logging.info("[Trainer] done at step %d%s; %s", step, " (time budget reached)" if result.get("budget_reached")
+                 else "", " ".join(f"{k}={v:.4f}" for k, v in final.items()))
     return {
         "model": {
             "step": step,
