@@ -70,11 +70,16 @@ def _flag(key, value):
     return f"--config.{key}={value}"
 
 
-def train(config, workdir, variant, seed, minutes, every):
+def train(config, workdir, variant, seed, minutes, every, steps=None, every_steps=None):
     overrides, env, _ = VARIANTS[variant]
+    if steps:  # a fixed step count with snapshots every `every_steps` (load-independent comparisons)
+        schedule = [f"--config.num_train_steps={steps}", "--config.training.time_budget=",
+                    "--config.training.checkpoint_every_secs=0", f"--config.training.checkpoint_every={every_steps}"]
+    else:
+        schedule = [f"--config.training.time_budget={minutes}m", "--config.num_train_steps=10000000",
+                    f"--config.training.checkpoint_every_secs={every}", "--config.training.checkpoint_every=10000000"]
     cmd = [sys.executable, "-m", "cips_tf.cli.train", f"--config={config}", f"--workdir={workdir}",
-           f"--config.seed={seed}", f"--config.training.time_budget={minutes}m", "--config.num_train_steps=10000000",
-           f"--config.training.checkpoint_every_secs={every}", "--config.training.checkpoint_every=10000000",
+           f"--config.seed={seed}", *schedule,
            "--config.training.keep_checkpoints=100000", "--config.training.sample_every=0",
            *(_flag(k, v) for k, v in overrides.items())]
     started = time.time()
@@ -112,20 +117,23 @@ def score(workdir, extractor, num_samples, real_config):
     return points
 
 
-def at_minute(points, minute):
-    """The FID of the last checkpoint at or before `minute` (+2 s of save slack), or None."""
-    before = [p for p in points if p["minutes"] <= minute + 2.0 / 60.0]
+def at_minute(points, minute, key="minutes"):
+    """The FID of the last checkpoint at or before `minute` (+2 s of save slack; or at or before a
+    step with `key="step"`), or None."""
+    slack = 2.0 / 60.0 if key == "minutes" else 0
+    before = [p for p in points if p[key] <= minute + slack]
     return before[-1] if before else None
 
 
-def table(results, marks):
+def table(results, marks, key="minutes"):
     lines = []
-    header = "| variant | " + " | ".join(f"{m:g} min" for m in marks) + " | steps/min | seeds |"
+    unit = " min" if key == "minutes" else " steps"
+    header = "| variant | " + " | ".join(f"{m:g}{unit}" for m in marks) + " | steps/min | seeds |"
     lines += [header, "|" + " --- |" * (len(marks) + 3)]
     for variant, runs in results.items():
         cells = []
         for m in marks:
-            fids = [p["fid"] for p in (at_minute(r["points"], m) for r in runs.values()) if p]
+            fids = [p["fid"] for p in (at_minute(r["points"], m, key) for r in runs.values()) if p]
             if not fids:
                 cells.append("-")
             elif len(fids) == 1:
@@ -138,7 +146,7 @@ def table(results, marks):
     return "\n".join(lines)
 
 
-def plot(results, path, title):
+def plot(results, path, key, title):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,17 +154,18 @@ def plot(results, path, title):
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for variant, runs in results.items():
-        grid = sorted({round(p["minutes"], 2) for r in runs.values() for p in r["points"]})
-        marks = [m for m in grid if all(at_minute(r["points"], m) for r in runs.values())]
+        grid = sorted({round(p[key], 2) for r in runs.values() for p in r["points"]})
+        marks = [m for m in grid if all(at_minute(r["points"], m, key) for r in runs.values())]
         if not marks:
             continue
-        per_seed = [[at_minute(r["points"], m)["fid"] for r in runs.values()] for m in marks]
+        per_seed = [[at_minute(r["points"], m, key)["fid"] for r in runs.values()] for m in marks]
         median = [statistics.median(v) for v in per_seed]
         (line,) = ax.plot(marks, median, marker="o", markersize=3, label=f"{variant} ({len(runs)} seeds)")
         if len(runs) > 1:
             ax.fill_between(marks, [min(v) for v in per_seed], [max(v) for v in per_seed], alpha=0.15,
                             color=line.get_color())
-    ax.set_xlabel("minutes of training (budget clock: start-up and compilation included)")
+    ax.set_xlabel("minutes of training (budget clock: start-up and compilation included)" if key == "minutes"
+                  else "training steps")
     ax.set_ylabel("offline FID (non-standard, lower is better)")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
@@ -173,10 +182,15 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--minutes", type=float, default=8.0)
     parser.add_argument("--every", type=float, default=60.0, help="seconds of training between snapshots")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="train this many steps instead of --minutes (FID at equal steps: a comparison of "
+                             "recipes that machine load cannot bias)")
+    parser.add_argument("--every_steps", type=int, default=250, help="with --steps: steps between snapshots")
     parser.add_argument("--num_samples", type=int, default=2000)
     parser.add_argument("--out", default="runs/quality_per_minute")
     parser.add_argument("--interleave", action="store_true")
     parser.add_argument("--score_only", action="store_true", help="score existing runs in --out, train nothing")
+    parser.add_argument("--train_only", action="store_true", help="train, score later (--score_only)")
     parser.add_argument("--extractor_dir", default=os.path.expanduser("~/.cache/cips_tf/extractors/fashion_mnist"))
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
@@ -195,6 +209,8 @@ def main(argv=None):
     from matmul_peak import peak_gflops, peak_gflops_bf16
 
     peaks = {"fp32_gflops": peak_gflops(5), "bf16_gflops": peak_gflops_bf16(5)}
+    if (out / "results.json").exists() and args.score_only:  # the peaks of the training runs
+        peaks = json.loads((out / "results.json").read_text()).get("peaks", peaks)
     print(f"matmul peaks: fp32 {peaks['fp32_gflops']:.0f} GFLOP/s, bf16 {peaks['bf16_gflops']:.0f} GFLOP/s", flush=True)
     order = ([(v, s) for s in seeds for v in variants] if args.interleave else
              [(v, s) for v in variants for s in seeds])
@@ -203,9 +219,13 @@ def main(argv=None):
         workdir = out / f"{variant}-seed{seed}"
         if args.score_only or (workdir / "checkpoints").exists():
             continue
-        print(f"training {variant} seed {seed} for {args.minutes:g} min ...", flush=True)
-        wall[f"{variant}-seed{seed}"] = train(args.config, workdir, variant, seed, args.minutes, args.every)
+        print(f"training {variant} seed {seed} for "
+              f"{f'{args.steps} steps' if args.steps else f'{args.minutes:g} min'} ...", flush=True)
+        wall[f"{variant}-seed{seed}"] = train(args.config, workdir, variant, seed, args.minutes, args.every,
+                                              args.steps, args.every_steps)
 
+    if args.train_only:
+        return
     from cips_tf import data as data_lib
     from cips_tf.metrics import feature_extractor
 
@@ -224,8 +244,11 @@ def main(argv=None):
             print(f"scoring {workdir} ...", flush=True)
             results[variant][seed] = {"points": score(workdir, extractor, args.num_samples, real_config),
                                       "process_seconds": wall.get(workdir.name)}
-    marks = [m for m in range(1, int(args.minutes) + 1)]
-    text = table(results, marks)
+    if args.steps:
+        key, marks = "step", list(range(args.every_steps, args.steps + 1, args.every_steps))
+    else:
+        key, marks = "minutes", list(range(1, int(args.minutes) + 1))
+    text = table(results, marks, key)
     print(f"\nmatmul peaks: fp32 {peaks['fp32_gflops']:.0f}, bf16 {peaks['bf16_gflops']:.0f} GFLOP/s; "
           f"offline FID (non-standard), {args.num_samples} samples vs the test split; median (range) over seeds\n")
     print(text)
@@ -234,7 +257,7 @@ def main(argv=None):
                                                   "variants": {v: VARIANTS[v][:2] for v in variants}}, indent=1))
     (out / "table.md").write_text(text + "\n")
     try:
-        plot(results, out / "fid_per_minute.png",
+        plot(results, out / "fid_per_minute.png", key,
              f"{pathlib.Path(args.config).name}: fp32 {peaks['fp32_gflops']:.0f} / bf16 "
              f"{peaks['bf16_gflops']:.0f} GFLOP/s matmul peak, {args.num_samples} samples")
         print(f"plot: {out / 'fid_per_minute.png'}")
