@@ -2,8 +2,9 @@
 
     source units (indices or files; sharded per input pipeline; training: a new stateless
              permutation every epoch, endless)
-      -> decode to uint8 RGB (TF ops in-graph, errors name the file; bad images skipped if asked)
-      -> fit_to_resolution (deterministic geometry)                          -> [cache]
+      -> decode to uint8 RGB + fit_to_resolution (deterministic geometry), in one parallel map
+         (TF ops in-graph, checked per chunk: errors name the file; bad images skipped if asked)
+                                                                             -> [cache]
       -> [training: repeat, block shuffle of `shuffle_buffer` elements (stateless)]
       -> enumerate -> augment (stateless, seeded per element) -> center crop -> [-1, 1]
       -> batch(per-replica batch size) -> prefetch
