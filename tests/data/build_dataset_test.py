@@ -1,4 +1,7 @@
 """Tests for cips_tf.data.build_dataset over the folder, tfrecord and tfds sources."""
+import pathlib
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,7 +9,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from cips_tf import data
-from cips_tf.data import tfrecord
+from cips_tf.data import graph_decode, tfrecord
 from data_test_utils import constant_image, gradient_image, save, to_uint8
 
 
@@ -323,3 +326,84 @@ def test_iterate_numpy_yields_numpy_batches(numbered_shards):
     batches = list(data.iterate_numpy(_config(source="tfrecord", path=numbered_shards), resolution=8,
                                       batch_size=4, num_batches=2))
     assert len(batches) == 2 and all(isinstance(b, np.ndarray) and b.shape == (4, 8, 8, 3) for b in batches)
+
+
+def _many_with_bad(folder, count, bad_positions):
+    """`count` files in name order: constant 8x8 PNGs of value 2 * i, except bad ones at `bad_positions`
+    (truncated, empty, garbage and missing-after-listing kinds in turn). Returns (good values, bad paths)."""
+    good_bytes = save(constant_image(0), folder / "template.png").read_bytes()
+    (folder / "template.png").unlink()
+    kinds = [good_bytes[: len(good_bytes) // 2], b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40]
+    values, bad = [], []
+    for i in range(count):
+        path = folder / f"{i:04d}.png"
+        if i in bad_positions:
+            path.write_bytes(kinds[len(bad) % len(kinds)])
+            bad.append(str(path))
+        else:
+            save(constant_image(2 * i % 256), path)
+            values.append(2 * i % 256)
+    return values, bad
+
+
+# Bad files first, last, on both sides of the 32-element chunk boundaries, and a whole chunk in a row.
+_BAD_POSITIONS = [0, 5, 31, 32, 63, 64, 65] + list(range(96, 128)) + [149]
+
+
+@pytest.mark.parametrize("parallel", [3, -1])
+def test_build_dataset_folder_skip_gives_exactly_the_good_images_in_order_and_counts_the_bad(tmp_path, parallel):
+    data.reset_skipped_images()
+    values, bad = _many_with_bad(tmp_path, 150, _BAD_POSITIONS)
+    config = _config(source="folder", path=str(tmp_path), skip_bad_images=True, num_parallel_calls=parallel)
+    batches = list(data.build_dataset(config, resolution=8, batch_size=7, seed=0, training=False))
+    assert _values(batches) == values
+    assert sorted(data.skipped_images()) == sorted(bad)
+    data.reset_skipped_images()
+
+
+def test_build_dataset_folder_without_skip_names_the_first_bad_file(tmp_path):
+    _, bad = _many_with_bad(tmp_path, 80, [40, 41, 70])
+    config = _config(source="folder", path=str(tmp_path), num_parallel_calls=3)
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        list(data.build_dataset(config, resolution=8, batch_size=4, seed=0, training=False))
+    message = graph_decode.bad_image_message(info.value)
+    assert message.startswith(bad[0] + ": bad image") and message.endswith("skips such files)")
+
+
+def test_build_dataset_folder_bad_last_file_is_still_caught(tmp_path):
+    _, bad = _many_with_bad(tmp_path, 33, [32])  # alone in the last chunk
+    config = _config(source="folder", path=str(tmp_path))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(bad[0]) + ": bad image"):
+        list(data.build_dataset(config, resolution=8, batch_size=4, seed=0, training=False))
+
+
+def test_build_dataset_tfrecord_skip_leaves_out_exactly_the_bad_records(tmp_path):
+    data.reset_skipped_images()
+    good = [tfrecord.make_example(constant_image(3 * i), source=f"{i}.png") for i in range(60)]
+    broken = tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"not a png"])),
+        "height": tf.train.Feature(int64_list=tf.train.Int64List(value=[8])),
+        "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[8])),
+    })).SerializeToString()
+    records = list(good)
+    for position in (50, 33, 31, 0):
+        records.insert(position, broken)
+    tfrecord.write_records(records, tmp_path, num_shards=1)
+    config = _config(source="tfrecord", path=str(tmp_path), skip_bad_images=True, num_parallel_calls=2)
+    batches = list(data.build_dataset(config, resolution=8, batch_size=8, seed=0, training=False))
+    assert _values(batches) == [3 * i for i in range(60)]
+    shard = tfrecord.shard_path(tmp_path, "data", 0, 1)
+    assert sorted(data.skipped_images()) == sorted(f"{shard}[record {r}]" for r in (0, 32, 35, 53))
+    data.reset_skipped_images()
+
+
+def test_build_dataset_skip_does_not_swallow_a_corrupt_shard(tmp_path):
+    """Only decoding errors are skipped: a shard that fails its checksum still ends the pipeline."""
+    tfrecord.write_tfrecords([constant_image(6 * i) for i in range(40)], tmp_path, num_shards=1)
+    (shard,) = tfrecord.list_tfrecord_files(str(tmp_path))
+    raw = bytearray(pathlib.Path(shard).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    pathlib.Path(shard).write_bytes(bytes(raw))
+    config = _config(source="tfrecord", path=str(tmp_path), skip_bad_images=True)
+    with pytest.raises(tf.errors.DataLossError):
+        list(data.build_dataset(config, resolution=8, batch_size=4, seed=0, training=False))

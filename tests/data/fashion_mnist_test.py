@@ -63,6 +63,19 @@ def test_build_dataset_fashion_mnist_input_context_shards_disjoint(tiny_idx_dir)
     assert not seen[0] & seen[1] and seen[0] | seen[1] == {20 * i for i in range(6)}
 
 
+def test_build_dataset_fashion_mnist_is_built_from_tensors_without_python(tiny_idx_dir):
+    """No Python generator or py_func anywhere in the pipeline's graph (issue 21)."""
+    config = data.default_config()
+    config.data_dir = tiny_idx_dir
+    for training in (True, False):
+        ds = data.build_dataset(config, resolution=8, batch_size=2, seed=0, training=training)
+        graph = tf.compat.v1.GraphDef.FromString(ds._as_serialized_graph().numpy())
+        ops = {node.op for node in graph.node} | {
+            node.op for function in graph.library.function for node in function.node_def}
+        assert "TensorSliceDataset" in ops
+        assert not ops & {"GeneratorDataset", "PyFunc", "EagerPyFunc", "PyFuncStateless"}, ops
+
+
 @needs_debian_files
 def test_build_dataset_fashion_mnist_real_files_training_batches_in_range():
     config = data.default_config()

@@ -84,6 +84,42 @@ def test_decode_dataset_skip_drops_exactly_the_bad_files_and_records_them(tmp_pa
     assert images.skipped_images() == {}
 
 
+def test_decode_dataset_mixed_sizes_come_out_unpadded_in_order_with_bad_ones_skipped(tmp_path):
+    images.reset_skipped_images()
+    names, expected, bad = [], [], []
+    for i in range(70):  # three chunks of varying shapes, bad files in the first and the last
+        path = tmp_path / f"{i:02d}.png"
+        if i in (3, 40, 69):
+            path.write_bytes(b"garbage")
+            bad.append(str(path))
+        else:
+            expected.append(gradient_image(5 + i % 7, 9 + i % 4, seed=i))
+            save(expected[-1], path)
+        names.append(str(path))
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant([b""] * len(names)), names))
+    decoded = list(graph_decode.decode_dataset(ds, from_file=True, skip=True, parallel=2).as_numpy_iterator())
+    assert len(decoded) == len(expected)
+    for actual, want in zip(decoded, expected):
+        np.testing.assert_array_equal(actual, want)
+    assert sorted(images.skipped_images()) == sorted(bad)
+    images.reset_skipped_images()
+
+
+def test_decode_dataset_fixed_size_transform_and_bytes_input():
+    encoded = [_encode(Image.fromarray(gradient_image(6, 6, seed=i)), "PNG") for i in range(40)]
+    encoded[35] = b"not an image"
+    ds = tf.data.Dataset.from_tensor_slices((encoded, [f"record {i}" for i in range(40)]))
+    out = graph_decode.decode_dataset(ds, from_file=False, skip=False, parallel=2,
+                                      transform=lambda image: tf.ensure_shape(image[:4, :4], [4, 4, 3]))
+    assert out.element_spec.shape.as_list() == [4, 4, 3]
+    iterator = out.as_numpy_iterator()
+    for i in range(32):  # the first chunk is good
+        np.testing.assert_array_equal(next(iterator), gradient_image(6, 6, seed=i)[:4, :4])
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        next(iterator)
+    assert graph_decode.bad_image_message(info.value).startswith("record 35: bad image")
+
+
 def test_check_decodable_files_refuses_tiff_unless_skipping(tmp_path):
     with pytest.raises(ValueError, match=r"b\.tif: TIFF image .*convert_image_folder"):
         graph_decode.check_decodable_files(["a.png", "b.tif"], skip=False)
@@ -110,6 +146,11 @@ _TRAIN_LIKE = textwrap.dedent("""
 """)
 
 
+# A hang never ends; 5 processes importing TF at once on 2 cores shared with other jobs took up to
+# ~70 s each, so the limit leaves room for a loaded machine.
+_HANG_TIMEOUT_S = 300
+
+
 @pytest.mark.slow
 def test_bad_image_ends_the_process_with_one_line_every_time(tmp_path):
     """The hang of issue 10 (4 runs in 6): the process must end with exit code 1, every time."""
@@ -122,8 +163,14 @@ def test_bad_image_ends_the_process_with_one_line_every_time(tmp_path):
     for batch in range(2):  # 10 runs, 5 at a time (the cost is mostly importing TF)
         procs = [subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for _ in range(5)]
-        for i, proc in enumerate(procs):
-            _, stderr = proc.communicate(timeout=120)
+        try:
+            results = [(proc, *proc.communicate(timeout=_HANG_TIMEOUT_S)) for proc in procs]
+        finally:
+            for proc in procs:  # a hung run fails the test above; do not leave it behind
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        for i, (proc, _, stderr) in enumerate(results):
             run = batch * 5 + i
             errors = [line for line in stderr.splitlines() if ": error: " in line]
             assert proc.returncode == 1, (run, proc.returncode, stderr[-2000:])
