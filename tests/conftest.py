@@ -31,6 +31,12 @@ def golden():
     return dict(np.load(DATA_DIR / "cips_official_small.npz"))
 
 
+def pytest_configure(config):
+    import extras
+
+    extras.required()  # a misspelt CIPS_REQUIRE_EXTRAS is a usage error, not a silent no-op
+
+
 @pytest.fixture(scope="session")
 def tiny_extractor(tmp_path_factory):
     """An offline Fashion-MNIST feature extractor trained for one short epoch (shared by the session)."""

@@ -1,10 +1,13 @@
 """The Apache Beam runner of cips_tf.data.prepare (DirectRunner) against the local runner.
 
-Skipped when Apache Beam is not installed (the optional [beam] extra); CI installs it.
+Skipped when Apache Beam is not installed (the optional [beam] extra); CI installs it and
+requires it (tests/extras.py).
 """
 import pytest
 
-beam = pytest.importorskip("apache_beam", reason="runner='beam' needs the [beam] extra: pip install 'cips-tf[beam]'")
+import extras
+
+beam = extras.require("beam")  # runner='beam'
 
 import tensorflow as tf  # noqa: E402
 

@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-pytest.importorskip("apache_beam", reason="example_gen_runner='beam' needs the [beam] extra: pip install 'cips-tf[beam]'")
+import extras
+
+extras.require("beam")  # example_gen_runner='beam'
 
 import tensorflow as tf  # noqa: E402
 
