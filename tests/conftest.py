@@ -2,7 +2,12 @@
 
 Two logical CPU devices are configured before TensorFlow creates its devices, so that
 `tf.distribute.MirroredStrategy()` gives a 2-replica strategy on this 2-core machine.
+
+Expensive artifacts that many files use (the tiny feature extractor) are built once per test run,
+shared by the pytest-xdist workers through a file lock (see `shared_artifact`).
 """
+import contextlib
+import fcntl
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,13 +42,33 @@ def pytest_configure(config):
     extras.required()  # a misspelt CIPS_REQUIRE_EXTRAS is a usage error, not a silent no-op
 
 
+@contextlib.contextmanager
+def shared_artifact(tmp_path_factory, name):
+    """`(path, missing)`: a directory shared by every xdist worker of this run; `missing` is true for
+    the one worker that must build it (the others wait on the lock until it is built)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's base directory, above the per-worker ones
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            path.mkdir(exist_ok=True)
+            yield path, not done.exists()
+            done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def tiny_extractor(tmp_path_factory):
-    """An offline Fashion-MNIST feature extractor trained for one short epoch (shared by the session)."""
+    """An offline Fashion-MNIST feature extractor trained for one short epoch (once per test run)."""
     from cips_tf.metrics import feature_extractor
 
-    out = tmp_path_factory.mktemp("extractor")
-    feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64, verbose=0)
+    with shared_artifact(tmp_path_factory, "extractor") as (out, missing):
+        if missing:
+            feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64,
+                                                      verbose=0)
     return out
 
 
