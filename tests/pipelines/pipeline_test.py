@@ -175,7 +175,7 @@ def test_pipeline_cli_rerun_is_served_from_cache(shared):
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.run", f"--config={REPO / 'configs' / 'smoke.py'}",
          f"--pipeline_root={paths['root']}", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=240,
+        cwd=REPO, capture_output=True, text=True, timeout=900,
         env=dict(os.environ, CUDA_VISIBLE_DEVICES="-1"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
