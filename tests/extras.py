@@ -10,7 +10,9 @@ instead of skipping:
   "no module named <it>", or a missing dependency of it): a broken install is a bug, not an absent
   extra.
 
-`require_command("bazel")` does the same for a program on PATH.
+`require_command("bazel")` does the same for a program on PATH. conftest.py calls
+`check_required()` at start-up, so a required extra that cannot be imported stops the run before
+any test, also for test files that import it their own way.
 """
 import importlib
 import os
@@ -57,6 +59,23 @@ def require(extra, *modules):
         except ImportError as e:
             pytest.fail(f"the [{extra}] extra is broken: importing {name} failed: {e!r}", pytrace=False)
     return imported[0]
+
+
+def check_required():
+    """Raises pytest.UsageError naming every required extra (or command) that is absent or broken."""
+    problems = []
+    for name in sorted(required()):
+        if name in COMMANDS:
+            if shutil.which(name) is None:
+                problems.append(f"{name}: not on PATH ({COMMANDS[name]})")
+            continue
+        for module in EXTRAS[name]:
+            try:
+                importlib.import_module(module)
+            except ImportError as e:  # ModuleNotFoundError included
+                problems.append(f"[{name}] extra: importing {module} failed: {e!r}")
+    if problems:
+        raise pytest.UsageError("CIPS_REQUIRE_EXTRAS names extras that cannot be used:\n  " + "\n  ".join(problems))
 
 
 def require_command(command):

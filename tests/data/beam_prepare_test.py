@@ -1,13 +1,10 @@
 """The Apache Beam runner of cips_tf.data.prepare (DirectRunner) against the local runner.
 
-Skipped when Apache Beam is not installed (the optional [beam] extra); CI installs it and
-requires it (tests/extras.py).
+Skipped when Apache Beam is not installed (the optional [beam] extra); CI installs it.
 """
 import pytest
 
-import extras
-
-beam = extras.require("beam")  # runner='beam'
+beam = pytest.importorskip("apache_beam", reason="runner='beam' needs the [beam] extra: pip install 'cips-tf[beam]'")
 
 import tensorflow as tf  # noqa: E402
 
