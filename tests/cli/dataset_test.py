@@ -74,6 +74,7 @@ def test_dataset_cli_bad_source_and_existing_dest_fail_with_clear_errors(prepare
     assert not list((tmp_path / "strict").glob("*.tfrecord"))
 
 
+@pytest.mark.slow  # a Beam pipeline
 def test_dataset_cli_beam_runner_matches_the_local_report(prepared, tmp_path):
     extras.require("beam")  # --runner=beam
     base = prepared[0]

@@ -17,6 +17,8 @@ from pipelines import example_gen  # noqa: E402
 from pipelines import runner  # noqa: E402
 from tiny_models import smoke_config  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the slow tier: Beam pipelines
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "data"))
 from data_test_utils import make_messy_folder  # noqa: E402  pylint: disable=wrong-import-position

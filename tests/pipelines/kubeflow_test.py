@@ -18,6 +18,8 @@ from pipelines import kfp_components  # noqa: E402
 from pipelines import kubeflow  # noqa: E402
 from tiny_models import smoke_config  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the slow tier: Kubeflow compiles (a process each) and kfp.local runs
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 COMMITTED_SPEC = REPO / "docs" / "kubeflow_pipeline.yaml"
 # How the committed spec is made (docs/pipeline.md shows the same command).
@@ -118,7 +120,6 @@ def test_kfp_component_is_chief_follows_tf_config():
     assert not kfp_components.is_chief(json.dumps(dict(with_chief, task={"type": "worker", "index": 0})))
 
 
-@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:You may be attemping to run a task:RuntimeWarning")  # our image is not "python:*"
 def test_kfp_local_subprocess_runner_runs_the_compiled_smoke_pipeline(tmp_path, tiny_extractor):
     from kfp import local  # pylint: disable=import-outside-toplevel

@@ -22,6 +22,10 @@ from pipelines import pusher_record
 from pipelines import runner
 from tiny_models import smoke_config
 
+# The slow tier (whole pipeline runs); one xdist worker runs the file in order, since later tests
+# rerun the shared pipeline root of earlier ones.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline_test")]
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NUM_IMAGES = 40
 # The overrides of configs/smoke.py used here, as `--config.<field>=value` flags (the CLI test
