@@ -45,11 +45,11 @@ def pytest_configure(config):
 
 
 @contextlib.contextmanager
-def shared_artifact(tmp_path_factory, name):
+def shared_artifact(request, tmp_path_factory, name):
     """`(path, missing)`: a directory shared by every xdist worker of this run; `missing` is true for
     the one worker that must build it (the others wait on the lock until it is built)."""
     root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if hasattr(request.config, "workerinput"):  # an xdist worker
         root = root.parent  # the run's base directory, above the per-worker ones
     path, done = root / name, root / f"{name}.done"
     with open(root / f"{name}.lock", "w") as lock:
@@ -63,11 +63,11 @@ def shared_artifact(tmp_path_factory, name):
 
 
 @pytest.fixture(scope="session")
-def tiny_extractor(tmp_path_factory):
+def tiny_extractor(request, tmp_path_factory):
     """An offline Fashion-MNIST feature extractor trained for one short epoch (once per test run)."""
     from cips_tf.metrics import feature_extractor
 
-    with shared_artifact(tmp_path_factory, "extractor") as (out, missing):
+    with shared_artifact(request, tmp_path_factory, "extractor") as (out, missing):
         if missing:
             feature_extractor.train_feature_extractor(out, epochs=1, batch_size=64, num_train=256, num_test=64,
                                                       verbose=0)

@@ -91,6 +91,7 @@ HANDLING = {
         check=_exists("qs/serving/cips/1/saved_model.pb", "qs/generated/sample", "qs/checkpoints"),
     ),
     "README.md: bash scripts/test.sh": Skip("this is the command that runs this test suite"),
+    "README.md: bash scripts/test.sh --all": Skip("this is the command that runs this test suite"),
     "README.md: source .venv/bin/activate": Run(),
     "README.md: import keras": Run(
         replace=(
@@ -183,6 +184,13 @@ HANDLING = {
         "needs a running tensorflow_model_server (gRPC on :8500), which no registry here provides"),
     "README.md: cips_tf/layers/     one Keras layer per file (ModulatedDense, FourierFeatures, CoordinateEmbedding, ...)": Text(
         "the source layout"),
+    # ---------------------------------------------------------------- CONTRIBUTING.md
+    "CONTRIBUTING.md: source .venv/bin/activate": Run(),
+    "CONTRIBUTING.md: python -m pytest tests/coords_test.py -q": Run(),
+    "CONTRIBUTING.md: python -m pytest tests/coords_test.py -q -k make_grid": Run(),
+    "CONTRIBUTING.md: CIPS_SKIP_INSTALL=1 bash scripts/test.sh tests/coords_test.py -n0": Run(),
+    "CONTRIBUTING.md: python -m pytest tests/docs -q -m \"not slow\"": Run(),
+    # ---------------------------------------------------------------- docs/
     "docs/pipeline.md: image folder / TFDS / Fashion-MNIST": Text("a diagram"),
     "docs/pipeline.md: <root>/ExampleGen/<fp>/examples/{artifact.json, statistics.json, Split-train/train-*.tfrecord}": Text(
         "a directory listing"),
@@ -395,6 +403,8 @@ def _env():
     env = dict(os.environ)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["CIPS_SKIP_INSTALL"] = "1"  # scripts/install.sh already ran for this suite; never reinstall in a test
+    for key in [k for k in env if k.startswith("PYTEST_")]:
+        del env[key]  # a documented pytest command is a run of its own, not part of this one (xdist worker ids)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
 
@@ -415,7 +425,7 @@ def _apply(text, handling, context):
 
 def _sandbox(tmp_path):
     """A working directory like the repo root (configs/, scripts/ and the sources are linked in)."""
-    for name in ("configs", "scripts", "cips_tf", "pipelines", "setup.cfg", "pyproject.toml", "README.md"):
+    for name in ("configs", "scripts", "cips_tf", "pipelines", "tests", "setup.cfg", "pyproject.toml", "README.md"):
         (tmp_path / name).symlink_to(REPO_ROOT / name)
     (tmp_path / ".venv").symlink_to(VENV_BIN.parent)
     return tmp_path
