@@ -24,5 +24,5 @@ case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 # The venv's console scripts (cips-train, ...) are what the subprocess tests run.
 export PATH="$VENV/bin:$PATH"
 # Without path arguments pytest runs setup.cfg's testpaths (tests/). --timeout is a hang guard per test.
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider --timeout=1200 -n "${CIPS_TEST_WORKERS:-2}" --dist=loadgroup \
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider --timeout=3600 -n "${CIPS_TEST_WORKERS:-2}" --dist=loadgroup \
   --durations=25 -rs "${tier[@]}" "$@"

@@ -47,7 +47,7 @@ def make_workdir(path, generator, mode="full"):
     return path
 
 
-def run_cli(module, *args, timeout=600):
+def run_cli(module, *args, timeout=900):
     """Runs `python -m <module> args...` from the repo root (absl flags are process-global, so CLIs
     run in a subprocess); returns the CompletedProcess."""
     import os

@@ -22,7 +22,7 @@ def run_cli(*args, extra_path=None):
     path = [str(p) for p in (extra_path, REPO_ROOT) if p] + [os.environ.get("PYTHONPATH", "")]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONPATH=os.pathsep.join(path))
     return subprocess.run([sys.executable, "-m", "cips_tf.cli.convert", *args], capture_output=True, text=True,
-                          env=env, cwd=REPO_ROOT, timeout=300)
+                          env=env, cwd=REPO_ROOT, timeout=900)
 
 
 def _nhwc(a):

@@ -25,7 +25,7 @@ def run_cli(*args):
                PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                CIPS_EXTRACTOR_DIR=str(REPO_ROOT / "no-such-extractor"))
     return subprocess.run([sys.executable, "-m", "cips_tf.cli.project", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ EXPECTED_ARTIFACT_INPUTS = {
 def compile_cli(output, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "pipelines.run", *args, f"--output={output}"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
     return next(yaml.safe_load_all(pathlib.Path(output).read_text()))
 

@@ -28,7 +28,7 @@ def test_workdir_lock_held_by_another_process_and_dropped_when_it_dies(tmp_path)
          "with WorkdirLock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(600)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True)
     try:
-        assert read_line(holder.stdout, timeout=300).strip() == "locked"  # the timeout is a hang guard
+        assert read_line(holder.stdout, timeout=900).strip() == "locked"  # the timeout is a hang guard
         with pytest.raises(checkpoints.WorkdirLockedError, match=f"PID {holder.pid} "):
             checkpoints.WorkdirLock(tmp_path).__enter__()
     finally:
