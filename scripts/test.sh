@@ -3,7 +3,7 @@
 # pytest-xdist workers, printing the 25 slowest tests and every skip with its reason.
 #
 #   bash scripts/test.sh                   the fast tier: every test not marked slow (unit, layer, model,
-#                                          parity, CLI errors, small end-to-end runs); under 10 min on 2 cores
+#                                          parity, CLI errors, small end-to-end runs); kept under 10 min on 2 cores
 #   bash scripts/test.sh --all             both tiers: adds the slow tier (docs blocks, Bazel, pipelines end to
 #                                          end, Beam/KFP, fault loops); .ci/run runs this
 #   bash scripts/test.sh tests/layers/modulated_dense_test.py -n0     one file, in this process
