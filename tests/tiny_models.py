@@ -1,5 +1,5 @@
 """Shared test helpers: the tiny generator configuration, the smoke training config with overrides,
-training-workdir-like directories and running a CLI."""
+training-workdir-like directories, running a CLI and reading its pipe with a hang guard."""
 import importlib.util
 import pathlib
 
@@ -47,7 +47,7 @@ def make_workdir(path, generator, mode="full"):
     return path
 
 
-def run_cli(module, *args, timeout=600):
+def run_cli(module, *args, timeout=900):
     """Runs `python -m <module> args...` from the repo root (absl flags are process-global, so CLIs
     run in a subprocess); returns the CompletedProcess."""
     import os
@@ -58,6 +58,19 @@ def run_cli(module, *args, timeout=600):
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def read_line(stream, timeout):
+    """One line of a subprocess's pipe; AssertionError when none comes within `timeout` seconds
+    (a hang guard: `stream.readline()` alone waits forever on a child that hangs)."""
+    import threading
+
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines, f"no line from the subprocess within {timeout} s"
+    return lines[0]
 
 
 def png(path):

@@ -11,6 +11,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "data"))
 from data_test_utils import make_messy_folder  # noqa: E402  pylint: disable=wrong-import-position
 
+import extras  # noqa: E402
 import tiny_models  # noqa: E402
 from tiny_models import smoke_config  # noqa: E402
 
@@ -73,8 +74,9 @@ def test_dataset_cli_bad_source_and_existing_dest_fail_with_clear_errors(prepare
     assert not list((tmp_path / "strict").glob("*.tfrecord"))
 
 
+@pytest.mark.slow  # a Beam pipeline
 def test_dataset_cli_beam_runner_matches_the_local_report(prepared, tmp_path):
-    pytest.importorskip("apache_beam", reason="--runner=beam needs the [beam] extra: pip install 'cips-tf[beam]'")
+    extras.require("beam")  # --runner=beam
     base = prepared[0]
     run_cli(f"--source={base / 'images'}", f"--dest={tmp_path}", "--resolution=16", "--shards=2", "--runner=beam",
             "--beam_pipeline_args=--direct_num_workers=2,--direct_running_mode=multi_threading")

@@ -48,7 +48,7 @@ def _stderr_errors(stderr):
      "config.data.path: /nonexistent/images: image folder not found"),
 ])
 def test_cips_train_user_error_one_line_exit_2_no_traceback(tmp_path, flags, code, needle):
-    proc = run_cli("cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}", *flags, timeout=300)
+    proc = run_cli("cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}", *flags, timeout=900)
     assert proc.returncode == code, proc.stderr[-2000:]
     lines = _stderr_errors(proc.stderr)
     assert len(lines) == 1 and needle in lines[0], proc.stderr[-2000:]
@@ -58,7 +58,7 @@ def test_cips_train_user_error_one_line_exit_2_no_traceback(tmp_path, flags, cod
 
 def test_cips_train_verbosity_1_adds_the_traceback(tmp_path):
     proc = run_cli("cips_tf.cli.train", f"--config={SMOKE}", f"--workdir={tmp_path}", "--config.resolution=0",
-                   "--verbosity=1", timeout=300)
+                   "--verbosity=1", timeout=900)
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr and "validate_config" in proc.stderr
     assert len(_stderr_errors(proc.stderr)) == 1
@@ -79,7 +79,7 @@ MISSING = "/nonexistent/cips"
 ])
 def test_every_cli_missing_input_path_one_line_exit_2(tmp_path, module, args, needle):
     """One error policy for every entry point: a path that does not exist is a user error."""
-    proc = run_cli(module, *[a.format(tmp=tmp_path) for a in args], timeout=300)
+    proc = run_cli(module, *[a.format(tmp=tmp_path) for a in args], timeout=900)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = _stderr_errors(proc.stderr)
     assert len(lines) == 1 and needle in lines[0], proc.stderr[-2000:]

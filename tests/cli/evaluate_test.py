@@ -29,7 +29,7 @@ def run_cli(*args, env_extra=None):
     env.pop("CIPS_INCEPTION_PATH", None)
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "cips_tf.cli.evaluate", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ def _run(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
         [sys.executable, "-m", "cips_tf.cli.feature_extractor", *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.synthesis import video
+import extras
 import tiny_models
 from tiny_models import TINY, make_workdir, png
 
@@ -41,8 +42,8 @@ def test_video_zoom_and_samples_with_seed_ranges_and_trunc(workdir, tmp_path):
     assert png(out / "zoom" / "seed0000_strip.png").shape == (16, 5 * 16 + 4 * 2, 3)
 
 
-@pytest.mark.skipif(not video.mp4_available(), reason="the [video] extra (imageio-ffmpeg) is not installed")
 def test_video_auto_format_writes_mp4(workdir, tmp_path):
+    extras.require("video")
     result = run_cli(f"--model={workdir}", f"--out={tmp_path}", "--task=video", "--seeds=3,4",
                      "--frames_per_seed=4", "--noloop", "--video_size=24")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,10 +1,10 @@
-"""Code blocks of README.md and docs/*.md: fenced (```lang) and indented (4 spaces after a blank line)."""
+"""Code blocks of README.md, CONTRIBUTING.md and docs/*.md: fenced (```lang) and indented (4 spaces after a blank line)."""
 import dataclasses
 import pathlib
 import re
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-DOC_FILES = ("README.md", *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "docs").glob("*.md")))
+DOC_FILES = ("README.md", "CONTRIBUTING.md", *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "docs").glob("*.md")))
 
 _FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 

@@ -34,7 +34,7 @@ def subprocess_env():
     return env
 
 
-def run_python(code, *args, cwd=None, timeout=300):
+def run_python(code, *args, cwd=None, timeout=900):
     """Runs `code` in a fresh interpreter (`python -c code args...`); raises with its output on failure."""
     proc = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)],

@@ -271,7 +271,7 @@ def _saved_model_cli():
 def test_saved_model_cli_show_all_lists_every_signature(exported):
     _, _, path = exported
     proc = subprocess.run(
-        _saved_model_cli() + ["show", "--all", "--dir", str(path)], capture_output=True, text=True, timeout=300
+        _saved_model_cli() + ["show", "--all", "--dir", str(path)], capture_output=True, text=True, timeout=900
     )
     assert proc.returncode == 0, proc.stderr
     for name in sm.SIGNATURES:

@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-pytest.importorskip("apache_beam", reason="example_gen_runner='beam' needs the [beam] extra: pip install 'cips-tf[beam]'")
+import extras
+
+extras.require("beam")  # example_gen_runner='beam'
 
 import tensorflow as tf  # noqa: E402
 
@@ -14,6 +16,8 @@ from pipelines import config as config_lib  # noqa: E402
 from pipelines import example_gen  # noqa: E402
 from pipelines import runner  # noqa: E402
 from tiny_models import smoke_config  # noqa: E402
+
+pytestmark = pytest.mark.slow  # the slow tier: Beam pipelines
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "data"))

@@ -22,6 +22,10 @@ from pipelines import pusher_record
 from pipelines import runner
 from tiny_models import smoke_config
 
+# The slow tier (whole pipeline runs); one xdist worker runs the file in order, since later tests
+# rerun the shared pipeline root of earlier ones.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline_test")]
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NUM_IMAGES = 40
 # The overrides of configs/smoke.py used here, as `--config.<field>=value` flags (the CLI test
@@ -175,7 +179,7 @@ def test_pipeline_cli_rerun_is_served_from_cache(shared):
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.run", f"--config={REPO / 'configs' / 'smoke.py'}",
          f"--pipeline_root={paths['root']}", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=240,
+        cwd=REPO, capture_output=True, text=True, timeout=900,
         env=dict(os.environ, CUDA_VISIBLE_DEVICES="-1"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cips_tf.synthesis import common, video, zoom
+import extras
 from synthesis_test_utils import tiny_generator
 
 
@@ -58,8 +59,8 @@ def test_gif_round_trip_and_suffix_choice(tmp_path, monkeypatch):
         video.video_path(tmp_path / "v", "mp4")
 
 
-@pytest.mark.skipif(not video.mp4_available(), reason="the [video] extra (imageio-ffmpeg) is not installed")
 def test_mp4_round_trip_pads_odd_sizes(tmp_path):
+    extras.require("video")
     frames = np.zeros((6, 15, 17, 3), np.uint8) + np.arange(6, dtype=np.uint8)[:, None, None, None] * 40
     path = video.video_path(tmp_path / "v", "auto")
     assert path.suffix == ".mp4"

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from cips_tf.errors import ConfigError
 from cips_tf.training import checkpoints
+from tiny_models import read_line
 
 
 def test_workdir_lock_second_holder_fails_naming_pid_and_lock_is_released(tmp_path):
@@ -24,10 +25,10 @@ def test_workdir_lock_second_holder_fails_naming_pid_and_lock_is_released(tmp_pa
 def test_workdir_lock_held_by_another_process_and_dropped_when_it_dies(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom cips_tf.training.checkpoints import WorkdirLock\n"
-         "with WorkdirLock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)", str(tmp_path)],
+         "with WorkdirLock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(600)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout.readline().strip() == "locked"
+        assert read_line(holder.stdout, timeout=900).strip() == "locked"  # the timeout is a hang guard
         with pytest.raises(checkpoints.WorkdirLockedError, match=f"PID {holder.pid} "):
             checkpoints.WorkdirLock(tmp_path).__enter__()
     finally:

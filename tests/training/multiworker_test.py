@@ -52,7 +52,7 @@ def test_multiworker_two_processes_on_localhost_stay_in_sync(tmp_path):
                              out=str(tmp_path / f"weights_{index}.npz"))
         procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
-    outs = [p.communicate(timeout=600) for p in procs]
+    outs = [p.communicate(timeout=900) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     a, b = np.load(tmp_path / "weights_0.npz"), np.load(tmp_path / "weights_1.npz")

@@ -18,7 +18,7 @@ GOLDEN = REPO / "tests" / "data_files" / "cips_official_small.npz"
 
 def _convert(out, with_d=False):
     args = [f"--checkpoint={GOLDEN}", "--prefix=CIPSskip/param/", f"--out={out}"]
-    result = run_cli("cips_tf.cli.convert", *args, *(["--d_prefix=Discriminator/param/"] if with_d else []), timeout=300)
+    result = run_cli("cips_tf.cli.convert", *args, *(["--d_prefix=Discriminator/param/"] if with_d else []), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 

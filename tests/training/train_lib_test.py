@@ -94,10 +94,8 @@ def test_train_and_evaluate_refuses_architecture_change_and_busy_workdir_before_
     with pytest.raises(ConfigError, match=r"model.hidden_size: 16 -> 32"):
         train_lib.train_and_evaluate(_config(**{"model.hidden_size": 32}), tmp_path)
     with checkpoints.WorkdirLock(tmp_path):
-        start = time.time()
         with pytest.raises(checkpoints.WorkdirLockedError, match=f"PID {os.getpid()}"):
             train_lib.train_and_evaluate(_config(), tmp_path)
-        assert time.time() - start < 30
     assert not (tmp_path / "checkpoints").exists()
 
 
