@@ -44,33 +44,6 @@ def pytest_configure(config):
     extras.check_required()
 
 
-# Slow-tier tests of files that another branch is changing (issue 18's merge note): marked here so
-# those files need no edit; the marks move into the files (@pytest.mark.slow) once both are merged.
-# Each of these trains two or three times (resume, divergence and roll-back loops, in-training FID).
-_SLOW_ELSEWHERE = {
-    "tests/training/train_lib_test.py": (
-        "test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state",
-        "test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint",
-        "test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops",
-        "test_train_and_evaluate_resume_config_learning_rate_wins_and_is_logged",
-        "test_train_and_evaluate_in_training_fid_reaches_tensorboard",
-    ),
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    seen = {}
-    for item in items:
-        path = item.path.relative_to(REPO_ROOT).as_posix() if item.path.is_relative_to(REPO_ROOT) else ""
-        seen.setdefault(path, set()).add(item.originalname)
-        if item.originalname in _SLOW_ELSEWHERE.get(path, ()):
-            item.add_marker(pytest.mark.slow)
-    for path, names in _SLOW_ELSEWHERE.items():
-        missing = set(names) - seen.get(path, set(names))  # a renamed test would silently join the fast tier
-        if missing:
-            raise pytest.UsageError(f"conftest._SLOW_ELSEWHERE names tests {path} no longer has: {sorted(missing)}")
-
-
 @contextlib.contextmanager
 def shared_artifact(request, tmp_path_factory, name):
     """`(path, missing)`: a directory shared by every xdist worker of this run; `missing` is true for

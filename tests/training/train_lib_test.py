@@ -39,6 +39,7 @@ def test_train_and_evaluate_smoke_writes_workdir(tmp_path):
     assert np.isfinite(list(result["metrics"].values())).all()
 
 
+@pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(tmp_path):
     first = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=4)
     assert first["step"] == 4
@@ -52,6 +53,7 @@ def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(tmp
     assert final["step"] == 6
 
 
+@pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
     good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
@@ -66,6 +68,7 @@ def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(
     assert resumed["step"] == 4 and np.isfinite(list(resumed["metrics"].values())).all()
 
 
+@pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops(tmp_path, caplog):
     train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
     bad = _config(**{"optimizer.learning_rate": 1e30, "training.max_consecutive_nonfinite": 2})
@@ -75,6 +78,7 @@ def test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops(tmp_
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-3")
 
 
+@pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_resume_config_learning_rate_wins_and_is_logged(tmp_path, caplog):
     train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
     with caplog.at_level("WARNING"):
@@ -174,6 +178,7 @@ def test_cli_sigterm_checkpoints_then_exits_cleanly(tmp_path):
     assert latest is not None and int(latest.rsplit("-", 1)[1]) >= 3
 
 
+@pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_extractor):
     extractor = tiny_extractor
     c = _config(**{"training.eval_every": 3, "training.eval_num_samples": 32, "eval.batch_size": 16,
@@ -207,6 +212,7 @@ def _train_seconds(prefix):
     return float(tf.train.load_checkpoint(prefix).get_tensor("train_seconds/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
+@pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tmp_path, caplog):
     config = _config(**{"num_train_steps": 100000, "training.time_budget": "1s", "training.checkpoint_every": 1000,
                         "training.sample_every": 1000})
