@@ -73,7 +73,8 @@ RUNTIME_NOISE = (
     r"meta_optimizer\.cc.*(remapper failed|Optimization loop failed: CANCELLED)"
     r"|GeneratorDatasetOp.*will not be optimized"
     r"|generator_dataset_op\.cc.*Memory patch applied"
-    r"|(saved_model|function_serialization|save_impl|builder_impl).*unsupported characters"
+    r"|unsupported characters which will be renamed"
+    r"|fingerprinting_utils\.py.*Writing fingerprint"
     r"|Sharding callback duration"
     r"|gpu_device\.cc.*Cannot dlopen some GPU libraries"
 )
