@@ -353,22 +353,22 @@ def task_encodings(ctx):
 def task_compare(ctx):
     opts = ctx.opts
     g, loaded = ctx.generator, ctx.loaded
-    seeds = _seeds(opts)
-    samples = common.tile_images(common.to_uint8(common.render(g, ctx.styles(seeds), chunk_pixels=opts.chunk_pixels)),
-                                 opts.ncols)
-    ctx.save_png("samples.png", showcase.upscale(samples, opts.scale))
     if loaded.config is None:
         raise app.UsageError("--task=compare needs a training workdir (its config names the real data)")
+    seeds = _seeds(opts)
+    samples = showcase.upscale(common.tile_images(common.to_uint8(
+        common.render(g, ctx.styles(seeds), chunk_pixels=opts.chunk_pixels)), opts.ncols), opts.scale)
+    ctx.save_png("samples.png", samples)
     real = next(data_lib.iterate_numpy(loaded.config.data, resolution=g.size, batch_size=len(seeds), seed=0,
                                        training=False, num_batches=1))
     progress = showcase.training_progress(loaded.source)
     label = "CIPS samples" + (f", step {progress[0]}" if progress else "")
     if progress and progress[1] is not None:
         label += f", {progress[1] / 60:.1f} min of training"
-    real = common.tile_images(common.to_uint8(real), opts.ncols)
-    ctx.save_png("real.png", showcase.upscale(real, opts.scale))
+    real = showcase.upscale(common.tile_images(common.to_uint8(real), opts.ncols), opts.scale)
+    ctx.save_png("real.png", real)
     image = showcase.side_by_side([(label, samples), (f"real training images ({loaded.config.data.source})", real)],
-                                  scale=opts.scale)
+                                  scale=1)  # both already upscaled
     ctx.save_png("samples_vs_real.png", image)
 
 

@@ -237,11 +237,15 @@ class CIPSGAN(keras.Model):
         self._track(metrics)
         return real, metrics
 
+    def _apply_r1(self, real):
+        r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas())
+        self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
+        return r1
+
     def r1_step(self, real):
         """The lazy R1 part (every `d_reg_every` steps, after `d_step`): one D update on
         `gamma / 2 * ||grad D(real)||^2 * d_reg_every`. Returns the per-replica share of the penalty."""
-        r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas())
-        self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
+        r1 = self._apply_r1(real)
         self._track({"r1_penalty": r1})
         return r1
 
@@ -292,13 +296,8 @@ class CIPSGAN(keras.Model):
         metrics = dict(metrics)
         if do_r1 is None:
             is_reg_step = self.step % self.d_reg_every == 0
-
-            def r1_step():
-                r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas())
-                self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
-                return r1
-
-            metrics["r1_penalty"] = tf.cond(is_reg_step, r1_step, lambda: tf.constant(0.0, tf.float32))
+            metrics["r1_penalty"] = tf.cond(is_reg_step, lambda: self._apply_r1(real),
+                                            lambda: tf.constant(0.0, tf.float32))
             self._track({"r1_penalty": metrics["r1_penalty"]}, r1_weight=tf.cast(is_reg_step, tf.float32))
         elif do_r1:
             metrics["r1_penalty"] = self.r1_step(real)

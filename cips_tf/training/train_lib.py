@@ -368,7 +368,8 @@ def _train(config, workdir, strategy, chief, max_steps, started):
             final = step >= total_steps or budget_reached or preemption.requested
             timed_save = next_timed_save is not None and now_elapsed >= next_timed_save
             log_now = step % t.log_every == 0 or final
-            if log_now or timed_save or step % t.checkpoint_every == 0:
+            save_now = step % t.checkpoint_every == 0 or final or timed_save
+            if log_now or save_now:
                 bad = int(nonfinite.numpy())
                 if bad:
                     what = (f"{bad} non-finite values (NaN/inf) in the losses, weights or optimizer slots found at "
@@ -422,7 +423,7 @@ def _train(config, workdir, strategy, chief, max_steps, started):
                 for m in gan.trackers.values():
                     m.reset_state()
                 data_lib.skipped_images()  # logs bad images the pipeline skipped since the last line
-            if step % t.checkpoint_every == 0 or final or timed_save:
+            if save_now:
                 save(step)
                 last_saved = step
                 while next_timed_save is not None and next_timed_save <= now_elapsed:
