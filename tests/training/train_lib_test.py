@@ -216,7 +216,7 @@ def _train_seconds(prefix):
 def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tmp_path, caplog):
     config = _config(**{"num_train_steps": 100000, "training.time_budget": "1s", "training.checkpoint_every": 1000,
                         "training.sample_every": 1000})
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         first = train_lib.train_and_evaluate(config, tmp_path)
     step = first["step"]
     assert 1 <= step < 100000 and first["budget_reached"]
