@@ -401,14 +401,17 @@ def _train(config, workdir, strategy, chief, max_steps, started):
                 summary = {k: float(m.result()) for k, m in gan.trackers.items() if m.count.numpy() > 0}
                 metrics.update(summary)
                 remaining = (total_steps - step) / max(rate, 1e-9)
+                counter = f"{step}/{total_steps}"
                 if budget is not None:
+                    if budget - now_elapsed < remaining:  # the budget ends the run: no step total to show
+                        counter = str(step)
                     remaining = min(remaining, budget - now_elapsed)
                     progress = f"{budget_lib.format_duration(now_elapsed)} of {budget_lib.format_duration(budget)}"
                 else:
                     progress = f"{100.0 * step / max(total_steps, 1):.1f}%"
                 logging.info(
-                    "step %d/%d (%s) | %.2f steps/s, %.1f img/s | %s | ETA %s",
-                    step, total_steps, progress, rate, rate * global_batch,
+                    "step %s (%s) | %.2f steps/s, %.1f img/s | %s | ETA %s",
+                    counter, progress, rate, rate * global_batch,
                     " ".join(f"{k}={v:.4f}" for k, v in summary.items()),
                     _format_eta(remaining),
                 )
