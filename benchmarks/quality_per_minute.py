@@ -79,7 +79,8 @@ def train(config, workdir, variant, seed, minutes, every, steps=None, every_step
                     "--config.training.checkpoint_every_secs=0", f"--config.training.checkpoint_every={every_steps}"]
     else:
         schedule = [f"--config.training.time_budget={minutes}m", "--config.num_train_steps=10000000",
-                    f"--config.training.checkpoint_every_secs={every}", "--config.training.checkpoint_every=10000000"]
+                    f"--config.training.checkpoint_every_secs={every}",
+                    f"--config.training.checkpoint_every={every_steps or 10000000}"]
     cmd = [sys.executable, "-m", "cips_tf.cli.train", f"--config={config}", f"--workdir={workdir}",
            f"--config.seed={seed}", *schedule,
            "--config.training.keep_checkpoints=100000", "--config.training.sample_every=0",
@@ -187,7 +188,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=0,
                         help="train this many steps instead of --minutes (FID at equal steps: a comparison of "
                              "recipes that machine load cannot bias)")
-    parser.add_argument("--every_steps", type=int, default=250, help="with --steps: steps between snapshots")
+    parser.add_argument("--every_steps", type=int, default=None,
+                        help="steps between snapshots (default 250 with --steps); with --minutes, snapshots at these "
+                             "steps as well, and a second table compares the variants at equal steps")
     parser.add_argument("--num_samples", type=int, default=2000)
     parser.add_argument("--out", default="runs/quality_per_minute")
     parser.add_argument("--interleave", action="store_true")
@@ -205,6 +208,7 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown variants {unknown}; --list shows them")
     seeds = [int(s) for s in args.seeds.split(",")]
+    every_steps = args.every_steps or (250 if args.steps else None)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -224,7 +228,7 @@ def main(argv=None):
         print(f"training {variant} seed {seed} for "
               f"{f'{args.steps} steps' if args.steps else f'{args.minutes:g} min'} ...", flush=True)
         wall[f"{variant}-seed{seed}"] = train(args.config, workdir, variant, seed, args.minutes, args.every,
-                                              args.steps, args.every_steps)
+                                              args.steps, every_steps)
 
     if args.train_only:
         return
@@ -247,10 +251,16 @@ def main(argv=None):
             results[variant][seed] = {"points": score(workdir, extractor, args.num_samples, real_config),
                                       "process_seconds": wall.get(workdir.name)}
     if args.steps:
-        key, marks = "step", list(range(args.every_steps, args.steps + 1, args.every_steps))
+        key, marks = "step", list(range(every_steps, args.steps + 1, every_steps))
     else:
         key, marks = "minutes", list(range(1, int(args.minutes) + 1))
     text = table(results, marks, key)
+    if not args.steps and every_steps:  # the same runs at equal steps: every step all runs reached
+        reached = min((r["points"][-1]["step"] for runs in results.values() for r in runs.values() if r["points"]),
+                      default=0)
+        step_marks = list(range(every_steps, reached + 1, every_steps))
+        text += ("\n\nThe same runs at equal steps (the snapshots every "
+                 f"{every_steps} steps):\n\n" + table(results, step_marks, "step"))
     print(f"\nmatmul peaks: fp32 {peaks['fp32_gflops']:.0f}, bf16 {peaks['bf16_gflops']:.0f} GFLOP/s; "
           f"offline FID (non-standard), {args.num_samples} samples vs the test split; median (range) over seeds\n")
     print(text)
