@@ -453,5 +453,8 @@ def _train(config, workdir, strategy, chief, max_steps, started):
     if last_saved != step:
         save(step)
     writer.flush()
+    # The data iterator goes back to the caller instead of dying with this frame: destroying it waits
+    # for tf.data's worker threads to wind down, which took ~57 s after an 8-minute run (the gap
+    # between "budget reached" and cips-train's "done"). cips-train exits without destroying it.
     return {"step": step, "metrics": metrics, "checkpoint": manager.latest_checkpoint, "gan": gan,
-            "train_seconds": elapsed(), "budget_reached": bool(budget_reached)}
+            "train_seconds": elapsed(), "budget_reached": bool(budget_reached), "data_iterator": iterator}
