@@ -63,6 +63,7 @@ import numpy as np
 import tensorflow as tf
 
 from cips_tf.coords import make_grid
+from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
 
@@ -80,6 +81,10 @@ BATCHING_ASSET = "assets.extra/" + BATCHING_FILE
 TMP_PREFIX = ".tmp-"
 _TMP_RE = re.compile(r"^\.tmp-")
 STALE_TMP_SECONDS = 6 * 3600
+
+
+class ExportLimitError(UserError, ValueError):
+    """A serving limit that cannot work (the CLIs print it in one line)."""
 
 
 class CIPSServingModule(tf.Module):
@@ -100,11 +105,12 @@ class CIPSServingModule(tf.Module):
         if w_avg.shape != (generator.style_dim,):
             raise ValueError(f"w_avg must have shape [{generator.style_dim}], got {w_avg.shape}")
         self.max_pixels = int(max_pixels)
-        if self.max_pixels < 1:
-            raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+        if self.max_pixels < int(generator.size) ** 2:
+            raise ExportLimitError(f"max_pixels={max_pixels} is below one {generator.size} x {generator.size} image "
+                             f"({int(generator.size) ** 2}): serving_default and from_seed could never answer")
         self.max_batch = int(max_batch)
         if self.max_batch < 1:
-            raise ValueError(f"max_batch must be positive, got {max_batch}")
+            raise ExportLimitError(f"max_batch must be positive, got {max_batch}")
         self.size = int(generator.size)
         self.style_dim = int(generator.style_dim)
         self.w_avg = tf.Variable(w_avg, trainable=False, name="w_avg")

@@ -425,6 +425,8 @@ def test_export_invalid_arguments_raise(tmp_path):
         sm.export_generator(generator, np.zeros(3, np.float32), tmp_path, "cips", warmup=False)
     with pytest.raises(ValueError, match="max_pixels"):
         sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_pixels=0, warmup=False)
+    with pytest.raises(ValueError, match="max_pixels=255 is below one 16 x 16 image"):
+        sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_pixels=SIZE * SIZE - 1, warmup=False)
     with pytest.raises(ValueError, match="max_batch"):
         sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_batch=0, warmup=False)
     with pytest.raises(ValueError, match="version"):
