@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import time
+import uuid
 
 ARTIFACT_FILE = "artifact.json"
 
@@ -47,9 +48,18 @@ def fingerprint_of(value):
 def write_json_atomic(path, value):
     """Writes `value` as indented JSON to `path` via a temporary file and `os.replace`."""
     path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    # A unique name created exclusively, never through a symlink: writers in other pods (same PID,
+    # shared volume) never share a temporary file.
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def utc_now():

@@ -68,7 +68,7 @@ def pusher(config_json: str, shared_root: str, model: Input[Model], blessing: In
     pushed_model.metadata.update(kfp_components.metadata(properties["pushed_model"]))
 
 
-def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeline-shared", pvc=None,
+def build_pipeline(config, *, shared_root, image=DEFAULT_IMAGE, pvc=None,
                    name=PIPELINE_NAME):
     """A KFP pipeline function (call it under `kfp.local`, or compile it) for `config`.
 
@@ -77,7 +77,8 @@ def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeli
         the default of the `config_json` parameter.
       image: the cips-tf image every task runs in (the repo's Dockerfile).
       shared_root: default of the `shared_root` parameter: a path every task can read and write
-        (Vertex AI: /gcs/<bucket>/<dir>; Kubeflow: a mounted volume, see `pvc`).
+        (Vertex AI: /gcs/<bucket>/<dir>; Kubeflow: a mounted volume, see `pvc`). No default: a fixed
+        path such as /tmp/cips-pipeline-shared could be pre-created by another user of the machine.
       pvc: optional name of a Kubernetes PersistentVolumeClaim (ReadWriteMany) mounted at
         `shared_root` in every task (self-hosted Kubeflow; needs kfp-kubernetes, in the [kfp] extra).
     """
@@ -103,7 +104,7 @@ def build_pipeline(config, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeli
     return cips_pipeline
 
 
-def compile_pipeline(config, output, *, image=DEFAULT_IMAGE, shared_root="/tmp/cips-pipeline-shared", pvc=None):
+def compile_pipeline(config, output, *, shared_root, image=DEFAULT_IMAGE, pvc=None):
     """Writes the KFP v2 pipeline spec (YAML) of `config` to `output`; returns `output`."""
     compiler.Compiler().compile(build_pipeline(config, image=image, shared_root=shared_root, pvc=pvc),
                                 package_path=str(output))

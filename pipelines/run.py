@@ -8,7 +8,7 @@ config has none, before the `--config.*` overrides apply, so e.g.
         --config.pipeline.input_source=folder --config.pipeline.input_path=/data/images \
         --config.pipeline.fid_threshold=200
 
-`--compile=kubeflow --output=pipeline.yaml [--image=...] [--shared_root=...] [--pvc=...]` writes a Kubeflow
+`--compile=kubeflow --shared_root=PATH --output=pipeline.yaml [--image=...] [--pvc=...]` writes a Kubeflow
 Pipelines v2 spec instead of running (pipelines/kubeflow.py; the [kfp] extra).
 
 Re-running with the same root reuses every stage whose inputs, config and code are unchanged,
@@ -53,9 +53,10 @@ _COMPILE = flags.DEFINE_enum("compile", None, ["kubeflow"], "Instead of running:
 _OUTPUT = flags.DEFINE_string("output", "pipeline.yaml", "With --compile: where the spec is written.")
 _IMAGE = flags.DEFINE_string("image", "cips-tf:latest", "With --compile: the cips-tf image every task runs in "
                              "(built from the repo's Dockerfile).")
-_SHARED_ROOT = flags.DEFINE_string("shared_root", "/tmp/cips-pipeline-shared", "With --compile: default of the "
-                                   "spec's shared_root parameter, a path every task can read and write (extractor "
-                                   "cache; serving base unless pipeline.serving_base is set).")
+_SHARED_ROOT = flags.DEFINE_string("shared_root", None, "With --compile (required): default of the spec's "
+                                   "shared_root parameter, a path every task can read and write (extractor cache; "
+                                   "serving base unless pipeline.serving_base is set). No default: a fixed /tmp "
+                                   "path could be pre-created by another user.")
 _PVC = flags.DEFINE_string("pvc", None, "With --compile: a PersistentVolumeClaim mounted at --shared_root in every "
                            "task (self-hosted Kubeflow).")
 flags.mark_flags_as_required(["config"])
@@ -75,6 +76,9 @@ def main(argv):
             logging.error("--compile=kubeflow needs Kubeflow Pipelines: pip install 'cips-tf[kfp]' (%s)", e)
             return 1
 
+        if not _SHARED_ROOT.value:
+            raise app.UsageError("--compile=kubeflow needs --shared_root: a path every task can read and write "
+                                 "(Vertex AI: /gcs/BUCKET/DIR; Kubeflow: a volume mounted with --pvc)")
         config_lib.validate(_CONFIG.value)
         kubeflow.compile_pipeline(_CONFIG.value, _OUTPUT.value, image=_IMAGE.value, shared_root=_SHARED_ROOT.value,
                                  pvc=_PVC.value)

@@ -25,6 +25,7 @@ last checkpoint. The attempt count and the errors of earlier attempts are kept i
 import ast
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import functools
 import hashlib
@@ -37,6 +38,7 @@ import pathlib
 import shutil
 import time
 import traceback
+import uuid
 from typing import Any, Callable, Mapping, Optional
 
 from absl import logging
@@ -254,7 +256,13 @@ def _cached_outputs(component, final_dir):
 
 @contextlib.contextmanager
 def _root_lock(root):
-    with open(root / ".lock", "a+") as f:
+    try:  # O_NOFOLLOW: a planted .lock symlink is refused, never followed
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        raise RuntimeError(f"{root / '.lock'} is a symlink; the pipeline lock never follows one: remove it") from None
+    with os.fdopen(fd, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -324,7 +332,7 @@ def _execute(component, ctx_args, final_dir, tmp_dir):
                   outputs={k: a.fingerprint for k, a in outputs.items()})
     artifacts_lib.write_json_atomic(tmp_dir / EXECUTION_FILE, status)
     if final_dir.exists():  # an invalidated earlier execution (see cache_invalid_reason)
-        stale = final_dir.with_name(f"{TMP_PREFIX}stale-{final_dir.name}-{os.getpid()}")
+        stale = final_dir.with_name(f"{TMP_PREFIX}stale-{final_dir.name}-{uuid.uuid4().hex}")
         os.rename(final_dir, stale)
         shutil.rmtree(stale, ignore_errors=True)
     os.rename(tmp_dir, final_dir)  # the commit
@@ -342,7 +350,7 @@ def run_pipeline(components, config, pipeline_root):
     check_dependencies(components, config)
     root = pathlib.Path(pipeline_root).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{uuid.uuid4().hex[:8]}"  # PIDs repeat across pods
     statuses = {c.name: NOT_RUN for c in components}
     produced = {}
     details = {}

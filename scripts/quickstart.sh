@@ -14,7 +14,7 @@ WORKDIR="${WORKDIR:-runs/quickstart}"
 cips-train --config=configs/quickstart.py --workdir="$WORKDIR" "$@"
 cips-export --model="$WORKDIR" --export_base="$WORKDIR/serving" --model_name=cips
 cips-generate --model="$WORKDIR" --task=compare,sample,interpolate,super_resolution --num=16 \
-  --out="$WORKDIR/generated"
+  --out="$WORKDIR/generated" --overwrite  # a rerun (more training) replaces the last samples
 echo "SavedModel: $WORKDIR/serving/cips/ ; more samples: $WORKDIR/generated/ ; training grids: $WORKDIR/samples/"
 echo "Look: final samples $WORKDIR/generated/compare/samples.png beside real images" \
   "$WORKDIR/generated/compare/real.png, side by side in $WORKDIR/generated/compare/samples_vs_real.png"

@@ -53,10 +53,13 @@ import time
 from absl import app, flags, logging
 
 from cips_tf.cli import errors as cli_errors
+from cips_tf.cli import outputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
 flags.DEFINE_string("out", None, "Output directory for metrics.json and the plots.", required=True)
+flags.DEFINE_boolean("overwrite", False, "Replace metrics.json and the plots already in --out (the metric-*.jsonl "
+                     "logs are appended to either way, as StyleGAN's are).")
 flags.DEFINE_string("data", None, "Real data: fashion_mnist[:split], folder:PATH, tfrecord:PATH, "
                     "tfds:NAME[:SPLIT]. Default: the workdir's config.data.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (tfds:) or Fashion-MNIST IDX directory (fashion_mnist).")
@@ -70,6 +73,8 @@ flags.DEFINE_string("real_stats_cache", "~/.cache/cips_tf/real_stats",
 flags.DEFINE_enum("extractor", "offline", ["offline", "inception"],
                   "Feature network: offline (NON-STANDARD Fashion-MNIST CNN) or inception (standard FID).")
 flags.DEFINE_string("extractor_path", None, "Offline extractor directory, or the Inception weights.")
+flags.DEFINE_boolean("allow_unknown_extractor", False, "--extractor=inception: accept weights whose SHA-256 is not "
+                     "a known inception-2015-12-05 file; the numbers are then labelled NON-STANDARD.")
 flags.DEFINE_boolean("train_extractor", True,
                      "Train the offline extractor into its default cache directory if it is absent there.")
 flags.DEFINE_float("truncation_psi", 1.0, "Truncation psi toward w_avg (1 = none, the standard for FID).")
@@ -246,6 +251,8 @@ def _extractor_summary(extractor, kind, path):
         "path": path or (str(protocol.default_extractor_dir()) if kind == "offline" else None),
         "standard": bool(extractor.standard),
         "note": ("standard FID network" if extractor.standard else
+                 "NON-STANDARD Inception weights of unknown SHA-256 (--allow_unknown_extractor): not comparable "
+                 "with any published FID/KID/precision/recall" if kind == "inception" else
                  "NON-STANDARD offline Fashion-MNIST CNN: numbers track sample quality on Fashion-MNIST-like "
                  "data but are not comparable with any published FID/KID/precision/recall"),
     }
@@ -330,6 +337,11 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
     return summary, out / "metrics.json"
 
 
+# What an evaluation writes into --out besides the append-only metric logs.
+OUTPUT_FILES = ("metrics.json", "spectrum_real.png", "spectrum_generated.png", "spectrum_profile.png",
+                "spectrum_real.npy", "spectrum_generated.npy")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -341,6 +353,7 @@ def main(argv):
         raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
     if FLAGS.num_real == 1:
         raise app.UsageError("--num_real=1: statistics need at least 2 real images (0 means all of them)")
+    outputs.refuse_overwrite(FLAGS.out, OUTPUT_FILES, "cips-evaluate", FLAGS.overwrite)  # before any work
 
     from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
@@ -357,8 +370,10 @@ def main(argv):
     extractor = None
     if any(m != "spectrum" for m in requested):  # load the extractor first: a missing one fails before any work
         try:
-            extractor = protocol.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor)
-        except (inception_lib.InceptionWeightsNotFoundError, FileNotFoundError) as e:
+            extractor = protocol.load_extractor(FLAGS.extractor, FLAGS.extractor_path, FLAGS.train_extractor,
+                                                allow_unknown=FLAGS.allow_unknown_extractor)
+        except (inception_lib.InceptionWeightsNotFoundError, inception_lib.UnknownExtractorError,
+                FileNotFoundError) as e:
             sys.exit(f"cips-evaluate: error: {e}")
         logging.info("extractor %s (%s)", extractor.name, "standard" if extractor.standard else "NON-STANDARD")
 

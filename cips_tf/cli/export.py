@@ -2,12 +2,18 @@
 
 Usage:
   cips-export --model=PATH --export_base=BASE [--model_name=cips] [--version=N] [--step=N]
-              [--max_render_pixels=262144] [--nowarmup] [--w_avg_samples=10000]
+              [--max_pixels=262144] [--max_batch=64] [--nowarmup] [--w_avg_samples=10000]
 
 PATH is a training workdir (the EMA generator of its latest checkpoint, or of --step) or an
 exported SavedModel version directory (re-export, e.g. with another pixel limit). Writes
 BASE/<model_name>/<version>/ atomically (see cips_tf.export.saved_model) and prints its path.
 When PATH carries no w_avg, it is estimated from --w_avg_samples mapped latents.
+
+Every signature refuses a request with N > --max_batch, and every rendering one a request of more
+than --max_pixels pixels (N * h * w), with one InvalidArgument line naming the limit; both are
+recorded in assets.extra/cips_export.json, and BASE/<model_name>/batching_parameters.txt holds TF
+Serving batching parameters that fit them (--enable_batching --batching_parameters_file=...).
+An export never replaces a version: an existing --version is refused.
 
 Truncation is not baked into the export: every request carries its own `truncation_psi`
 (1.0 = no truncation), since TF Serving signatures have no optional inputs.
@@ -16,7 +22,7 @@ from absl import app, flags, logging
 
 from cips_tf.cli import errors as cli_errors
 
-from cips_tf.export.saved_model import DEFAULT_MAX_RENDER_PIXELS
+from cips_tf.export.saved_model import DEFAULT_MAX_BATCH, DEFAULT_MAX_PIXELS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
@@ -25,8 +31,11 @@ flags.DEFINE_string("export_base", None, "TF Serving base directory; the model g
 flags.DEFINE_string("model_name", "cips", "Model name (directory under --export_base, TF Serving MODEL_NAME).")
 flags.DEFINE_integer("version", None, "Version number (default: largest existing version + 1).", lower_bound=1)
 flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: the latest).")
-flags.DEFINE_integer("max_render_pixels", DEFAULT_MAX_RENDER_PIXELS,
-                     "Largest N * h * w accepted by the render and synthesis signatures.", lower_bound=1)
+flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
+                     "Largest number of pixels one request may ask for (N * h * w), every signature.", lower_bound=1)
+flags.DEFINE_alias("max_render_pixels", "max_pixels")  # its name before --max_batch
+flags.DEFINE_integer("max_batch", DEFAULT_MAX_BATCH, "Largest batch N one request may hold, every signature.",
+                     lower_bound=1)
 flags.DEFINE_boolean("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
 flags.DEFINE_integer("w_avg_samples", 10000, "Latents used to estimate w_avg when the model has none.",
                      lower_bound=1)
@@ -48,7 +57,8 @@ def main(argv):
         FLAGS.export_base,
         FLAGS.model_name,
         version=FLAGS.version,
-        max_render_pixels=FLAGS.max_render_pixels,
+        max_pixels=FLAGS.max_pixels,
+        max_batch=FLAGS.max_batch,
         warmup=FLAGS.warmup,
     )
     print(path)

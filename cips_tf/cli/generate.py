@@ -25,17 +25,27 @@ Tasks (outputs go to DIR/TASK/; PNGs, plus .npy where numeric; deterministic giv
 Seed lists take ranges: --seeds=0-31,40. --trunc is an alias of --psi.
 
 When --psi != 1 and the model carries no w_avg, w_avg is estimated from --w_avg_samples mapped z
-and written to DIR/w_avg.npy (reused by later runs into the same DIR).
+and cached as DIR/w_avg-<fingerprint>.npy, keyed by the model's weights and --w_avg_samples (a
+later run of the same model into the same DIR reuses it; another model never does). The cache is
+never read or written through a symlink.
+
+A task whose DIR/TASK/ already holds files fails (nothing is written) unless --overwrite is given,
+which empties DIR/TASK/ first.
 """
+import hashlib
 import json
+import os
 import pathlib
+import shutil
 import time
 import types
+import uuid
 
 import numpy as np
 from absl import app, flags, logging
 
 from cips_tf.cli import errors as cli_errors
+from cips_tf.cli import outputs
 from PIL import Image
 
 from cips_tf import coords_extra
@@ -54,6 +64,7 @@ flags.DEFINE_string("model", None, "Training workdir (config.json + checkpoints/
                     required=True)
 flags.DEFINE_list("task", None, f"Task(s), comma-separated: {', '.join(TASKS)}.", required=True)
 flags.DEFINE_string("out", None, "Output directory.", required=True)
+flags.DEFINE_boolean("overwrite", False, "Replace the outputs of a task already in --out/TASK/.")
 flags.DEFINE_string("seeds", None, "Latent seeds, e.g. '0-7' or '1,5,9' (default: --seed .. --seed + --num - 1).")
 flags.DEFINE_integer("seed", 0, "First seed when --seeds is not given; also seeds foveation patterns.")
 flags.DEFINE_integer("num", 8, "Number of seeds when --seeds is not given.")
@@ -120,6 +131,55 @@ def options(**overrides):
     return types.SimpleNamespace(**{**{name: FLAGS[name].default for name in _OWN_FLAGS}, **overrides})
 
 
+def model_fingerprint(generator, *extra):
+    """SHA-256 hex of the generator's config and every weight (and `extra`): the key of caches."""
+    h = hashlib.sha256(json.dumps(generator.get_config(), sort_keys=True, default=str).encode())
+    for v in generator.weights:
+        a = np.ascontiguousarray(np.asarray(v))
+        h.update(f"{v.path}:{a.dtype}:{a.shape};".encode())
+        h.update(a.tobytes())
+    h.update(repr(extra).encode())
+    return h.hexdigest()
+
+
+def _read_cache(path):
+    """The array cached at `path`, or None when there is none; never through a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise FileExistsError(f"{path}: not a regular file (a symlink?); caches are never followed: remove it") from e
+    with os.fdopen(fd, "rb") as f:
+        return np.load(f, allow_pickle=False)
+
+
+def _write_cache(path, array):
+    """Writes `array` to `path` atomically via a unique temporary file, never through a symlink."""
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.asarray(array))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _prepare_task_dirs(out, tasks, overwrite):
+    """Refuses (before any work) task directories that hold files, unless `overwrite`: then empties them."""
+    busy = [t for t in tasks if (out / t).is_symlink() or ((out / t).is_dir() and any((out / t).iterdir()))]
+    if busy and not overwrite:
+        outputs.refuse_overwrite(out, busy, "cips-generate")
+    for t in busy:
+        if (out / t).is_symlink():
+            (out / t).unlink()
+        else:
+            shutil.rmtree(out / t)
+
+
 class Context:
     """What every task needs: the model, its w_avg, the output directory and the options (plain values,
     `options(**overrides)`; the flags build them in `main`)."""
@@ -135,12 +195,12 @@ class Context:
     @property
     def w_avg(self):
         if self._w_avg is None:
-            path = self.out_root / "w_avg.npy"
-            if path.exists():
-                self._w_avg = np.load(path)
-            else:
+            key = model_fingerprint(self.generator, self.opts.w_avg_samples)
+            path = self.out_root / f"w_avg-{key[:16]}.npy"
+            self._w_avg = _read_cache(path)
+            if self._w_avg is None:
                 self._w_avg = self.loaded.w_avg_or_estimate(self.opts.w_avg_samples)
-                np.save(path, self._w_avg)
+                _write_cache(path, self._w_avg)
         return self._w_avg
 
     def styles(self, seeds):
@@ -489,6 +549,7 @@ def main(argv):
         raise app.UsageError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
     out = pathlib.Path(FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
+    _prepare_task_dirs(out, tasks, FLAGS.overwrite)
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
     logging.info("loaded %s", loaded.source)
     ctx = Context(loaded, out, options(**{name: FLAGS[name].value for name in _OWN_FLAGS}))

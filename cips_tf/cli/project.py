@@ -40,11 +40,13 @@ from absl import app, flags, logging
 from PIL import Image
 
 from cips_tf.cli import errors as cli_errors
+from cips_tf.cli import outputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
 flags.DEFINE_list("target", None, "Target image file(s), comma-separated.", required=True)
 flags.DEFINE_string("out", None, "Output directory.", required=True)
+flags.DEFINE_boolean("overwrite", False, "Replace projection outputs already in --out.")
 flags.DEFINE_integer("steps", 1000, "Optimization steps.", lower_bound=1)
 flags.DEFINE_enum("space", "w", ["w", "w+"], "Optimize one w (w) or one w per modulated layer (w+).")
 flags.DEFINE_integer("scale", 4, "Also render the projection on a k-times denser grid (1: skip).", lower_bound=1)
@@ -133,6 +135,11 @@ def load_target(path, size):
     return fitted.astype(np.float32) / 127.5 - 1.0
 
 
+# What a projection writes (globs for the --scale and --video variants).
+OUTPUT_FILES = ("projection.json", "target.png", "projection.png", "compare.png", "progress.png", "progress.*",
+                "projection_x*.png", "projected_w.npz", "projected_ws.npz", "noise.npz")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -143,6 +150,13 @@ def main(argv):
     stems = [pathlib.Path(t).stem for t in targets]
     if len(set(stems)) != len(stems):
         raise app.UsageError(f"--target: file names must differ (outputs go to DIR/<name>/), got {stems}")
+    out_root = pathlib.Path(FLAGS.out)
+    try:  # a name derived from a target (e.g. '...png' -> '..') never leads outside --out
+        out_dirs = [out_root if len(targets) == 1 else outputs.inside(out_root, stem) for stem in stems]
+    except ValueError as e:
+        raise app.UsageError(f"--target: {e}") from e
+    for out in out_dirs:  # before any work: existing outputs are kept unless --overwrite
+        outputs.refuse_overwrite(out, OUTPUT_FILES, "cips-project", FLAGS.overwrite)
 
     from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
     from cips_tf.synthesis import common, projection, video  # pylint: disable=g-import-not-at-top
@@ -154,9 +168,7 @@ def main(argv):
     logging.info("perceptual features: %s", features_name)
     w_avg, w_std = projection.w_statistics(g, FLAGS.w_avg_samples, seed=0, w_avg=loaded.w_avg)
     avg_image = common.render(g, w_avg[None])  # the w_avg image: the baseline a projection must beat
-    out_root = pathlib.Path(FLAGS.out)
-    for target_path, stem in zip(targets, stems):
-        out = out_root if len(targets) == 1 else out_root / stem
+    for target_path, stem, out in zip(targets, stems, out_dirs):
         out.mkdir(parents=True, exist_ok=True)
         target = load_target(target_path, g.size)
         start = time.time()

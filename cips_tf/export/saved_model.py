@@ -8,6 +8,8 @@ Layout written by `export_generator` (TF Serving's model base path is `<export_b
         assets.extra/w_avg.npy               the truncation centre `w_avg` [style_dim] float32
         assets.extra/cips_export.json        export metadata (resolution, limits, signatures)
         assets.extra/tf_serving_warmup_requests   PredictionLog TFRecords, one per signature
+        assets.extra/batching_parameters.txt TF Serving batching parameters fitted to the limits
+    <export_base>/<model_name>/batching_parameters.txt   a copy of the newest version's (for the server)
 
 Signatures (every input has the batch dimension first, so TF Serving's batcher can merge requests;
 images are NHWC uint8 quantized as StyleGAN does: `clip(x * 127.5 + 128, 0, 255)` then truncated to
@@ -23,23 +25,31 @@ uint8; eval mode: the coordinate embedding is sampled bilinearly and no noise is
 
 `truncation_psi` is per example: `w = w_avg + psi * (M(z) - w_avg)`; psi = 1 disables truncation.
 `coords` follow `cips_tf.coords` (channel 0 = x along the width, linspace(-1, 1) on the training
-grid; denser grids render super-resolution, sub-ranges render patches). `render` and `synthesis`
-refuse requests with more than `max_render_pixels` pixels in total (N * h * w) with an
-InvalidArgument error naming the limit: activations grow with the pixel count (about 16 kB per
-pixel for the official 256 px model), so the limit bounds the server's memory per request.
-`serving_default` and `from_seed` are bounded by the batch size instead (configure TF Serving's
-batching `max_batch_size`).
+grid; denser grids render super-resolution, sub-ranges render patches).
+
+Limits (set at export, recorded in the metadata JSON): every signature refuses a request whose
+batch N exceeds `max_batch`, and every signature that renders refuses one whose pixels in total
+(N * h * w; N * size * size for `serving_default` and `from_seed`) exceed `max_pixels`, with one
+InvalidArgument line naming the limit, before any work is done: activations grow with the pixel
+count (about 16 kB per pixel for the official 256 px model), so the limits bound the server's
+memory per request. TF Serving's batcher merges requests into one batch that must itself fit:
+`batching_parameters.txt` sets `max_batch_size` to the largest batch of training-size images
+within both limits (use it with `--enable_batching --batching_parameters_file=...`).
 
 Versions: by default the next integer after the largest existing numeric version directory
 (1 for an empty model directory), so TF Serving's default "latest" policy serves the newest export;
 integers rather than timestamps keep `--version` and `models.config` version policies readable.
 
-Atomicity: the version is written into `<export_base>/<model_name>/.tmp-<version>-<pid>` and moved
-into place with one `os.rename` (atomic on a POSIX filesystem). TF Serving only considers
-numeric directory names, so it never sees a partial version. Temporary directories left by killed
-exporters (their pid no longer running) are removed by the next export. `export_base` must be on a
-local/POSIX filesystem (object stores have no atomic directory rename).
+Atomicity: the version is written into `<export_base>/<model_name>/.tmp-<version>-<uuid4 hex>`
+(created with `mkdir`, which fails rather than reuse a name) and moved into place with one
+`os.rename` (atomic on a POSIX filesystem). TF Serving only considers numeric directory names, so
+it never sees a partial version. Exporters on other machines (pods sharing a PVC or NFS volume)
+cannot be told apart by PID, so stale temporary directories are found by age instead: one whose
+newest file is older than `STALE_TMP_SECONDS` (6 h; an export takes minutes and touches its files
+as it writes) is removed by the next export. `export_base` must be on a local/POSIX filesystem
+(object stores have no atomic directory rename).
 """
+import contextlib
 import json
 import math
 import os
@@ -47,21 +57,34 @@ import pathlib
 import re
 import shutil
 import time
+import uuid
 
 import numpy as np
 import tensorflow as tf
 
 from cips_tf.coords import make_grid
+from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
 
 # About 4 images of 256 x 256 per request (a few GB of activations for the official model).
-DEFAULT_MAX_RENDER_PIXELS = 4 * 256 * 256
+DEFAULT_MAX_PIXELS = 4 * 256 * 256
+DEFAULT_MAX_RENDER_PIXELS = DEFAULT_MAX_PIXELS  # the name before max_batch existed
+# Latents per request: mapping alone is cheap per row, but a batch of 1,000 seeds is not a request
+# a shared server should take.
+DEFAULT_MAX_BATCH = 64
 SIGNATURES = ("serving_default", "from_seed", "render", "mapping", "synthesis")
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 METADATA_FILE = "assets.extra/cips_export.json"
+BATCHING_FILE = "batching_parameters.txt"
+BATCHING_ASSET = "assets.extra/" + BATCHING_FILE
 TMP_PREFIX = ".tmp-"
-_TMP_RE = re.compile(r"^\.tmp-(\d+)-(\d+)$")
+_TMP_RE = re.compile(r"^\.tmp-")
+STALE_TMP_SECONDS = 6 * 3600
+
+
+class ExportLimitError(UserError, ValueError):
+    """A serving limit that cannot work (the CLIs print it in one line)."""
 
 
 class CIPSServingModule(tf.Module):
@@ -70,17 +93,24 @@ class CIPSServingModule(tf.Module):
     Args:
         generator: a built `CIPSGenerator` (float32 outputs; any dtype policy).
         w_avg: `[style_dim]` truncation centre.
-        max_render_pixels: limit on N * h * w for `render` and `synthesis`.
+        max_pixels: limit on the pixels of one request, N * h * w (N * size * size for
+            `serving_default` and `from_seed`).
+        max_batch: limit on N, the batch of one request, for every signature.
     """
 
-    def __init__(self, generator, w_avg, max_render_pixels=DEFAULT_MAX_RENDER_PIXELS, name="cips_serving"):
+    def __init__(self, generator, w_avg, max_pixels=DEFAULT_MAX_PIXELS, max_batch=DEFAULT_MAX_BATCH,
+                 name="cips_serving"):
         super().__init__(name=name)
         w_avg = np.asarray(w_avg, np.float32)
         if w_avg.shape != (generator.style_dim,):
             raise ValueError(f"w_avg must have shape [{generator.style_dim}], got {w_avg.shape}")
-        self.max_render_pixels = int(max_render_pixels)
-        if self.max_render_pixels < 1:
-            raise ValueError(f"max_render_pixels must be positive, got {max_render_pixels}")
+        self.max_pixels = int(max_pixels)
+        if self.max_pixels < int(generator.size) ** 2:
+            raise ExportLimitError(f"max_pixels={max_pixels} is below one {generator.size} x {generator.size} image "
+                             f"({int(generator.size) ** 2}): serving_default and from_seed could never answer")
+        self.max_batch = int(max_batch)
+        if self.max_batch < 1:
+            raise ExportLimitError(f"max_batch must be positive, got {max_batch}")
         self.size = int(generator.size)
         self.style_dim = int(generator.style_dim)
         self.w_avg = tf.Variable(w_avg, trainable=False, name="w_avg")
@@ -122,11 +152,22 @@ class CIPSServingModule(tf.Module):
         return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
 
     def _check_batch(self, signature, tensors):
-        """Asserts every tensor of `tensors` (name -> tensor) has the first one's batch size: TF
-        Serving's batcher concatenates requests along axis 0, so a short input would misalign them."""
+        """Asserts N of the first tensor of `tensors` (name -> tensor) is <= max_batch, and every
+        other tensor has the same N: TF Serving's batcher concatenates requests along axis 0, so a
+        short input would misalign them."""
         (first_name, first), *others = tensors.items()
         batch = tf.shape(first, out_type=tf.int64)[0]
-        return [
+        checks = [
+            tf.debugging.assert_less_equal(
+                batch,
+                tf.constant(self.max_batch, tf.int64),
+                message=(
+                    f"{signature}: batch too large: N of {first_name} must be <= max_batch={self.max_batch} "
+                    "(set by cips-export --max_batch); split the request"
+                ),
+            )
+        ]
+        return checks + [
             tf.debugging.assert_equal(
                 tf.shape(tensor, out_type=tf.int64)[0],
                 batch,
@@ -135,30 +176,41 @@ class CIPSServingModule(tf.Module):
             for name, tensor in others
         ]
 
+    def _check_pixels(self, signature, pixels, what):
+        return tf.debugging.assert_less_equal(
+            pixels,
+            tf.constant(self.max_pixels, tf.int64),
+            message=(
+                f"{signature}: too many pixels in one request: {what} must be <= max_pixels={self.max_pixels} "
+                "(set by cips-export --max_pixels); split the batch or render tiles"
+            ),
+        )
+
     def _check_request(self, signature, coords, batch_tensors):
+        """Checks of a request with `coords`: the batch limit first, then N * h * w <= max_pixels."""
         shape = tf.shape(coords, out_type=tf.int64)
-        pixels = shape[0] * shape[1] * shape[2]
-        checks = [
-            tf.debugging.assert_less_equal(
-                pixels,
-                tf.constant(self.max_render_pixels, tf.int64),
-                message=(
-                    f"{signature}: too many pixels in one request: N * h * w of coords must be <= "
-                    f"max_render_pixels={self.max_render_pixels}; split the batch or render tiles"
-                ),
-            )
-        ]
-        return checks + self._check_batch(signature, {"coords": coords, **batch_tensors})
+        checks = self._check_batch(signature, {**batch_tensors, "coords": coords})
+        with tf.control_dependencies(checks[:1]):  # a huge N is reported as such, not as pixels
+            pixels = shape[0] * shape[1] * shape[2]
+        return checks + [self._check_pixels(signature, pixels, "N * h * w of coords")]
+
+    def _check_images(self, signature, batch_tensors):
+        """Checks of a request for N training-size images: N <= max_batch, N * size^2 <= max_pixels."""
+        checks = self._check_batch(signature, batch_tensors)
+        first = next(iter(batch_tensors.values()))
+        with tf.control_dependencies(checks[:1]):
+            pixels = tf.shape(first, out_type=tf.int64)[0] * (self.size * self.size)
+        return checks + [self._check_pixels(signature, pixels, f"N * {self.size} * {self.size}")]
 
     # -- signatures -------------------------------------------------------------------------------
     def _serving_default(self, z, truncation_psi):
-        with tf.control_dependencies(self._check_batch("serving_default", {"z": z, "truncation_psi": truncation_psi})):
+        with tf.control_dependencies(self._check_images("serving_default", {"z": z, "truncation_psi": truncation_psi})):
             z = tf.identity(z)
         w = self._styles(z, truncation_psi)
         return {"images": self._synthesize(w, make_grid(tf.shape(z)[0], self.size))}
 
     def _from_seed(self, seed, truncation_psi):
-        with tf.control_dependencies(self._check_batch("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
+        with tf.control_dependencies(self._check_images("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
             seed = tf.identity(seed)
         z = z_from_seed(seed, self.style_dim)  # [N, Z]
         w = self._styles(z, truncation_psi)
@@ -167,17 +219,19 @@ class CIPSServingModule(tf.Module):
     def _render(self, z, truncation_psi, coords):
         checks = self._check_request("render", coords, {"z": z, "truncation_psi": truncation_psi})
         with tf.control_dependencies(checks):
-            coords = tf.identity(coords)
+            coords, z = tf.identity(coords), tf.identity(z)
         w = self._styles(z, truncation_psi)
         return {"images": self._synthesize(w, coords)}
 
     def _mapping(self, z):
+        with tf.control_dependencies(self._check_batch("mapping", {"z": z})):
+            z = tf.identity(z)
         return {"w": tf.cast(self._generator.mapping(_finite(z, "z")), tf.float32)}
 
     def _synthesis(self, w, coords):
         checks = self._check_request("synthesis", coords, {"w": w})
         with tf.control_dependencies(checks):
-            coords = tf.identity(coords)
+            coords, w = tf.identity(coords), tf.identity(w)
         return {"images": self._synthesize(w, coords)}
 
     def signatures(self):
@@ -195,7 +249,7 @@ def warmup_inputs(module, batch=1):
     """`{signature: {input: numpy}}`: one small valid request per signature (also used by tests)."""
     z = z_from_seed(np.arange(batch, dtype=np.int64), module.style_dim).numpy()
     psi = np.ones([batch], np.float32)
-    side = max(1, min(module.size, math.isqrt(module.max_render_pixels // batch)))
+    side = max(1, min(module.size, math.isqrt(module.max_pixels // batch)))
     coords = make_grid(batch, side).numpy()
     w = module.functions["mapping"](tf.constant(z))["w"].numpy()
     return {
@@ -237,25 +291,39 @@ def existing_versions(model_dir):
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+def _newest_mtime(root):
+    """The newest modification time of `root` and everything under it (symlinks not followed)."""
+    newest = os.lstat(root).st_mtime
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            try:
+                newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+            except FileNotFoundError:  # removed while we looked
+                pass
+    return newest
 
 
-def clean_stale_tmp_dirs(model_dir):
-    """Removes `.tmp-<version>-<pid>` directories whose exporter is no longer running."""
+def clean_stale_tmp_dirs(model_dir, max_age=STALE_TMP_SECONDS, now=None):
+    """Removes `.tmp-*` directories of `model_dir` untouched for `max_age` seconds; returns them.
+
+    Age rather than PID: an exporter in another pod or on another machine sharing the volume has a
+    PID that means nothing here (it may look dead, or equal one of ours), so the only safe sign
+    that a temporary directory is abandoned is that nothing in it changed for much longer than an
+    export takes. A symlink named `.tmp-*` is never followed, only left alone.
+    """
     removed = []
     model_dir = pathlib.Path(model_dir)
     if not model_dir.is_dir():
         return removed
+    now = time.time() if now is None else now
     for p in model_dir.iterdir():
-        m = _TMP_RE.match(p.name)
-        if m and p.is_dir() and int(m.group(2)) != os.getpid() and not _pid_alive(int(m.group(2))):
+        if not _TMP_RE.match(p.name) or p.is_symlink() or not p.is_dir():
+            continue
+        try:
+            age = now - _newest_mtime(p)
+        except FileNotFoundError:
+            continue
+        if age > max_age:
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed
@@ -297,8 +365,8 @@ def publish_version(model_dir, write, version=None, json_files=None):
     version = int(version)
     if (model_dir / str(version)).exists():
         raise FileExistsError(f"{model_dir / str(version)} already exists; choose another version")
-    tmp_dir = model_dir / f"{TMP_PREFIX}{version}-{os.getpid()}"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
+    # A unique name, created exclusively: never another exporter's directory, whatever its PID.
+    tmp_dir = model_dir / f"{TMP_PREFIX}{version}-{uuid.uuid4().hex}"
     tmp_dir.mkdir()
     try:
         write(tmp_dir)
@@ -321,15 +389,57 @@ def publish_version(model_dir, write, version=None, json_files=None):
         raise
 
 
+def batching_parameters(size, max_pixels, max_batch, num_batch_threads=4):
+    """TF Serving's `--batching_parameters_file` text (a `BatchingParameters` proto) for an export.
+
+    A merged batch must itself pass the in-graph limits, so `max_batch_size` is the largest batch of
+    training-size images within both (`min(max_batch, max_pixels // size^2)`). CPU-sensible values
+    otherwise, as TF Serving's batching guide recommends for CPUs: one batch thread per core
+    (`num_batch_threads`, 4 by default: edit it to the server's cores), no waiting for a batch to
+    fill (`batch_timeout_micros` 0: CPUs gain little from large batches, latency gains from none),
+    and a queue no deeper than the threads (`max_enqueued_batches`), so overload is refused at once
+    (UNAVAILABLE) rather than queued without bound.
+    """
+    max_batch_size = max(1, min(int(max_batch), int(max_pixels) // (int(size) * int(size))))
+    return (
+        f"# TF Serving batching parameters for this CIPS export (max_pixels={int(max_pixels)}, "
+        f"max_batch={int(max_batch)}, {int(size)} px).\n"
+        "# tensorflow_model_server --enable_batching --batching_parameters_file=<this file> ...\n"
+        f"max_batch_size {{ value: {max_batch_size} }}\n"
+        "batch_timeout_micros { value: 0 }\n"
+        f"max_enqueued_batches {{ value: {int(num_batch_threads)} }}\n"
+        f"num_batch_threads {{ value: {int(num_batch_threads)} }}\n"
+    )
+
+
+def _write_atomic_text(path, text):
+    """Writes `path` through a uniquely named temporary file and one rename (never a half file)."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def export_generator(
     generator,
     w_avg,
     export_base,
     model_name,
     version=None,
-    max_render_pixels=DEFAULT_MAX_RENDER_PIXELS,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    max_batch=DEFAULT_MAX_BATCH,
     warmup=True,
     extra_json=None,
+    max_render_pixels=None,
 ):
     """Exports `generator` as `<export_base>/<model_name>/<version>/` atomically; returns that path.
 
@@ -339,25 +449,33 @@ def export_generator(
         export_base: TF Serving base directory (created if missing; local filesystem).
         model_name: the model's directory and TF Serving name.
         version: positive int or None (see `publish_version`).
-        max_render_pixels: limit on N * h * w per `render` / `synthesis` request.
+        max_pixels: limit on the pixels of one request (N * h * w, N * size^2 for whole images).
+        max_batch: limit on N, the batch of one request, for every signature.
+        max_render_pixels: the former name of `max_pixels` (when given, it wins).
         warmup: write `assets.extra/tf_serving_warmup_requests` (needs tensorflow-serving-api).
         extra_json: `{relative path: dict}` more JSON files for the version (the pipeline's Pusher
             adds its record), written with the final `"version"` before the version appears.
 
     Returns:
         `pathlib.Path` of the new version directory.
+
+    Besides the version, writes `<export_base>/<model_name>/batching_parameters.txt` (a copy of
+    the version's `assets.extra/batching_parameters.txt`, replaced atomically).
     """
+    if max_render_pixels is not None:
+        max_pixels = max_render_pixels
     if not model_name or "/" in model_name or model_name.startswith("."):
         raise ValueError(f"invalid model_name {model_name!r}")
     if version is not None and (int(version) != version or int(version) < 1):
         raise ValueError(f"version must be a positive integer, got {version!r}")
 
     def write(tmp_dir):
-        module = CIPSServingModule(generator, w_avg, max_render_pixels)  # validates w_avg and the limit
+        module = CIPSServingModule(generator, w_avg, max_pixels, max_batch)  # validates w_avg and the limits
         tf.saved_model.save(module, str(tmp_dir), signatures=module.signatures())
         (tmp_dir / "assets.extra").mkdir(exist_ok=True)
         generator.save(str(tmp_dir / SAVEDMODEL_KERAS))
         np.save(tmp_dir / SAVEDMODEL_W_AVG, np.asarray(w_avg, np.float32))
+        (tmp_dir / BATCHING_ASSET).write_text(batching)
         if warmup:
             write_warmup_requests(tmp_dir / WARMUP_FILE, model_name, warmup_inputs(module))
 
@@ -365,10 +483,15 @@ def export_generator(
         "model_name": model_name,
         "resolution": int(generator.size),
         "style_dim": int(generator.style_dim),
-        "max_render_pixels": int(max_render_pixels),
+        "max_pixels": int(max_pixels),
+        "max_batch": int(max_batch),
+        "batching_parameters_file": BATCHING_FILE,
         "signatures": list(SIGNATURES),
         "generator_config": generator.get_config(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return publish_version(pathlib.Path(export_base) / model_name, write, version,
-                           {METADATA_FILE: metadata, **(extra_json or {})})
+    batching = batching_parameters(generator.size, max_pixels, max_batch)
+    model_dir = pathlib.Path(export_base) / model_name
+    path = publish_version(model_dir, write, version, {METADATA_FILE: metadata, **(extra_json or {})})
+    _write_atomic_text(model_dir / BATCHING_FILE, batching)
+    return path

@@ -24,6 +24,7 @@ Pieces:
 import os
 import pathlib
 import re
+import uuid
 
 import numpy as np
 import tensorflow as tf
@@ -58,6 +59,11 @@ def resize_images(images, size):
     if tuple(images.shape[1:3]) == size:
         return tf.cast(images, tf.float32)
     return tf.image.resize(tf.cast(images, tf.float32), size, method="bilinear", antialias=False)
+
+
+def _open_nofollow(path):
+    """`open(path, "rb")` that refuses a symlink (OSError ELOOP): caches are read only as themselves."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
 
 class ActivationStatistics:
@@ -165,14 +171,23 @@ class ActivationStatistics:
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._check_nonempty(1)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, count=np.int64(self._count), mean=self._mean, m2=self._m2, **extra_arrays)
-        os.replace(tmp, path)  # atomic: readers never see half a file
+        # A unique temporary name, created exclusively and never through a symlink (a shared cache
+        # directory: two writers, or a planted link, must not meet in one file).
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}.npz")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, count=np.int64(self._count), mean=self._mean, m2=self._m2, **extra_arrays)
+            os.replace(tmp, path)  # atomic: readers never see half a file
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
 
     @classmethod
     def load(cls, path):
-        """Reads statistics written by `save()`."""
-        with np.load(path) as data:
+        """Reads statistics written by `save()` (never through a symlink: OSError ELOOP)."""
+        with _open_nofollow(path) as f, np.load(f) as data:
             stats = cls(dim=data["mean"].shape[0])
             stats._count = int(data["count"])
             stats._mean = data["mean"].astype(np.float64)
@@ -256,7 +271,7 @@ class RealStatisticsCache:
         if not path.exists():
             return None
         stats = ActivationStatistics.load(path)
-        with np.load(path) as data:
+        with _open_nofollow(path) as f, np.load(f) as data:
             features = data["features"] if "features" in data.files else None
         return stats, features
 

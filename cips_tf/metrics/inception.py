@@ -21,7 +21,23 @@ Weights cannot be downloaded at run time here. Give a local copy explicitly, as 
      SavedModel whose signature takes [B, 299, 299, 3] images in [-1, 1] and returns `pool_3`; we
      resize with `tf.image.resize(bilinear)` first, as TF-GAN's examples do.
 The path comes from the `path` argument or the `CIPS_INCEPTION_PATH` environment variable.
+
+Only known files count as the standard network: the SHA-256 of what `path` names (a file: its
+bytes; a directory: `sha256_of`, over every file's relative path and bytes) must be one of
+`KNOWN_SHA256`. Any other file (a retrained graph, a truncated download, a look-alike planted in a
+shared cache) is refused with one line naming its digest; `allow_unknown=True`
+(`cips-evaluate --allow_unknown_extractor`) loads it anyway, and every number computed with it is
+labelled non-standard (`standard: False`, metric names ending in `_offline`).
+
+Where the digests come from: each entry of `KNOWN_SHA256` is the `sha256sum` of a file downloaded
+from its official URL (INCEPTION_TGZ_URL; the `classify_image_graph_def.pb` inside it, as TTUR,
+StyleGAN and clean-fid read it; the TF-Hub module INCEPTION_TFHUB_URL?tf-hub-format=compressed,
+untarred, digested with `sha256_of`). Google publishes no SHA-256 for these files, and NVIDIA's
+`inception-2015-12-05.pkl` and pytorch-fid's `pt_inception-2015-12-05-6726825d.pth` are PyTorch
+translations, formats this module does not read; so the digests are recorded from a verified
+download with `python -m cips_tf.metrics.inception --sha256 PATH` (one entry per format).
 """
+import hashlib
 import os
 import pathlib
 import tarfile
@@ -37,9 +53,17 @@ __all__ = [
     "INCEPTION_TGZ_URL",
     "InceptionFeatureExtractor",
     "InceptionWeightsNotFoundError",
+    "KNOWN_SHA256",
+    "UnknownExtractorError",
     "load_inception",
     "read_inception_graph_def",
+    "sha256_of",
 ]
+
+# {sha256 hex: what the file is} of the files accepted as the standard FID network (see the module
+# docstring for where each digest comes from). Digests are never guessed: until one is recorded
+# from a verified download, that format needs allow_unknown=True and is labelled non-standard.
+KNOWN_SHA256 = {}
 
 INCEPTION_TGZ_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
 INCEPTION_TFHUB_URL = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
@@ -63,6 +87,49 @@ _HOW_TO = (
 
 class InceptionWeightsNotFoundError(FileNotFoundError):
     """The Inception graph/weights were not given or not found; the message says how to get them."""
+
+
+class UnknownExtractorError(ValueError):
+    """The Inception path is not one of the known standard files (its SHA-256 is not in KNOWN_SHA256)."""
+
+
+def sha256_of(path):
+    """SHA-256 hex of a file's bytes; of a directory: over each file's relative path and bytes (sorted,
+    symlinks not followed, so a link cannot swap content in after the check)."""
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        return _file_digest(path).hexdigest()
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            f = pathlib.Path(root) / name
+            h.update(f.relative_to(path).as_posix().encode() + b"\0")
+            h.update(_file_digest(f).digest())
+    return h.hexdigest()
+
+
+def _file_digest(path):
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h
+
+
+def _verify(path, allow_unknown):
+    """`(standard, digest)`: standard True when `path` is a known standard file; False when unknown
+    but allowed."""
+    digest = sha256_of(path)
+    if digest in KNOWN_SHA256:
+        return True, digest
+    if not allow_unknown:
+        raise UnknownExtractorError(
+            f"Inception path {path}: SHA-256 {digest} is not a known inception-2015-12-05 file (the standard FID "
+            "network); pass --allow_unknown_extractor (allow_unknown=True) to use it anyway, labelled non-standard"
+        )
+    return False, digest
 
 
 def _resolve_path(path):
@@ -127,9 +194,14 @@ class InceptionFeatureExtractor:
     metric_suffix = ""
     feature_dim = FEATURE_DIM
 
-    def __init__(self, fn, input_kind):
+    def __init__(self, fn, input_kind, standard=True, digest=None):
         self._fn = fn
         self._input_kind = input_kind  # "graph": float [0, 255] native size; "hub": [-1, 1] 299 x 299
+        if not standard:  # an unverified file: its numbers are not comparable with published FID
+            # The digest keeps caches of real statistics apart per file (and from the standard one's).
+            self.name = f"inception-2015-12-05-pool3-unverified-{(digest or 'unknown')[:12]}"
+            self.standard = False
+            self.metric_suffix = "_offline"
 
     def __call__(self, images):
         pixels = fid_lib.quantize_images(images)  # [B, H, W, 3] uint8
@@ -167,12 +239,13 @@ def _saved_model_function(path):
     return module.signatures["serving_default"]
 
 
-def load_inception(path=None):
+def load_inception(path=None, allow_unknown=False):
     """Loads the standard FID Inception network from a local path (see the module docstring).
 
     Args:
       path: the .tgz, the .pb, a directory holding the .pb, or a TF-Hub/SavedModel directory;
         None reads `$CIPS_INCEPTION_PATH`.
+      allow_unknown: load a file whose SHA-256 is not in KNOWN_SHA256, labelled non-standard.
 
     Returns:
       An `InceptionFeatureExtractor`.
@@ -180,8 +253,29 @@ def load_inception(path=None):
     Raises:
       InceptionWeightsNotFoundError: immediately, when no usable path is given, with the download
         URL and how to pass the file.
+      UnknownExtractorError: the file is not a known standard one and `allow_unknown` is False.
     """
     path = _resolve_path(path)
     if path.is_dir() and ((path / "saved_model.pb").exists() or (path / "tfhub_module.pb").exists()):
-        return InceptionFeatureExtractor(_saved_model_function(path), "hub")
-    return InceptionFeatureExtractor(_graph_function(read_inception_graph_def(path)), "graph")
+        return InceptionFeatureExtractor(_saved_model_function(path), "hub", *_verify(path, allow_unknown))
+    if path.is_dir():
+        path = path / GRAPH_FILENAME  # the digest is the graph file's, however it is named
+        if not path.exists():
+            raise InceptionWeightsNotFoundError(f"{path} not found. {_HOW_TO}")
+    graph_def = read_inception_graph_def(path)  # a file that is no Inception graph fails as such first
+    return InceptionFeatureExtractor(_graph_function(graph_def), "graph", *_verify(path, allow_unknown))
+
+
+def main(argv=None):
+    """`python -m cips_tf.metrics.inception --sha256 PATH`: prints the digest KNOWN_SHA256 compares."""
+    import argparse  # pylint: disable=import-outside-toplevel
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--sha256", required=True, metavar="PATH")
+    args = parser.parse_args(argv)
+    digest = sha256_of(args.sha256)
+    print(f"{digest}  {args.sha256}  ({'known: ' + KNOWN_SHA256[digest] if digest in KNOWN_SHA256 else 'unknown'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -85,7 +85,7 @@ def weights_fingerprint(kind, path):
     return str(target)
 
 
-def load_extractor(kind="offline", path=None, train_if_missing=True):
+def load_extractor(kind="offline", path=None, train_if_missing=True, allow_unknown=False):
     """Loads a feature extractor for `cips_tf.metrics.evaluate.evaluate_generator`.
 
     Args:
@@ -94,6 +94,8 @@ def load_extractor(kind="offline", path=None, train_if_missing=True):
         weights (None: $CIPS_INCEPTION_PATH).
       train_if_missing: offline only: train the extractor into the default directory when it is
         absent there. An explicitly given `path` is never trained into.
+      allow_unknown: inception only: accept weights whose SHA-256 is not a known standard file
+        (`inception.KNOWN_SHA256`); the extractor is then labelled non-standard.
 
     Raises:
       inception.InceptionWeightsNotFoundError: at once, when the Inception weights are missing.
@@ -102,7 +104,7 @@ def load_extractor(kind="offline", path=None, train_if_missing=True):
     if kind == "inception":
         from cips_tf.metrics import inception
 
-        return inception.load_inception(path)
+        return inception.load_inception(path, allow_unknown=allow_unknown)
     if kind != "offline":
         raise ValueError(f"extractor must be one of {EXTRACTOR_KINDS}, got {kind!r}")
     from cips_tf.metrics import feature_extractor as fe

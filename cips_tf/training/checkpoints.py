@@ -2,7 +2,8 @@
 
 - `WorkdirLock(workdir)`: an exclusive `fcntl.flock` on `DIR/.lock` (the kernel drops it when the
   process dies, even on SIGKILL); a second trainer fails at once with `WorkdirLockedError` naming
-  the PID that holds it.
+  the PID that holds it. The lock file is opened with `O_NOFOLLOW`: a `.lock` symlink planted in a
+  shared workdir (a /tmp path) is refused, never followed and truncated.
 - `remove_stale_temp_dirs(ckpt_dir)`: `ckpt-N_temp/` directories left by a kill during a save.
 - `restore_with_fallback(checkpoint, ckpt_dir, restore_step=None)`: restores the newest
   checkpoint that restores and holds only finite values; a failing one gets a loud warning naming
@@ -11,6 +12,7 @@
 - `nonfinite_tensors(named_variables)` / `count_nonfinite(variables)`: the finiteness checks the
   training loop runs after every step and before every save.
 """
+import errno
 import fcntl
 import os
 import pathlib
@@ -39,7 +41,16 @@ class WorkdirLock:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise WorkdirLockedError(
+                f"{self.path} is a symlink; the workdir lock never follows one (it would truncate the link's "
+                "target): remove it, or use a workdir only you can write"
+            ) from None
+        f = os.fdopen(fd, "r+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -15,6 +15,7 @@ the saved step (TensorBoard steps continue). Further (`cips_tf.training.checkpoi
 
 - the whole config is validated before anything is built (`validation.validate_config`);
 - one trainer per workdir: `DIR/.lock` is held (flock) for the whole run;
+- non-chief workers save their (scratch) checkpoints into a private `mkdtemp` removed at exit;
 - on resume the config wins for hyperparameters (each change is logged) and architecture changes
   are refused; a checkpoint that fails to restore is set aside with a loud warning and the next
   older one is used; `training.restore_step` picks one; stale `*_temp` save directories go;
@@ -27,6 +28,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import signal
 import tempfile
 import time
@@ -234,14 +236,19 @@ def train_and_evaluate(config, workdir, max_steps=None):
     validation.validate_config(config, num_replicas=strategy.num_replicas_in_sync)
     workdir.mkdir(parents=True, exist_ok=True)
     if not chief:
-        return _train(config, workdir, strategy, chief, max_steps, started)
+        # A worker's checkpoints are scratch (only the chief's count): a private mkdtemp, removed at exit.
+        scratch = pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
+        try:
+            return _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir=scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     with ckpt_lib.WorkdirLock(workdir):
         _resume_overrides(config, workdir)
         ckpt_lib.remove_stale_temp_dirs(workdir / "checkpoints")
         return _train(config, workdir, strategy, chief, max_steps, started)
 
 
-def _train(config, workdir, strategy, chief, max_steps, started):
+def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir=None):
     t = config.training
     num_replicas = strategy.num_replicas_in_sync
     global_batch = int(config.batch_size)
@@ -258,7 +265,7 @@ def _train(config, workdir, strategy, chief, max_steps, started):
     state = named_state_variables(gan) + [("w_avg", w_avg)]
     # The config's learning rates win over the ones a checkpoint restores (resume overrides).
     configured_lr = [(opt, _learning_rate(opt)) for opt in (gan.g_optimizer, gan.d_optimizer)]
-    ckpt_dir = workdir / "checkpoints" if chief else pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
+    ckpt_dir = workdir / "checkpoints" if chief else worker_ckpt_dir
     latest = ckpt_lib.restore_with_fallback(checkpoint, workdir / "checkpoints", state, t.get("restore_step"),
                                             read_only=not chief)
     manager = tf.train.CheckpointManager(make_checkpoint(gan, w_avg, clock), str(ckpt_dir),

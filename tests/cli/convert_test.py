@@ -104,3 +104,71 @@ def test_convert_cli_official_pt_checkpoint_with_torch_equals_golden(tmp_path, g
     d = keras.saving.load_model(tmp_path / "out" / "discriminator.keras")
     np.testing.assert_allclose(np.asarray(d(_nhwc(golden["Discriminator/x_batch4"]))),
                                golden["Discriminator/logits_batch4"], atol=1e-5)
+
+
+class _WritesFile:
+    """Unpickling this object calls `open(path, "w")`: it would create `path` (the harmless stand-in
+    for any code a crafted checkpoint could run)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def write_code_running_pt(path, marker):
+    """A `.pt` file (torch's legacy pickle format, no torch needed to write it) whose full unpickling
+    creates `marker`."""
+    import pickle
+
+    pathlib.Path(path).write_bytes(pickle.dumps({"g_ema": _WritesFile(marker)}, protocol=2))
+
+
+def test_convert_cli_code_running_pt_is_refused_without_trust_checkpoint(tmp_path):
+    extras.require("torch")
+    marker = tmp_path / "pwned.txt"
+    write_code_running_pt(tmp_path / "evil.pt", marker)
+    result = run_cli(f"--checkpoint={tmp_path / 'evil.pt'}", f"--out={tmp_path / 'out'}")
+    assert result.returncode != 0
+    assert not marker.exists()  # the pickle's code never ran
+    last = result.stderr.strip().splitlines()[-1]
+    assert "io.open" in last and "--trust_checkpoint" in last and "evil.pt" in last, result.stderr[-2000:]
+    assert not (tmp_path / "out" / "generator.keras").exists()
+
+
+def test_convert_cli_trust_checkpoint_unpickles_fully(tmp_path):
+    extras.require("torch")
+    marker = tmp_path / "ran.txt"
+    write_code_running_pt(tmp_path / "trusted.pt", marker)
+    result = run_cli(f"--checkpoint={tmp_path / 'trusted.pt'}", f"--out={tmp_path / 'out'}", "--trust_checkpoint")
+    assert marker.exists()  # the user said so: full unpickling (then the content is rejected)
+    assert result.returncode != 0
+
+
+def test_convert_cli_official_pt_with_argparse_namespace_loads_safely(tmp_path, golden):
+    torch = extras.require("torch")
+    import argparse
+
+    prefix = "CIPSskip/param/"
+    g_ema = {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in golden.items() if k.startswith(prefix)}
+    # The official train.py saves its argparse.Namespace under "args".
+    torch.save({"g_ema": g_ema, "args": argparse.Namespace(size=8, lr=0.002)}, tmp_path / "official.pt")
+    result = run_cli(f"--checkpoint={tmp_path / 'official.pt'}", f"--out={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "out" / "generator.keras").exists()
+
+
+def test_convert_cli_existing_out_needs_overwrite(tmp_path, golden):
+    sd_path = tmp_path / "g_ema.npz"
+    prefix = "CIPSskip/param/"
+    np.savez(sd_path, **{k[len(prefix):]: v for k, v in golden.items() if k.startswith(prefix)})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "generator.keras").write_text("mine")
+    result = run_cli(f"--checkpoint={sd_path}", f"--out={out}")
+    assert result.returncode != 0 and "--overwrite" in result.stderr.strip().splitlines()[-1]
+    assert (out / "generator.keras").read_text() == "mine"
+    result = run_cli(f"--checkpoint={sd_path}", f"--out={out}", "--overwrite")
+    assert result.returncode == 0, result.stderr[-3000:]
+    keras.saving.load_model(out / "generator.keras")

@@ -151,3 +151,30 @@ def test_evaluate_full_real_set_is_named_full_and_cached_by_dataset_fingerprint(
     Image.fromarray(images[40]).save(folder / "999.png")  # the dataset changed: new statistics
     changed = evaluate(tmp_path / "out2")
     assert changed["num_real"] == 31 and len(list(cache.glob("*.npz"))) == 2
+
+
+def test_evaluate_existing_metrics_json_needs_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    result = run_cli(f"--model={tmp_path}", "--data=fashion_mnist", f"--out={out}", "--metrics=spectrum")
+    assert result.returncode != 0
+    assert "cips-evaluate --overwrite" in result.stderr.strip().splitlines()[-1]
+    assert (out / "metrics.json").read_text() == "{}"
+
+
+def test_evaluate_unknown_inception_file_is_refused_naming_the_flag(tiny_workdir, tmp_path):
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():  # a look-alike: the node names of the standard graph, other content
+        x = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="ExpandDims")
+        tf.reshape(tf.reduce_mean(x, axis=[1, 2]), [-1, 1, 1, 3], name="pool_3")
+    path = tmp_path / "classify_image_graph_def.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    result = run_cli(f"--model={tiny_workdir}", f"--out={tmp_path / 'out'}", "--extractor=inception",
+                     f"--extractor_path={path}", "--metrics=fid")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "SHA-256" in last and "--allow_unknown_extractor" in last and str(path) in last
+    assert not (tmp_path / "out" / "metrics.json").exists()

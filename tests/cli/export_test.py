@@ -77,8 +77,10 @@ def test_export_cli_exported_generator_matches_checkpointed_generator(workdir_ex
 def test_export_cli_reexport_from_saved_model_keeps_w_avg_and_options(workdir_export, tmp_path):
     _, _, path = workdir_export
     new = run_cli(f"--model={path}", f"--export_base={tmp_path}", "--model_name=other", "--nowarmup",
-                  "--max_render_pixels=1000")
+                  "--max_pixels=1000", "--max_batch=7")
     assert new == tmp_path / "other" / "1"
     np.testing.assert_array_equal(np.load(new / "assets.extra/w_avg.npy"), np.load(path / "assets.extra/w_avg.npy"))
     assert not (new / "assets.extra/tf_serving_warmup_requests").exists()
-    assert json.loads((new / "assets.extra/cips_export.json").read_text())["max_render_pixels"] == 1000
+    metadata = json.loads((new / "assets.extra/cips_export.json").read_text())
+    assert metadata["max_pixels"] == 1000 and metadata["max_batch"] == 7
+    assert "max_batch_size { value: 3 }" in (tmp_path / "other" / "batching_parameters.txt").read_text()  # 1000 // 16^2

@@ -61,7 +61,7 @@ def test_generate_writes_every_task_output(all_tasks_out):
         for name in files:
             assert (out / task / name).exists(), f"{task}/{name} missing"
         assert json.loads((out / task / "flags.json").read_text())["task"] == task
-    assert (out / "w_avg.npy").exists()  # the workdir has no w_avg: estimated and stored
+    assert len(list(out.glob("w_avg-*.npy"))) == 1  # the workdir has no w_avg: estimated, stored under its key
 
 
 def test_generate_outputs_have_the_documented_shapes(all_tasks_out):
@@ -136,3 +136,45 @@ def test_generate_compare_puts_the_upscaled_samples_beside_real_test_images(all_
     assert first.shape == (2, 28, 28)
     both = png(out / "samples_vs_real.png")
     assert both.shape[1] > samples.shape[1] + real.shape[1] and both.shape[0] > samples.shape[0]
+
+
+def test_generate_existing_task_outputs_need_overwrite(tiny_workdir, tmp_path):
+    out = tmp_path / "out"
+    (out / "sample").mkdir(parents=True)
+    (out / "sample" / "samples.png").write_bytes(b"mine")
+    result = run_cli(f"--model={tiny_workdir}", f"--out={out}", "--task=sample", "--seeds=0-1")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "already holds" in last and "cips-generate --overwrite" in last
+    assert (out / "sample" / "samples.png").read_bytes() == b"mine"
+    result = run_cli(f"--model={tiny_workdir}", f"--out={out}", "--task=sample", "--seeds=0-1", "--overwrite")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert png(out / "sample" / "samples.png").shape[-1] == 3
+
+
+def test_generate_w_avg_cache_is_keyed_by_the_model_and_never_follows_a_symlink(tmp_path):
+    import os
+
+    from cips_tf.cli import generate  # in-process: the tasks read no flags, only their options
+    from cips_tf.models.loading import LoadedGenerator
+
+    models = [CIPSGenerator(size=16, **TINY) for _ in range(2)]  # different random weights
+    opts = generate.options(psi=0.7, w_avg_samples=64)
+    w_avgs = [generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts).w_avg for g in models]
+    assert not np.allclose(w_avgs[0], w_avgs[1])  # the second model did not reuse the first one's cache
+    cached = sorted(tmp_path.glob("w_avg-*.npy"))
+    assert len(cached) == 2 and not (tmp_path / "w_avg.npy").exists()
+    again = generate.Context(LoadedGenerator(models[0], None, None, "memory"), tmp_path, opts).w_avg
+    np.testing.assert_array_equal(again, w_avgs[0])  # the same model reuses its own
+    # A cache replaced by a symlink is refused, its target never read.
+    os.unlink(cached[0])
+    (tmp_path / "elsewhere.npy").write_bytes(b"x")
+    os.symlink(tmp_path / "elsewhere.npy", cached[0])
+    refused = 0
+    for g in models:
+        try:
+            generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts).w_avg
+        except FileExistsError as e:
+            assert "symlink" in str(e)
+            refused += 1
+    assert refused == 1 and (tmp_path / "elsewhere.npy").read_bytes() == b"x"

@@ -112,3 +112,25 @@ def test_project_cli_reports_bad_inputs(run_with_d, tmp_path):
     result = run_cli(f"--model={workdir}", f"--target={target}", f"--out={tmp_path}", "--features=offline",
                      "--steps=1")
     assert result.returncode != 0 and "cips-feature-extractor" in result.stderr
+
+
+def test_project_cli_target_name_never_leaves_out(tmp_path):
+    (tmp_path / "...png").write_bytes(b"x")  # stem '..': DIR/<stem>/ would be the parent of --out
+    (tmp_path / "b.png").write_bytes(b"x")
+    out = tmp_path / "a" / "out"
+    result = run_cli(f"--model={tmp_path / 'no-model'}", f"--target={tmp_path / '...png'},{tmp_path / 'b.png'}",
+                     f"--out={out}")
+    assert result.returncode != 0
+    assert "would leave --out" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "a").exists()
+
+
+def test_project_cli_existing_outputs_need_overwrite(tmp_path):
+    (tmp_path / "t.png").write_bytes(b"x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "projection.json").write_text("{}")
+    result = run_cli(f"--model={tmp_path / 'no-model'}", f"--target={tmp_path / 't.png'}", f"--out={out}")
+    assert result.returncode != 0
+    assert "cips-project --overwrite" in result.stderr.strip().splitlines()[-1]
+    assert (out / "projection.json").read_text() == "{}"

@@ -172,7 +172,8 @@ HANDLING = {
     ),
     "README.md: cips-export --model=runs/ffhq256 --export_base=$PWD/serving --model_name=cips": Run(
         replace=(("runs/ffhq256", "{workdir}", "a 4-step quickstart run stands in for the FFHQ model"),),
-        check=_exists("serving/cips/1/saved_model.pb", "serving/cips/1/assets.extra/tf_serving_warmup_requests"),
+        check=_exists("serving/cips/1/saved_model.pb", "serving/cips/1/assets.extra/tf_serving_warmup_requests",
+                      "serving/cips/batching_parameters.txt"),
     ),
     "README.md: docker run -p 8500:8500 -p 8501:8501 \\": Skip(
         "no Docker engine on this machine kind (only the client); serving is tested by loading the "
@@ -273,7 +274,7 @@ _EXPERIMENTS = {
     "cips-generate --model=MODEL --task=blend --out=out --seeds=0-1 --seeds_b=100-101": "blend",
     "cips-generate --model=MODEL --task=encodings --out=out --seeds=0-3": "encodings",
     "cips-generate --model=MODEL --task=neighbours --out=out --seeds=0-7 --k=5 --dataset=fashion_mnist": "neighbours",
-    "cips-generate --model=MODEL --task=neighbours --out=out --seeds=0-7 --k=5 --features=classifier --extractor=EXTRACTOR_DIR": "neighbours",
+    "cips-generate --model=MODEL --task=neighbours --out=out --seeds=0-7 --k=5 --features=classifier --extractor=EXTRACTOR_DIR --overwrite": "neighbours",
 }
 for _cmd, _task in _EXPERIMENTS.items():
     _replace = [("MODEL", "{workdir}", "the quickstart model: a 4-step run of its config stands in")]

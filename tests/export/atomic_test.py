@@ -1,10 +1,11 @@
 """A killed exporter never leaves a partial version directory, and the next export cleans up.
 
-The exporter runs in a subprocess whose commit step (the final `os.rename`) is replaced by one that
+Leftovers are removed by age, not by PID (see `clean_stale_tmp_dirs`). The exporter runs in a subprocess whose commit step (the final `os.rename`) is replaced by one that
 signals readiness and blocks: at that moment everything has been written into the temporary
 directory. The process is then SIGKILLed, the worst case for an export in progress.
 """
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -54,8 +55,10 @@ def test_export_sigkilled_before_commit_leaves_no_partial_version(tmp_path):
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.time() < deadline, "exporter never reached its commit step"
             time.sleep(0.2)
-        tmp_dir = model_dir / f".tmp-2-{proc.pid}"
-        assert ready.read_text() == str(tmp_dir) and (tmp_dir / "saved_model.pb").exists()
+        tmp_dir = pathlib.Path(ready.read_text())
+        assert tmp_dir.parent == model_dir and tmp_dir.name.startswith(".tmp-2-")
+        assert str(proc.pid) not in tmp_dir.name  # a uuid, not a PID (PIDs repeat across pods)
+        assert (tmp_dir / "saved_model.pb").exists()
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL
     finally:
@@ -67,9 +70,17 @@ def test_export_sigkilled_before_commit_leaves_no_partial_version(tmp_path):
     # What TF Serving would see: only complete numeric versions (it ignores ".tmp-*").
     assert sm.existing_versions(model_dir) == [1]
     _assert_complete(model_dir / "1")
-    assert tmp_dir.exists()  # the killed exporter's leftovers, until the next export
+    assert tmp_dir.exists()  # the killed exporter's leftovers
 
+    # Fresh leftovers may be a live exporter in another pod: the next export keeps them.
     path = sm.export_generator(generator, w_avg, tmp_path, "cips")
-    assert path.name == "2"
+    assert path.name == "2" and tmp_dir.exists()
     _assert_complete(path)
-    assert sorted(p.name for p in model_dir.iterdir()) == ["1", "2"]
+    # Untouched for longer than STALE_TMP_SECONDS: abandoned, removed by the next export.
+    old = time.time() - sm.STALE_TMP_SECONDS - 60
+    for dirpath, dirnames, filenames in os.walk(tmp_dir):
+        for name in dirnames + filenames + [""]:
+            os.utime(os.path.join(dirpath, name), (old, old))
+    path = sm.export_generator(generator, w_avg, tmp_path, "cips")
+    assert path.name == "3"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["1", "2", "3", sm.BATCHING_FILE]

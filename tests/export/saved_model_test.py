@@ -29,7 +29,8 @@ from export_test_utils import (
     tiny_w_avg,
 )
 
-LIMIT = 2 * SIZE * SIZE  # max_render_pixels of the shared export: two training-size images
+LIMIT = 3 * SIZE * SIZE  # max_pixels of the shared export: three training-size images
+MAX_BATCH = 4  # max_batch of the shared export
 
 _FRESH_PROCESS = r"""
 import json, sys
@@ -47,21 +48,29 @@ out = {
     "from_seed": sig["from_seed"](seed=x["seeds"], truncation_psi=x["psi3"])["images"],
     "render": sig["render"](z=x["z2"], truncation_psi=x["psi2"], coords=x["coords"])["images"],
     "mapping": sig["mapping"](z=x["z3"])["w"],
-    "synthesis": sig["synthesis"](w=x["w2"], coords=x["coords_full"])["images"],
+    "synthesis": sig["synthesis"](w=x["w3"], coords=x["coords_full"])["images"],
     "w_avg": loaded.w_avg,
 }
 out = {k: v.numpy() for k, v in out.items()}
 report = {"dtypes": {k: v.dtype.name for k, v in out.items()}, "errors": {}, "warmup": []}
-big = tf.zeros([3, 16, 16, 2])
+big = tf.zeros([4, 16, 16, 2])  # 4 * 16 * 16 = 1024 pixels > LIMIT, N = MAX_BATCH
+many = 1000  # latents in one small request: > MAX_BATCH
 for name, kwargs in [
-    ("render", dict(z=tf.zeros([3, 16]), truncation_psi=tf.ones([3]), coords=big)),
-    ("synthesis", dict(w=tf.zeros([3, 16]), coords=big)),
+    ("render", dict(z=tf.zeros([4, 16]), truncation_psi=tf.ones([4]), coords=big)),
+    ("synthesis", dict(w=tf.zeros([4, 16]), coords=big)),
+    ("serving_default", dict(z=tf.zeros([4, 16]), truncation_psi=tf.ones([4]))),
+    ("from_seed", dict(seed=tf.range(4, dtype=tf.int64), truncation_psi=tf.ones([4]))),
+    ("serving_default_many", dict(z=tf.zeros([many, 16]), truncation_psi=tf.ones([many]))),
+    ("from_seed_many", dict(seed=tf.range(many, dtype=tf.int64), truncation_psi=tf.ones([many]))),
+    ("mapping_many", dict(z=tf.zeros([many, 16]))),
+    ("render_many", dict(z=tf.zeros([many, 16]), truncation_psi=tf.ones([many]), coords=tf.zeros([many, 1, 1, 2]))),
+    ("synthesis_many", dict(w=tf.zeros([many, 16]), coords=tf.zeros([many, 1, 1, 2]))),
     ("render_batch", dict(z=tf.zeros([2, 16]), truncation_psi=tf.ones([2]), coords=tf.zeros([1, 4, 4, 2]))),
     ("serving_default_batch", dict(z=tf.zeros([2, 16]), truncation_psi=tf.ones([1]))),
     ("from_seed_batch", dict(seed=tf.constant([1, 2], tf.int64), truncation_psi=tf.ones([3]))),
 ]:
     try:
-        sig[name.replace("_batch", "")](**kwargs)
+        sig[name.replace("_batch", "").replace("_many", "")](**kwargs)
         report["errors"][name] = None
     except tf.errors.InvalidArgumentError as e:
         report["errors"][name] = e.message
@@ -106,7 +115,7 @@ def exported(tmp_path_factory):
     generator = tiny_generator()
     w_avg = tiny_w_avg()
     base = tmp_path_factory.mktemp("export_base")
-    path = sm.export_generator(generator, w_avg, base, "cips", max_render_pixels=LIMIT)
+    path = sm.export_generator(generator, w_avg, base, "cips", max_pixels=LIMIT, max_batch=MAX_BATCH)
     return generator, w_avg, path
 
 
@@ -121,8 +130,8 @@ def inputs():
         "psi2": np.array([0.3, 1.0], np.float32),
         # a denser, non-square patch grid: 2 * 12 * 20 = 480 <= LIMIT
         "coords": np.tile(make_grid_np(12, 20, x_range=(-0.5, 1.0), y_range=(-1.0, 0.25))[None], [2, 1, 1, 1]),
-        "w2": rng.randn(2, STYLE_DIM).astype(np.float32),
-        "coords_full": np.tile(make_grid_np(SIZE, SIZE)[None], [2, 1, 1, 1]),  # exactly LIMIT pixels
+        "w3": rng.randn(3, STYLE_DIM).astype(np.float32),
+        "coords_full": np.tile(make_grid_np(SIZE, SIZE)[None], [3, 1, 1, 1]),  # exactly LIMIT pixels
     }
 
 
@@ -201,19 +210,37 @@ def test_export_fresh_process_synthesis_at_pixel_limit_matches_keras(exported, i
     generator, _, _ = exported
     outputs, _ = fresh_run
     reference = generator(
-        {"w": tf.constant(inputs["w2"]), "coords": tf.constant(inputs["coords_full"])},
+        {"w": tf.constant(inputs["w3"]), "coords": tf.constant(inputs["coords_full"])},
         training=False,
         randomize_noise=False,
     ).numpy()
     _assert_uint8_matches(outputs["synthesis"], reference)
 
 
-@pytest.mark.parametrize("signature", ["render", "synthesis"])
+def _assertion_line(message):
+    """The one line of an InvalidArgument message that says what failed (TF Serving returns the
+    same status text): `assertion failed: [<our message>] [Condition x <= y ...] ... [<value>] ...`."""
+    lines = [line for line in message.splitlines() if line.startswith("assertion failed:")]
+    assert len(lines) == 1, message
+    return lines[0]
+
+
+@pytest.mark.parametrize("signature", ["render", "synthesis", "serving_default", "from_seed"])
 def test_export_oversize_request_rejected_naming_the_limit(fresh_run, signature):
     _, report = fresh_run
     message = report["errors"][signature]
-    assert message is not None, f"{signature} accepted 3 * 16 * 16 = 768 > {LIMIT} pixels"
-    assert f"max_render_pixels={LIMIT}" in message and "too many pixels" in message
+    assert message is not None, f"{signature} accepted 4 * 16 * 16 = 1024 > {LIMIT} pixels"
+    first = _assertion_line(message)
+    assert f"max_pixels={LIMIT}" in first and "too many pixels" in first and "--max_pixels" in first
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "from_seed", "mapping", "render", "synthesis"])
+def test_export_request_of_1000_latents_rejected_naming_max_batch(fresh_run, signature):
+    _, report = fresh_run
+    message = report["errors"][f"{signature}_many"]
+    assert message is not None, f"{signature} accepted a batch of 1000 > max_batch={MAX_BATCH}"
+    first = _assertion_line(message)
+    assert f"max_batch={MAX_BATCH}" in first and "[1000]" in first and "batch too large" in first and "--max_batch" in first
 
 
 @pytest.mark.parametrize("signature", ["render", "serving_default", "from_seed"])
@@ -287,9 +314,26 @@ def test_export_layout_complete_version_and_no_tmp_dirs(exported):
     for rel in ["saved_model.pb", "variables/variables.index", sm.WARMUP_FILE, sm.METADATA_FILE,
                 "assets.extra/cips_generator.keras", "assets.extra/w_avg.npy"]:
         assert (path / rel).exists(), rel
-    assert [p.name for p in path.parent.iterdir()] == ["1"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["1", sm.BATCHING_FILE]
     metadata = json.loads((path / sm.METADATA_FILE).read_text())
-    assert metadata["max_render_pixels"] == LIMIT and metadata["resolution"] == SIZE
+    assert metadata["max_pixels"] == LIMIT and metadata["max_batch"] == MAX_BATCH and metadata["resolution"] == SIZE
+
+
+def test_export_batching_parameters_fit_the_limits_and_parse(exported):
+    import re
+
+    _, _, path = exported
+    text = (path / sm.BATCHING_ASSET).read_text()
+    assert (path.parent / sm.BATCHING_FILE).read_text() == text  # the server-level copy
+    # BatchingParameters text format (tensorflow_serving/servables/tensorflow/session_bundle_config.proto,
+    # not in the tensorflow-serving-api wheel): every line a comment or `<field> { value: <int> }`.
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    params = dict(re.fullmatch(r"(\w+) \{ value: (\d+) \}", line).groups() for line in lines)
+    assert set(params) == {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads"}
+    # A merged batch must pass the in-graph limits: min(MAX_BATCH = 4, LIMIT // SIZE^2 = 3) = 3.
+    assert int(params["max_batch_size"]) == 3
+    assert int(params["batch_timeout_micros"]) == 0
+    assert int(params["num_batch_threads"]) >= 1 and int(params["max_enqueued_batches"]) >= 1
 
 
 def test_load_generator_exported_path_matches_original(exported):
@@ -334,28 +378,57 @@ def test_export_auto_version_taken_concurrently_bumps(tmp_path, monkeypatch):
     assert json.loads((path / sm.METADATA_FILE).read_text())["version"] == 2
 
 
-def test_clean_stale_tmp_dirs_removes_dead_exporters_only(tmp_path):
+def test_clean_stale_tmp_dirs_keeps_fresh_dirs_of_other_pods_and_removes_old_ones(tmp_path):
+    import os
+    import time
+
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".tmp-3-{dead.pid}"
-    (stale / "variables").mkdir(parents=True)
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        running = tmp_path / f".tmp-4-{live.pid}"
-        running.mkdir()
-        removed = sm.clean_stale_tmp_dirs(tmp_path)
-        assert removed == [stale] and not stale.exists() and running.exists()
-    finally:
-        live.kill()
-        live.wait()
+    # An exporter in another pod: its PID means nothing here (here it is a dead one), its files are fresh.
+    other_pod = tmp_path / f".tmp-3-{dead.pid}"
+    (other_pod / "variables").mkdir(parents=True)
+    abandoned = tmp_path / ".tmp-4-0123456789abcdef0123456789abcdef"
+    (abandoned / "variables").mkdir(parents=True)
+    (abandoned / "variables" / "variables.index").write_text("x")
+    old = time.time() - sm.STALE_TMP_SECONDS - 60
+    for p in [abandoned / "variables" / "variables.index", abandoned / "variables", abandoned]:
+        os.utime(p, (old, old))
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (tmp_path / ".tmp-5-link").symlink_to(outside)  # never followed, never removed through
+    os.utime(outside, (old, old))
+    removed = sm.clean_stale_tmp_dirs(tmp_path)
+    assert removed == [abandoned] and not abandoned.exists()
+    assert other_pod.exists() and outside.exists()
+
+
+def test_export_concurrent_exporter_with_the_same_pid_keeps_both_versions(tmp_path):
+    # Two pods often run their exporters as the same PID (1): a second export that starts while the
+    # first one writes (same process here, so the same PID and the same automatic version) must not
+    # touch the first one's temporary directory.
+    seen = {}
+
+    def write_and_race(tmp_dir):
+        (tmp_dir / "mine.txt").write_text("first")
+        seen["second"] = sm.publish_version(tmp_path / "cips", lambda d: (d / "mine.txt").write_text("second"))
+        assert (tmp_dir / "mine.txt").read_text() == "first"
+
+    first = sm.publish_version(tmp_path / "cips", write_and_race)
+    assert {first.name, seen["second"].name} == {"1", "2"}
+    assert (first / "mine.txt").read_text() == "first" and (seen["second"] / "mine.txt").read_text() == "second"
+    assert sorted(p.name for p in (tmp_path / "cips").iterdir()) == ["1", "2"]
 
 
 def test_export_invalid_arguments_raise(tmp_path):
     generator = tiny_generator()
     with pytest.raises(ValueError, match="w_avg"):
         sm.export_generator(generator, np.zeros(3, np.float32), tmp_path, "cips", warmup=False)
-    with pytest.raises(ValueError, match="max_render_pixels"):
-        sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_render_pixels=0, warmup=False)
+    with pytest.raises(ValueError, match="max_pixels"):
+        sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_pixels=0, warmup=False)
+    with pytest.raises(ValueError, match="max_pixels=255 is below one 16 x 16 image"):
+        sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_pixels=SIZE * SIZE - 1, warmup=False)
+    with pytest.raises(ValueError, match="max_batch"):
+        sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", max_batch=0, warmup=False)
     with pytest.raises(ValueError, match="version"):
         sm.export_generator(generator, tiny_w_avg(), tmp_path, "cips", version=0, warmup=False)
     with pytest.raises(ValueError, match="model_name"):

@@ -177,3 +177,19 @@ def test_real_statistics_cache_put_get_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded_features, features)
     assert cache.get("fashion_mnist", "test", 32, "cnn") is None  # split is part of the key
     assert cache.path("ffhq", "train", (256, 512), "inception/v3").name == "ffhq-train-256x512px-inception-v3.npz"
+
+
+def test_real_statistics_cache_never_reads_or_writes_through_a_symlink(tmp_path):
+    import os
+
+    cache = fid.RealStatisticsCache(tmp_path / "cache")
+    stats = fid.ActivationStatistics(dim=2)
+    stats.update(np.array([[0.0, 1.0], [2.0, 3.0]]))
+    path = cache.put("ds", "train", 8, "x", stats)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+    assert cache.get("ds", "train", 8, "x")[0].count == 2
+    elsewhere = tmp_path / "elsewhere.npz"
+    os.replace(path, elsewhere)
+    os.symlink(elsewhere, path)  # a planted link in a shared cache directory
+    with pytest.raises(OSError):
+        cache.get("ds", "train", 8, "x")

@@ -87,6 +87,8 @@ def test_load_inception_env_var_pb_file_gives_pool3_features(tmp_path, monkeypat
     path = tmp_path / inception.GRAPH_FILENAME
     path.write_bytes(_stand_in_graph_def().SerializeToString())
     monkeypatch.setenv(inception.INCEPTION_ENV_VAR, str(path))
+    # The stand-in is accepted as standard once its digest is registered like the real file's.
+    monkeypatch.setitem(inception.KNOWN_SHA256, inception.sha256_of(path), "stand-in classify_image_graph_def.pb")
     extractor = inception.load_inception()
     images = np.random.default_rng(1).uniform(-1, 1, size=[5, 8, 8, 3]).astype(np.float32)
     got = extractor(images).numpy()
@@ -102,7 +104,8 @@ def test_load_inception_tarball_reads_graph_in_place(tmp_path):
         info = tarfile.TarInfo(f"inception-2015-12-05/{inception.GRAPH_FILENAME}")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    extractor = inception.load_inception(path)
+    extractor = inception.load_inception(path, allow_unknown=True)
+    assert not extractor.standard  # an unknown file: its numbers are labelled non-standard
     images = np.random.default_rng(2).uniform(-1, 1, size=[3, 8, 8, 3]).astype(np.float32)
     np.testing.assert_allclose(extractor(images).numpy(), _stand_in_features(images), rtol=1e-4, atol=1e-4)
     # Other sizes are resized by the graph itself, batch size is free.
@@ -118,9 +121,33 @@ class _HubStandIn(tf.Module):
 
 def test_load_inception_saved_model_dir_resizes_to_299_in_unit_range(tmp_path):
     tf.saved_model.save(_HubStandIn(), str(tmp_path / "hub"))
-    extractor = inception.load_inception(tmp_path / "hub")
+    extractor = inception.load_inception(tmp_path / "hub", allow_unknown=True)
     images = np.random.default_rng(3).uniform(-1, 1, size=[2, 8, 8, 3]).astype(np.float32)
     got = extractor(images).numpy()
     resized = tf.image.resize(fid.dequantize_images(fid.quantize_images(images)), (299, 299)).numpy()
     want = resized.mean(axis=(1, 2)) @ _PROJECTION
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_load_inception_unknown_file_is_refused_naming_digest_and_flag(tmp_path):
+    path = tmp_path / inception.GRAPH_FILENAME
+    path.write_bytes(_stand_in_graph_def().SerializeToString())
+    with pytest.raises(inception.UnknownExtractorError) as e:
+        inception.load_inception(path)
+    message = str(e.value)
+    assert inception.sha256_of(path) in message and "--allow_unknown_extractor" in message and str(path) in message
+    extractor = inception.load_inception(path, allow_unknown=True)
+    assert not extractor.standard and extractor.metric_suffix == "_offline" and "unverified" in extractor.name
+
+
+def test_sha256_of_directory_covers_every_file(tmp_path):
+    (tmp_path / "hub" / "variables").mkdir(parents=True)
+    (tmp_path / "hub" / "saved_model.pb").write_bytes(b"graph")
+    (tmp_path / "hub" / "variables" / "variables.index").write_bytes(b"index")
+    before = inception.sha256_of(tmp_path / "hub")
+    (tmp_path / "hub" / "variables" / "variables.index").write_bytes(b"indey")
+    assert inception.sha256_of(tmp_path / "hub") != before
+    import hashlib
+
+    (tmp_path / "f.pb").write_bytes(b"abc")
+    assert inception.sha256_of(tmp_path / "f.pb") == hashlib.sha256(b"abc").hexdigest()  # a file: its plain digest

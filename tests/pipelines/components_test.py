@@ -241,3 +241,27 @@ def test_evaluator_and_pusher_dependency_checks_pass_here_and_name_tensorflow_ga
     monkeypatch.setattr(tfgan_compat, "import_tfgan", hidden)
     with pytest.raises(runner.MissingDependencyError, match="Evaluator: tensorflow_gan is needed"):
         runner.check_dependencies(components, _smoke_config())
+
+
+def test_runner_root_lock_never_follows_a_planted_symlink(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".lock").symlink_to(target)
+    with pytest.raises(RuntimeError, match=r"\.lock is a symlink"):
+        runner.run_pipeline(_toy_components([]), _smoke_config(), root)
+    assert target.read_text() == "keep\n"
+
+
+def test_write_json_atomic_uses_unique_temp_names_not_pids(tmp_path, monkeypatch):
+    import os
+
+    names = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (names.append(pathlib.Path(a).name), real_replace(a, b)))
+    for _ in range(2):
+        artifacts.write_json_atomic(tmp_path / "x.json", {"a": 1})
+    assert len(set(names)) == 2 and all(str(os.getpid()) not in n for n in names)
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]

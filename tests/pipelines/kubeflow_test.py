@@ -147,3 +147,17 @@ def test_kfp_local_subprocess_runner_runs_the_compiled_smoke_pipeline(tmp_path, 
     assert (shared / "serving" / "cips" / "1" / "saved_model.pb").exists()
     executor_output = json.loads((run_dir / "example-gen" / "executor_output.json").read_text())
     assert executor_output["artifacts"]["examples"]["artifacts"][0]["metadata"]["num_examples"] == 64
+
+
+def test_compile_without_shared_root_fails_naming_the_flag_and_no_tmp_default(tmp_path):
+    # A fixed /tmp default could be pre-created by another user of the machine (kfp.local runs).
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "pipelines.run", "--config=configs/smoke.py", "--compile=kubeflow",
+                           f"--output={tmp_path / 'p.yaml'}"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode != 0 and not (tmp_path / "p.yaml").exists()
+    assert "--shared_root" in proc.stderr.strip().splitlines()[-1]
+    import inspect
+
+    for fn in (kubeflow.build_pipeline, kubeflow.compile_pipeline):
+        assert inspect.signature(fn).parameters["shared_root"].default is inspect.Parameter.empty

@@ -110,3 +110,14 @@ def test_restore_step_of_a_corrupt_checkpoint_is_an_error_not_a_fallback(tmp_pat
     _truncate(tmp_path, 2)
     with pytest.raises(ConfigError, match=r"training.restore_step: .*ckpt-2.index failed to restore"):
         checkpoints.restore_with_fallback(ckpt, tmp_path, [("v", var)], restore_step=2)
+
+
+def test_workdir_lock_planted_symlink_is_refused_and_target_kept(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("do not truncate\n")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / ".lock").symlink_to(target)  # planted by another user of a shared /tmp
+    with pytest.raises(checkpoints.WorkdirLockedError, match=r"\.lock is a symlink"):
+        checkpoints.WorkdirLock(workdir).__enter__()
+    assert target.read_text() == "do not truncate\n"

@@ -241,3 +241,22 @@ def test_train_and_evaluate_checkpoint_every_secs_keeps_timed_snapshots(tmp_path
     assert steps == [1, 2, 3, 4, 5]  # every step passes a (tiny) interval
     seconds = [_train_seconds(str(tmp_path / "checkpoints" / f"ckpt-{s}")) for s in steps]
     assert seconds == sorted(seconds) and seconds[0] > 0
+
+
+def test_train_and_evaluate_non_chief_removes_its_temporary_checkpoints_at_exit(tmp_path, monkeypatch):
+    import tempfile
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs):
+        made.append(pathlib.Path(real_mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    monkeypatch.setattr(train_lib, "is_chief", lambda strategy: False)  # a non-chief worker
+    result = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=2)
+    assert result["step"] == 2
+    worker_dirs = [p for p in made if p.name.startswith("cips_worker_ckpt_")]
+    assert len(worker_dirs) == 1 and not worker_dirs[0].exists()  # saved into, then removed at exit
+    assert not (tmp_path / "checkpoints").exists()  # a worker never writes the chief's checkpoints
