@@ -8,7 +8,7 @@ The model is the official-size CIPS-skips generator of `--model_size` (random we
 parameters at 256; `--tiny` for a smoke run). Each runtime renders `--batch` images of
 `--size` x `--size` from a fixed w (the synthesis network: w + coords -> RGB), in chunks of at most
 `--chunk` pixels per call (bounded memory at any size; 1024 px is 16 chunks of 65,536). Reported:
-the median seconds of one render after a warm-up call, images/s and Mpixel/s, the matmul GFLOP/s
+the median seconds of one render (every runtime warmed up, then timed in interleaved rounds), images/s and Mpixel/s, the matmul GFLOP/s
 the render achieves (the generator's matmul FLOPs per pixel x pixels / time) as a ratio to each
 peak, the ratio to the SavedModel path (higher = faster), and for bf16 its PSNR against the float32
 render. bf16 runs only where the CPU has it natively (`cips_tf.hardware.cpu_bf16_support`).
@@ -102,14 +102,18 @@ def make_renderers(generator, names, workdir, threads):
     return fns, notes
 
 
-def time_render(fn, w, coords, chunk, runs):
-    chunked(fn, w, coords, chunk)  # warm-up (tracing, compilation, allocation)
-    times = []
+def time_renders(fns, w, coords, chunk, runs):
+    """{name: median seconds}: every runtime warmed up, then timed once per round, round after round,
+    so that a change of the machine's load during the run reaches every runtime alike."""
+    for fn in fns.values():
+        chunked(fn, w, coords, chunk)  # warm-up (tracing, compilation, allocation)
+    times = {name: [] for name in fns}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        chunked(fn, w, coords, chunk)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            chunked(fn, w, coords, chunk)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main(argv=None):
@@ -154,15 +158,14 @@ def main(argv=None):
         print(f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 "
               + (f"{peak16:.0f} GFLOP/s" if peak16 else "- (not native)"), flush=True)
         reference = chunked(fns["keras"], w, coords, args.chunk) if "keras" in fns else None
+        seconds = time_renders(fns, w, coords, args.chunk, args.runs)
         results = {}
         for name, fn in fns.items():
-            seconds = time_render(fn, w, coords, args.chunk, args.runs)
-            out = chunked(fn, w, coords, args.chunk)
             err = None
             if reference is not None and name != "saved_model":
-                err = psnr(out, reference)
-            results[name] = (seconds, err)
-            print(f"  {name}: {seconds:.3f} s", flush=True)
+                err = psnr(chunked(fn, w, coords, args.chunk), reference)
+            results[name] = (seconds[name], err)
+            print(f"  {name}: {seconds[name]:.3f} s", flush=True)
         peak32_after = peak_gflops(5)
 
     pixels = args.batch * args.size * args.size
@@ -173,7 +176,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|")
     for name, (seconds, err) in results.items():
         gflops = flops / seconds / 1e9
-        row = [name, f"{seconds:.3f}", f"{args.batch / seconds:.2f}", f"{pixels / seconds / 1e6:.2f}", f"{gflops:.0f}",
+        row = [name, f"{seconds:.3f}", f"{args.batch / seconds:.2f}", f"{pixels / seconds / 1e6:.4f}", f"{gflops:.0f}",
                f"{gflops / peak32:.2f}", f"{gflops / peak16:.2f}" if peak16 else "-",
                f"{base / seconds:.2f}x" if base else "-",
                "-" if err is None else ("exact" if err == float("inf") else f"{err:.1f} dB")]
