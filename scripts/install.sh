@@ -3,7 +3,7 @@
 # user with sudo. Offline data: Debian's dataset-fashion-mnist (70k real images). Only the package
 # registries are contacted here; nothing touches the network at run time.
 #
-#   bash scripts/install.sh                 # plain install + test, metrics, video extras (what the tests need)
+#   bash scripts/install.sh                 # plain install + test, metrics, video, onnx, openvino, litert extras (what the tests need)
 #   CIPS_EXTRAS=metrics bash scripts/install.sh
 #   CIPS_VENV=/path/to/venv bash scripts/install.sh
 #
@@ -15,7 +15,7 @@ VENV="${CIPS_VENV:-.venv}"
 if [ "${CIPS_SKIP_INSTALL:-0}" = "1" ] && [ -x "$VENV/bin/python" ]; then
   exit 0  # the tests run documented scripts inside an installed venv; they never reinstall
 fi
-EXTRAS="${CIPS_EXTRAS-test,metrics,video}"
+EXTRAS="${CIPS_EXTRAS-test,metrics,video,onnx,openvino,litert}"
 WITH_TORCH="${CIPS_WITH_TORCH:-0}"
 
 as_root() {

@@ -9,7 +9,7 @@
 #   bash scripts/test.sh tests/layers/modulated_dense_test.py -n0     one file, in this process
 #
 # Other arguments go to pytest. CIPS_SKIP_INSTALL=1 skips the (re)install when .venv exists;
-# CIPS_TEST_WORKERS sets the number of workers (0: none); CIPS_REQUIRE_EXTRAS=beam,kfp,torch,video,bazel
+# CIPS_TEST_WORKERS sets the number of workers (0: none); CIPS_REQUIRE_EXTRAS=beam,kfp,torch,video,onnx,openvino,litert,bazel
 # turns the skips of those extras into failures (tests/extras.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ if [ "${1:-}" = "--all" ]; then
   tier=()
   shift
 fi
-CIPS_EXTRAS="${CIPS_EXTRAS-test,metrics,video}" CIPS_WITH_TORCH="${CIPS_WITH_TORCH:-1}" bash scripts/install.sh
+CIPS_EXTRAS="${CIPS_EXTRAS-test,metrics,video,onnx,openvino,litert}" CIPS_WITH_TORCH="${CIPS_WITH_TORCH:-1}" bash scripts/install.sh
 VENV="${CIPS_VENV:-.venv}"
 case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 # The venv's console scripts (cips-train, ...) are what the subprocess tests run.

@@ -5,7 +5,7 @@ test (or, at module level, the file) is skipped with the pip command in the reas
 instead of skipping:
 
 - the extra is named in `CIPS_REQUIRE_EXTRAS` (comma-separated; `.ci/run` sets
-  `beam,kfp,torch,video,bazel`), so CI cannot go green with a whole engine silently off;
+  `beam,kfp,torch,video,onnx,openvino,litert,bazel`), so CI cannot go green with a whole engine silently off;
 - the module is installed but its import fails for another reason (an `ImportError` that is not
   "no module named <it>", or a missing dependency of it): a broken install is a bug, not an absent
   extra.
@@ -26,6 +26,9 @@ EXTRAS = {
     "kfp": ("kfp",),
     "torch": ("torch",),
     "video": ("imageio", "imageio_ffmpeg"),
+    "onnx": ("onnxruntime", "tf2onnx", "onnx"),
+    "openvino": ("openvino",),
+    "litert": ("ai_edge_litert.interpreter",),
 }
 COMMANDS = {"bazel": "Debian's bazel-bootstrap (.ci/run installs it)"}
 KNOWN = set(EXTRAS) | set(COMMANDS)

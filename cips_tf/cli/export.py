@@ -3,11 +3,15 @@
 Usage:
   cips-export --model=PATH --export_base=BASE [--model_name=cips] [--version=N] [--step=N]
               [--max_pixels=262144] [--max_batch=64] [--nowarmup] [--w_avg_samples=10000]
+              [--format=saved_model,onnx,openvino,litert] [--points=P]
 
 PATH is a training workdir (the EMA generator of its latest checkpoint, or of --step) or an
 exported SavedModel version directory (re-export, e.g. with another pixel limit). Writes
 BASE/<model_name>/<version>/ atomically (see cips_tf.export.saved_model) and prints its path.
 When PATH carries no w_avg, it is estimated from --w_avg_samples mapped latents.
+--format lists the formats to write, one version number for all: "saved_model" as above, "onnx",
+"openvino" and "litert" into BASE/<model_name>/<format>/<version>/ (see cips_tf.export.runtimes;
+each needs its extra, e.g. pip install 'cips-tf[onnx]').
 
 Every signature refuses a request with N > --max_batch, and every rendering one a request of more
 than --max_pixels pixels (N * h * w), with one InvalidArgument line naming the limit; both are
@@ -40,28 +44,35 @@ flags.DEFINE_boolean("warmup", True, "Write assets.extra/tf_serving_warmup_reque
 flags.DEFINE_integer("w_avg_samples", 10000, "Latents used to estimate w_avg when the model has none.",
                      lower_bound=1)
 flags.DEFINE_integer("w_avg_seed", 0, "Seed of the w_avg estimate.")
+flags.DEFINE_list("format", ["saved_model"], "Formats to write: saved_model, onnx, openvino, litert (several at once).")
+flags.DEFINE_integer("points", None, "Fixed point count P of the onnx/openvino/litert synthesis graph "
+                     "(default: dynamic).", lower_bound=1)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from cips_tf.export.saved_model import export_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.export.runtimes import check_formats, export_formats  # pylint: disable=g-import-not-at-top
     from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
 
+    formats = check_formats(FLAGS.format)  # unknown names and missing extras fail before any work
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
     logging.info("loaded generator from %s", loaded.source)
     w_avg = loaded.w_avg_or_estimate(FLAGS.w_avg_samples, seed=FLAGS.w_avg_seed)
-    path = export_generator(
+    paths = export_formats(
         loaded.generator,
         w_avg,
         FLAGS.export_base,
         FLAGS.model_name,
+        formats,
         version=FLAGS.version,
+        points=FLAGS.points,
         max_pixels=FLAGS.max_pixels,
         max_batch=FLAGS.max_batch,
         warmup=FLAGS.warmup,
     )
-    print(path)
+    for path in paths.values():
+        print(path)
 
 
 def run():

@@ -83,6 +83,20 @@ def _check_convert_block(cwd, ctx):
     np.testing.assert_allclose(out, expected, atol=1e-5)  # the golden tolerance
 
 
+def _check_runtime_block(cwd, ctx):
+    """The ONNX render equals the Keras model's (the export's tolerance, 1e-4)."""
+    from cips_tf.coords import make_grid
+    from cips_tf.latents import styles
+    from cips_tf.models.loading import load_generator
+
+    ns = ctx["namespace"]
+    loaded = load_generator(cwd / "serving" / "cips" / "1")
+    w = styles(loaded.generator, ns["z"], np.full([4], 0.7, np.float32), loaded.w_avg)
+    expected = loaded.generator.synthesis(w, make_grid(4, loaded.generator.size), randomize_noise=False)
+    np.testing.assert_allclose(ns["rgb"], np.asarray(expected), atol=1e-4)
+    assert ns["images"].dtype == np.uint8 and ns["images"].shape == (4, loaded.generator.size, loaded.generator.size, 3)
+
+
 HANDLING = {
     # ---------------------------------------------------------------- README.md
     "README.md: bash scripts/quickstart.sh": Run(
@@ -175,6 +189,12 @@ HANDLING = {
         check=_exists("serving/cips/1/saved_model.pb", "serving/cips/1/assets.extra/tf_serving_warmup_requests",
                       "serving/cips/batching_parameters.txt"),
     ),
+    "README.md: cips-export --model=runs/ffhq256 --export_base=$PWD/serving --model_name=cips --format=saved_model,onnx,openvino,litert": Run(
+        replace=(("runs/ffhq256", "{workdir}", "a 4-step quickstart run stands in for the FFHQ model"),),
+        check=_exists("serving/cips/1/saved_model.pb", "serving/cips/onnx/1/synthesis.onnx",
+                      "serving/cips/openvino/1/synthesis.xml", "serving/cips/litert/1/synthesis.tflite"),
+    ),
+    "README.md: from cips_tf.export.runtimes import RuntimeGenerator": Run(check=_check_runtime_block),
     "README.md: docker run -p 8500:8500 -p 8501:8501 \\": Skip(
         "no Docker engine on this machine kind (only the client); serving is tested by loading the "
         "export in a fresh process and replaying its warmup requests (tests/export)"),
@@ -482,6 +502,14 @@ def _prepare(key, cwd, context):
         prefix = "CIPSskip/param/"
         np.savez(cwd / "official_state_dict.npz",
                  **{k[len(prefix):]: golden[k] for k in golden.files if k.startswith(prefix)})
+    if key.startswith("README.md: from cips_tf.export.runtimes"):
+        for extra in ("onnx", "openvino", "litert"):
+            extras.require(extra)
+        _run_cli([str(VENV_BIN / "cips-export"), f"--model={context['workdir']}", "--export_base=serving",
+                  "--format=saved_model,onnx", "--nowarmup", "--w_avg_samples=64"], cwd=cwd)
+    if "--format=saved_model,onnx,openvino,litert" in key:
+        for extra in ("onnx", "openvino", "litert"):
+            extras.require(extra)
     if "--compile=kubeflow" in key:
         extras.require("kfp")
         if "--pvc" in key:
