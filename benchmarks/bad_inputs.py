@@ -330,6 +330,7 @@ def main():
     parser.add_argument("--fast", action="store_true", help="only the fast scenarios (and their baselines)")
     parser.add_argument("--mem_limit_gb", type=float, default=8.0, help="RLIMIT_AS of each run (address space)")
     parser.add_argument("--work", default="/tmp/cips_bad_inputs")
+    parser.add_argument("--no_baselines", action="store_true", help="do not add the baselines of the scenarios named")
     parser.add_argument("--code", default=str(REPO), help="checkout whose cips_tf runs (e.g. the code before a fix)")
     args = parser.parse_args()
     names = [s for s in args.scenarios.split(",") if s] or [n for n, s in scenarios.items() if s["fast"] or not args.fast]
@@ -338,7 +339,7 @@ def main():
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(scenarios)}")
     for name in list(names):  # each baseline runs first
         base = scenarios[name].get("baseline")
-        if base and base not in names:
+        if base and base not in names and not args.no_baselines:
             names.insert(0, base)
     names.sort(key=lambda n: scenarios[n].get("baseline") is not None)
     work = pathlib.Path(args.work)
@@ -367,6 +368,7 @@ def main():
     for name in names:
         runs, passed, peak = rows[name]
         base = scenarios[name].get("baseline")
+        base = base if base in rows else None
         ratio = peak / rows[base][2] if base and rows[base][2] else None
         accepted &= passed == runs and (ratio is None or ratio <= ACCEPTED_RATIO)
         base_text = f"{rows[base][2] / 2**20:.0f} ({base})" if base else "-"
