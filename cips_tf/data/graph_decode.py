@@ -137,11 +137,15 @@ def refusal(height, width, limits):
     ratio = tf.cast(tf.maximum(height, width), tf.float64) / tf.cast(tf.maximum(tf.minimum(height, width), 1),
                                                                       tf.float64)
     hint = "; " + images_lib.LIMITS_HINT
-    too_many = tf.strings.format(images_lib._PIXELS_TEXT, (width, height, pixels, limits.max_pixels)) + hint
-    too_long = tf.strings.format(images_lib._ASPECT_TEXT.replace("{}:1", images_lib._number(limits.max_aspect_ratio)
-                                                                 + ":1"), (width, height)) + hint
-    return tf.case([(pixels > limits.max_pixels, lambda: too_many),
-                    (ratio > limits.max_aspect_ratio, lambda: too_long)],
+    aspect_text = images_lib._ASPECT_TEXT.replace("{}:1", images_lib._number(limits.max_aspect_ratio) + ":1")
+
+    def too_many():  # formatted only for a refused image
+        return tf.strings.format(images_lib._PIXELS_TEXT, (width, height, pixels, limits.max_pixels)) + hint
+
+    def too_long():
+        return tf.strings.format(aspect_text, (width, height)) + hint
+
+    return tf.case([(pixels > limits.max_pixels, too_many), (ratio > limits.max_aspect_ratio, too_long)],
                    default=lambda: tf.constant(""), exclusive=False)
 
 
