@@ -290,7 +290,8 @@ def all_scenarios():
 
 
 def run_scenario(scenario, tmp, mem_limit_bytes, timeout=900, code=REPO):
-    """Builds and runs `scenario` in `tmp` with the cips_tf of checkout `code` first on the path;
+    """Builds and runs `scenario` in `tmp` with the cips_tf of checkout `code` (its working directory:
+    `python -m` puts it first on the path);
     returns (ok, why, peak RSS in bytes, seconds)."""
     tmp = pathlib.Path(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
@@ -304,7 +305,7 @@ def run_scenario(scenario, tmp, mem_limit_bytes, timeout=900, code=REPO):
 
     start = time.time()
     with open(tmp / "output.txt", "wb") as out:
-        proc = subprocess.Popen([PY, *argv], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([PY, *argv], cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=limit, start_new_session=True)
         status = usage = None
         while time.time() - start < timeout:
