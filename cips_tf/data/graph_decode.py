@@ -69,84 +69,126 @@ def check_decodable_files(files, skip):
         )
 
 
-def _uint(data, offset, size, big_endian=False):
-    """The unsigned integer of `size` bytes at `offset` of a string scalar, as int64."""
-    raw = tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, size), tf.uint8), tf.int64)
-    raw = tf.ensure_shape(raw, [size])  # a header cut short: an op error, i.e. a bad element
-    weights = [256**i for i in range(size)]
-    return tf.reduce_sum(raw * tf.constant(weights[::-1] if big_endian else weights, tf.int64))
+_HEADER = 32  # bytes of the header read by `header_size` (zero-padded when the data is shorter)
+# A 1 x 1 JPEG: what `tf.image.extract_jpeg_shape` reads when the data is not a JPEG, so the shape
+# op runs on every element without a branch (tf.cond per element costs more than the decode of a
+# 32 px image), and a 1 x 1 PNG decoded in place of a refused image.
+_TINY_JPEG = bytes.fromhex(  # Pillow: Image.new("RGB", (1, 1)).save(f, "JPEG", optimize=True)
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f"
+    "141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffdb0043010909090c0b0c18"
+    "0d0d1832211c21323232323232323232323232323232323232323232323232323232323232323232323232323232323232323232"
+    "3232323232ffc00011080001000103012200021101031101ffc4001500010100000000000000000000000000000008ffc40014"
+    "100100000000000000000000000000000000ffc40014010100000000000000000000000000000000ffc4001411010000000000"
+    "0000000000000000000000ffda000c03010002110311003f009fc007ffd9")
+_TINY_PNG = bytes.fromhex(  # the same image as PNG
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478da63606060000000"
+    "040001c8eaebf90000000049454e44ae426082")
+
+
+def _fields_table():
+    """Static tables of `header_size`: signatures, little/big-endian fields and the formats using them."""
+    # (name, signature [(offset, bytes)], header bytes needed, height field, width field, add, signed)
+    # fields: (offset, size, big_endian, divisor, modulus); VP8L packs width - 1, height - 1 in 14 bits
+    png, gif = (0, b"\x89PNG\r\n\x1a\n"), (0, b"GIF")
+    bmp, riff = (0, b"BM"), [(0, b"RIFF"), (8, b"WEBP")]
+    core = (14, b"\x0c\x00\x00\x00")  # BITMAPCOREHEADER (12 bytes): u16 sizes; else int32 (< 0: top-down)
+    formats = [
+        ([png], 24, (20, 4, True, 1, 0), (16, 4, True, 1, 0), 0, False),  # IHDR
+        ([gif], 10, (8, 2, False, 1, 0), (6, 2, False, 1, 0), 0, False),  # logical screen
+        ([bmp, core], 22, (20, 2, False, 1, 0), (18, 2, False, 1, 0), 0, False),
+        ([bmp], 26, (22, 4, False, 1, 0), (18, 4, False, 1, 0), 0, True),
+        (riff + [(12, b"VP8X")], 30, (27, 3, False, 1, 0), (24, 3, False, 1, 0), 1, False),  # canvas - 1
+        (riff + [(12, b"VP8L")], 25, (21, 4, False, 2**14, 2**14), (21, 4, False, 1, 2**14), 1, False),
+        (riff + [(12, b"VP8 ")], 30, (28, 2, False, 1, 2**14), (26, 2, False, 1, 2**14), 0, False),
+    ]
+    return formats
+
+
+def _header_tables():
+    formats = _fields_table()
+    width = max(sum(len(text) for _, text in signature) for signature, *_ in formats)
+    sig_index, sig_value, sig_care = [], [], []
+    field_index, field_weight, field_div, field_mod = [], [], [], []
+    for signature, _, *fields_add_signed in formats:
+        idx, val = [], []
+        for offset, text in signature:
+            idx += range(offset, offset + len(text))
+            val += list(text)
+        care = [True] * len(idx) + [False] * (width - len(idx))
+        sig_index.append(idx + [_HEADER] * (width - len(idx)))
+        sig_value.append(val + [0] * (width - len(val)))
+        sig_care.append(care)
+        for offset, size, big, div, mod in fields_add_signed[:2]:
+            order = range(size)
+            field_index.append([offset + i for i in order] + [_HEADER] * (4 - size))
+            field_weight.append([256 ** (size - 1 - i if big else i) for i in order] + [0] * (4 - size))
+            field_div.append(div)
+            field_mod.append(mod or 2**40)
+    return dict(
+        sig_index=sig_index, sig_value=sig_value, sig_care=sig_care, field_index=field_index,
+        field_weight=field_weight, field_div=field_div, field_mod=field_mod,
+        needed=[f[1] for f in formats], add=[f[4] for f in formats], signed=[f[5] for f in formats])
+
+
+_TABLES = _header_tables()
 
 
 def header_size(data):
     """(height, width) int64 from an encoded image's header, without decoding; (0, 0) when the format
-    is not recognised (the decoder then decides). Raises an op error when a header is cut short."""
-    magic = tf.strings.substr(data, 0, 4)
-    riff = tf.logical_and(magic == b"RIFF", tf.strings.substr(data, 8, 4) == b"WEBP")
-    kind = tf.case([
-        (tf.strings.substr(data, 0, 8) == b"\x89PNG\r\n\x1a\n", lambda: tf.constant(1)),
-        (tf.strings.substr(data, 0, 2) == b"\xff\xd8", lambda: tf.constant(2)),
-        (tf.strings.substr(data, 0, 3) == b"GIF", lambda: tf.constant(3)),
-        (tf.strings.substr(data, 0, 2) == b"BM", lambda: tf.constant(4)),
-        (riff, lambda: tf.constant(5)),
-    ], default=lambda: tf.constant(0), exclusive=False)
+    is not recognised or the header is cut short (the decoder then decides). JPEG sizes come from
+    `tf.image.extract_jpeg_shape` (an op error for a corrupt JPEG, i.e. a bad element).
 
-    def png():  # IHDR: width, height big-endian at 16, 20
-        return _uint(data, 20, 4, True), _uint(data, 16, 4, True)
+    Vectorised and branch-free (a tf.data map pays per op and per branch, which cost more than the
+    decode of a 32 px image): one zero-padded 32-byte prefix, every format's signature compared and
+    every size field read with one gather each, and the first matching format selected."""
+    t = _TABLES
+    prefix = tf.strings.substr(tf.strings.join([tf.strings.substr(data, 0, _HEADER), b"\0" * (_HEADER + 1)]),
+                               0, _HEADER + 1)  # byte _HEADER is always 0: the padding of the tables
+    b = tf.reshape(tf.cast(tf.io.decode_raw(prefix, tf.uint8), tf.int64), [_HEADER + 1])
+    length = tf.cast(tf.strings.length(data), tf.int64)
+    matches = tf.reduce_all(tf.logical_or(tf.gather(b, t["sig_index"]) == t["sig_value"],
+                                          tf.logical_not(t["sig_care"])), axis=1)
+    matches = tf.logical_and(matches, length >= t["needed"])
+    fields = tf.reduce_sum(tf.gather(b, t["field_index"]) * t["field_weight"], axis=1)
+    fields = (fields // t["field_div"]) % t["field_mod"]
+    heights, widths = fields[0::2], fields[1::2]
+    signed = tf.constant(t["signed"])
+    heights, widths = (tf.where(tf.logical_and(signed, v >= 2**31), tf.abs(v - 2**32), v) + t["add"]
+                       for v in (heights, widths))
+    is_jpeg = tf.reduce_all(b[:2] == [0xFF, 0xD8])
+    jpeg = tf.cast(tf.image.extract_jpeg_shape(tf.where(is_jpeg, data, _TINY_JPEG)), tf.int64)
+    # JPEG first (as Pillow would match it), then the table's order
+    matches = tf.concat([is_jpeg[None], matches], 0)
+    heights, widths = tf.concat([jpeg[:1], heights], 0), tf.concat([jpeg[1:2], widths], 0)
+    first = tf.argmax(tf.cast(matches, tf.int32), output_type=tf.int32)
+    found = tf.reduce_any(matches)
+    return tuple(tf.where(found, v[first], tf.constant(0, tf.int64)) for v in (heights, widths))
 
-    def jpeg():
-        shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.int64)
-        return shape[0], shape[1]
 
-    def gif():  # logical screen: width, height little-endian at 6, 8
-        return _uint(data, 8, 2), _uint(data, 6, 2)
-
-    def bmp():  # BITMAPCOREHEADER (12 bytes): u16 at 18, 20; else int32 at 18, 22 (height < 0: top-down)
-        core = _uint(data, 14, 4) == 12
-
-        def signed(offset):
-            value = _uint(data, offset, 4)
-            return tf.abs(tf.where(value >= 2**31, value - 2**32, value))
-
-        return tf.cond(core, lambda: (_uint(data, 20, 2), _uint(data, 18, 2)), lambda: (signed(22), signed(18)))
-
-    def webp():
-        chunk = tf.strings.substr(data, 12, 4)
-
-        def vp8x():  # canvas width - 1, height - 1: 24 bits each at 24, 27
-            return _uint(data, 27, 3) + 1, _uint(data, 24, 3) + 1
-
-        def vp8l():  # 14 bits width - 1, 14 bits height - 1 from byte 21
-            bits = _uint(data, 21, 4)
-            return (bits // 2**14) % 2**14 + 1, bits % 2**14 + 1
-
-        def vp8():  # 14-bit width, height at 26, 28
-            return _uint(data, 28, 2) % 2**14, _uint(data, 26, 2) % 2**14
-
-        zero = tf.constant(0, tf.int64)
-        return tf.case([(chunk == b"VP8X", vp8x), (chunk == b"VP8L", vp8l), (chunk == b"VP8 ", vp8)],
-                       default=lambda: (zero, zero), exclusive=True)
-
-    zero = tf.constant(0, tf.int64)
-    return tf.switch_case(kind, [lambda: (zero, zero), png, jpeg, gif, bmp, webp])
+def refused(height, width, limits):
+    """(too many pixels, too long) flags of sizes (any shape; 0 = unknown is never refused)."""
+    too_many = height * width > limits.max_pixels
+    too_long = tf.cast(tf.maximum(height, width), tf.float64) > limits.max_aspect_ratio * tf.cast(
+        tf.maximum(tf.minimum(height, width), 1), tf.float64)
+    return too_many, tf.logical_and(too_long, tf.logical_not(too_many))
 
 
 def refusal(height, width, limits):
-    """The in-graph twin of `images.ImageLimits.refusal`: a reason string, "" when the size is fine
-    (or unknown: 0)."""
-    pixels = height * width
-    ratio = tf.cast(tf.maximum(height, width), tf.float64) / tf.cast(tf.maximum(tf.minimum(height, width), 1),
-                                                                      tf.float64)
+    """The in-graph twin of `images.ImageLimits.refusal`, vectorised: reason strings, "" where the
+    size is fine (or unknown: 0)."""
+    height, width = tf.convert_to_tensor(height, tf.int64), tf.convert_to_tensor(width, tf.int64)
+    too_many, too_long = refused(height, width, limits)
+    w, h, pixels = (tf.strings.as_string(v) for v in (width, height, height * width))
     hint = "; " + images_lib.LIMITS_HINT
-    aspect_text = images_lib._ASPECT_TEXT.replace("{}:1", images_lib._number(limits.max_aspect_ratio) + ":1")
 
-    def too_many():  # formatted only for a refused image
-        return tf.strings.format(images_lib._PIXELS_TEXT, (width, height, pixels, limits.max_pixels)) + hint
+    def fill(template, *values):  # str.format's "{}" fields, element-wise
+        parts = template.split("{}")
+        return tf.strings.join([piece for i, part in enumerate(parts)
+                                for piece in ((part,) if i == len(parts) - 1 else (part, values[i]))] + [hint])
 
-    def too_long():
-        return tf.strings.format(aspect_text, (width, height)) + hint
-
-    return tf.case([(pixels > limits.max_pixels, too_many), (ratio > limits.max_aspect_ratio, too_long)],
-                   default=lambda: tf.constant(""), exclusive=False)
+    many = fill(images_lib._PIXELS_TEXT, w, h, pixels, str(limits.max_pixels))
+    long = fill(images_lib._ASPECT_TEXT, w, h, images_lib._number(limits.max_aspect_ratio))
+    return tf.where(too_many, many, tf.where(too_long, long, ""))
 
 
 def _u16(data, offset):
@@ -241,14 +283,17 @@ def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None
 
     def attempt(position, data, name):
         encoded = parse(tf.io.read_file(name) if from_file else data)
-        reason = refusal(*header_size(encoded), limits)  # before decoding: a refused image is never allocated
-        image = tf.cond(reason == "", lambda: transform(decode_rgb(encoded)), lambda: empty)
-        return position, image, tf.shape(image), reason
+        size = tf.stack(header_size(encoded))
+        # Before decoding, so a refused image is never allocated: it is swapped for a 1 x 1 image
+        # (a select, not a tf.cond: a branch per element costs more than a 32 px decode).
+        ok = tf.logical_not(tf.reduce_any(tf.stack(refused(size[0], size[1], limits))))
+        image = transform(decode_rgb(tf.where(ok, encoded, _TINY_PNG)))
+        return position, image, tf.shape(image), size
 
-    def check(datas, names, positions, images, shapes, reasons):
+    def check(datas, names, positions, images, shapes, sizes):
         """One chunk: the positions that decoded (the marker last) -> its good images and shapes."""
         count = tf.shape(names)[0]
-        positions, reasons = positions[:-1], reasons[:-1]
+        positions, reasons = positions[:-1], refusal(sizes[:-1, 0], sizes[:-1, 1], limits)
         decoded = tf.scatter_nd(positions[:, None], tf.ones_like(positions), [count]) > 0
         why = tf.tensor_scatter_nd_update(tf.fill([count], _UNDECODABLE), positions[:, None], reasons)
         bad = tf.logical_or(tf.logical_not(decoded), why != "")
@@ -271,7 +316,7 @@ def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None
     def decode_chunk(datas, names):
         count = tf.shape(names)[0]
         good = tf.data.Dataset.from_tensor_slices((tf.range(count), datas, names)).map(attempt).ignore_errors()
-        marker = tf.data.Dataset.from_tensors((count, empty, tf.shape(empty), tf.constant("")))
+        marker = tf.data.Dataset.from_tensors((count, empty, tf.shape(empty), tf.zeros([2], tf.int64)))
         good = good.concatenate(marker)
         batched = good.batch(CHUNK + 1) if fixed else good.padded_batch(CHUNK + 1)
         return batched.map(lambda *chunk: check(datas, names, *chunk)).unbatch()
