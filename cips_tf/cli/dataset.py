@@ -5,6 +5,8 @@ Usage:
                [--shards=16] [--runner=local|beam] [--beam_pipeline_args=--runner=DataflowRunner,...]
                [--split=train] [--tfds_data_dir=DIR] [--image_key=image] [--report=PATH]
                [--noskip_bad_images] [--overwrite] [--num_workers=N]
+               [--max_image_pixels=67108864] [--max_aspect_ratio=16]
+               [--max_member_bytes=268435456] [--max_zip_bytes=68719476736]
 
 SRC is an image folder (read recursively; jpg/png/webp/bmp/gif/tiff, any mode), a .zip file of
 images, or the name of a TFDS dataset already prepared in --tfds_data_dir (nothing is downloaded).
@@ -13,6 +15,18 @@ Writes DIR/data-SSSSS-of-NNNNN.tfrecord (train with `--config.data.source=tfreco
 skipped file with its reason, and the mode, format and size histograms. Bad files (corrupt,
 truncated, unreadable) are skipped and reported; with --noskip_bad_images the run fails naming
 the first one and keeps no shard.
+
+Limits on untrusted inputs (each refused file is a bad file: skipped and reported, or the run stops
+naming it and the flag that lifts the limit):
+  --max_image_pixels  an image whose header declares more pixels is refused before decoding
+                      (default 2**26 = 67108864, 8192 x 8192)
+  --max_aspect_ratio  an image longer than this many times its width (or wider) is refused (16)
+  --max_member_bytes  a zip member larger than this uncompressed is refused from its header, and
+                      no member is read past it (default 256 MiB)
+  --max_zip_bytes     the image members of a zip larger than this in all stop the run (64 GiB)
+A folder is read without leaving it: symlinks to folders are not followed, symlinked files only
+when they resolve inside the folder, each file once; what is left out is logged and listed in the
+report's `left_out`.
 
 --runner=beam runs the same work as an Apache Beam pipeline (needs `pip install 'cips-tf[beam]'`);
 --beam_pipeline_args are its pipeline options, comma-separated, e.g.
@@ -44,6 +58,14 @@ flags.DEFINE_string("report", None, "Where the JSON report goes (default DEST/da
 flags.DEFINE_boolean("skip_bad_images", True, "Skip and report bad files; --noskip_bad_images fails on the first.")
 flags.DEFINE_boolean("overwrite", False, "Replace shards already in --dest.")
 flags.DEFINE_integer("num_workers", None, "Threads of the local runner (default: min(4, CPUs)).", lower_bound=1)
+flags.DEFINE_integer("max_image_pixels", images_lib.MAX_IMAGE_PIXELS, "Images whose header declares more pixels "
+                     "are refused (bad files) before decoding.", lower_bound=1)
+flags.DEFINE_float("max_aspect_ratio", images_lib.MAX_ASPECT_RATIO, "Images more elongated than this (longer / "
+                   "shorter side) are refused (bad files).", lower_bound=1)
+flags.DEFINE_integer("max_member_bytes", prepare.MAX_MEMBER_BYTES, "Zip members larger than this uncompressed are "
+                     "refused (bad files); no member is read past it.", lower_bound=1)
+flags.DEFINE_integer("max_zip_bytes", prepare.MAX_ZIP_BYTES, "A zip whose image members hold more than this "
+                     "uncompressed in all is refused.", lower_bound=1)
 
 
 def main(argv):
@@ -56,9 +78,11 @@ def main(argv):
     logging.set_verbosity(logging.INFO)
     try:
         source = prepare.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,
-                                          image_key=FLAGS.image_key)
+                                          image_key=FLAGS.image_key, max_member_bytes=FLAGS.max_member_bytes,
+                                          max_zip_bytes=FLAGS.max_zip_bytes)
         options = prepare.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, max_images=FLAGS.max_images,
-                                  num_shards=FLAGS.shards, skip_bad_images=FLAGS.skip_bad_images)
+                                  num_shards=FLAGS.shards, skip_bad_images=FLAGS.skip_bad_images,
+                                  max_image_pixels=FLAGS.max_image_pixels, max_aspect_ratio=FLAGS.max_aspect_ratio)
         report = prepare.prepare_dataset(source, FLAGS.dest, options, runner=FLAGS.runner,
                                          beam_pipeline_args=FLAGS.beam_pipeline_args, num_workers=FLAGS.num_workers,
                                          overwrite=FLAGS.overwrite)
@@ -67,6 +91,10 @@ def main(argv):
     except (ValueError, ImportError) as e:  # an option or source the library rejects, a missing extra
         raise UserError(str(e)) from e  # one line, exit code 2; missing paths (OSError) are user errors already
     path = prepare.write_report(report, FLAGS.report or os.path.join(FLAGS.dest, prepare.REPORT_FILE))
+    for item in report["left_out"][:10]:
+        print(f"left out {item['path']}: {item['reason']}")
+    if report["num_left_out"] > 10:
+        print(f"... {report['num_left_out']} paths left out in all (the report lists them)")
     for item in report["skipped"]:
         print(f"skipped {item['path']}: {item['reason']}")
     print(f"{report['num_examples']} of {report['num_inputs']} images written to {report['num_shards']} shards in "

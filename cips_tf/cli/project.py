@@ -122,13 +122,27 @@ def resolve_features(spec, model_path, step, extractor_path):
     return None, "none (pixels only; no discriminator or offline extractor found)"
 
 
-def load_target(path, size):
-    """An image file -> float32 [size, size, 3] in [-1, 1] (shorter side resized, center crop)."""
+flags.DEFINE_integer("max_image_pixels", 2**26, "Targets whose header declares more pixels are refused before "
+                     "decoding (cips_tf.data.images.MAX_IMAGE_PIXELS).", lower_bound=1)
+flags.DEFINE_float("max_aspect_ratio", 16.0, "Targets more elongated than this (longer / shorter side) are refused.",
+                   lower_bound=1)
+
+
+def load_target(path, size, limits=None):
+    """An image file -> float32 [size, size, 3] in [-1, 1] (center square resized to `size`).
+
+    Read by the checked reader of the data pipelines (`images.read_image_file`): the header's size
+    is checked against `limits` (default: --max_image_pixels / --max_aspect_ratio, or the library
+    defaults when flags are not parsed) before decoding, and a large image is decoded reduced.
+    """
     from cips_tf.data import images as images_lib  # pylint: disable=g-import-not-at-top
     from cips_tf.data import transforms  # pylint: disable=g-import-not-at-top
 
+    if limits is None:
+        limits = (images_lib.ImageLimits(FLAGS.max_image_pixels, FLAGS.max_aspect_ratio) if FLAGS.is_parsed()
+                  else images_lib.ImageLimits())
     try:
-        rgb = images_lib.read_image_file(path)
+        rgb = images_lib.read_image_file(path, limits=limits, min_side=size)
     except images_lib.BadImageError as e:
         raise app.UsageError(f"--target: {e}") from e
     fitted = np.asarray(transforms.fit_to_resolution(rgb, size))

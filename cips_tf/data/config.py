@@ -2,6 +2,8 @@
 import ml_collections
 from ml_collections import config_dict
 
+from cips_tf.data import images
+
 SOURCES = ("fashion_mnist", "tfds", "tfrecord", "folder")
 
 
@@ -25,8 +27,13 @@ def default_config():
       resize_shorter_side: True: resize the shorter side to the resolution, then center crop.
         False: keep the native scale and center crop (images smaller than the resolution are
         upscaled); with random_rotation the rotation sees the whole central square.
-      skip_bad_images: skip corrupt/truncated/unreadable images (logged and counted, see
-        `cips_tf.data.skipped_images()`) instead of failing with an error naming the file.
+      skip_bad_images: skip corrupt/truncated/unreadable images, images above the limits below and
+        malformed TFRecord examples (logged and counted, see `cips_tf.data.skipped_images()`)
+        instead of failing with an error naming the file.
+      max_image_pixels: an image whose header declares more pixels (width x height) is a bad image,
+        refused before it is decoded (default 2**26, 8192 x 8192; `images.MAX_IMAGE_PIXELS`).
+      max_aspect_ratio: an image whose longer side is more than this many times its shorter side is
+        a bad image, refused before it is decoded (default 16).
       shuffle_buffer: element shuffle buffer (training), on top of a full shuffle of the file list.
       cache: cache decoded images (after the deterministic geometry, as uint8) in memory.
       num_parallel_calls: decode/augment parallelism; -1 = tf.data.AUTOTUNE.
@@ -45,6 +52,8 @@ def default_config():
     config.rotation_fill_mode = "reflect"
     config.resize_shorter_side = True
     config.skip_bad_images = False
+    config.max_image_pixels = images.MAX_IMAGE_PIXELS
+    config.max_aspect_ratio = images.MAX_ASPECT_RATIO
     config.shuffle_buffer = 1000
     config.cache = False
     config.num_parallel_calls = -1

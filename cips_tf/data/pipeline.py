@@ -33,9 +33,16 @@ from cips_tf.data import transforms
 _MAX_INTERLEAVE = 16
 
 
-def _decode(ds, *, from_file, skip, parallel, fit):
+def _limits(cfg):
+    """`data.max_image_pixels` / `data.max_aspect_ratio` (defaults for configs written before them)."""
+    return images_lib.ImageLimits(int(cfg.get("max_image_pixels", images_lib.MAX_IMAGE_PIXELS)),
+                                  float(cfg.get("max_aspect_ratio", images_lib.MAX_ASPECT_RATIO)))
+
+
+def _decode(ds, cfg, *, from_file, parallel, fit, parse=None, describe=None):
     """Dataset of (data, name) -> dataset of fitted uint8 images, decoded in-graph by TF ops."""
-    return graph_decode.decode_dataset(ds, from_file=from_file, skip=skip, parallel=parallel, transform=fit)
+    return graph_decode.decode_dataset(ds, from_file=from_file, skip=cfg.skip_bad_images, parallel=parallel,
+                                       transform=fit, limits=_limits(cfg), parse=parse, describe=describe)
 
 
 def _gray_or_rgba_to_rgb(image):
@@ -122,7 +129,7 @@ def _folder_source(cfg, training, seed, input_context, parallel, fit):
         raise ValueError(f"{cfg.path}: {len(files)} image files cannot feed {num} input pipelines")
     ds = _ordered_units(files[index::num], training=training, cache=cfg.cache, seed=seed)
     ds = ds.map(lambda path: (tf.constant(b""), path))
-    return _decode(ds, from_file=True, skip=cfg.skip_bad_images, parallel=parallel, fit=fit)
+    return _decode(ds, cfg, from_file=True, parallel=parallel, fit=fit)
 
 
 def _tfrecord_source(cfg, training, seed, input_context, parallel, fit):
@@ -133,7 +140,7 @@ def _tfrecord_source(cfg, training, seed, input_context, parallel, fit):
 
     def records(path):
         def named(i, serialized):
-            return tf.strings.join([path, "[record ", tf.strings.as_string(i), "]"]), serialized
+            return serialized, tf.strings.join([path, "[record ", tf.strings.as_string(i), "]"])
 
         return tf.data.TFRecordDataset(path).enumerate().map(named)
 
@@ -148,16 +155,14 @@ def _tfrecord_source(cfg, training, seed, input_context, parallel, fit):
     if num > 1 and not by_file:
         ds = ds.shard(num, index)
 
-    def parse(name, serialized):
-        example = tfrecord.parse_example(serialized)
-        source = example["source"]
-        name = tf.cond(
-            tf.strings.length(source) > 0, lambda: tf.strings.join([name, " (", source, ")"]), lambda: name
-        )
-        return example["image"], name
+    def describe(serialized, name):  # a bad record's name, with its `source` when the record parses
+        source = tfrecord.parse_example(serialized)["source"]
+        return tf.cond(tf.strings.length(source) > 0, lambda: tf.strings.join([name, " (", source, ")"]), lambda: name)
 
-    ds = ds.map(parse, num_parallel_calls=parallel, deterministic=True)
-    return _decode(ds, from_file=False, skip=cfg.skip_bad_images, parallel=parallel, fit=fit)
+    # Parsed inside the checked decode: a malformed record (not an Example, no image) is a bad element,
+    # skipped and counted under skip_bad_images, or the error naming it.
+    return _decode(ds, cfg, from_file=False, parallel=parallel, fit=fit,
+                   parse=lambda serialized: tfrecord.parse_example(serialized)["image"], describe=describe)
 
 
 def _tfds_source(cfg, training, seed, input_context, parallel, fit):
@@ -192,7 +197,7 @@ def _tfds_source(cfg, training, seed, input_context, parallel, fit):
             num_parallel_calls=parallel,
             deterministic=True,
         )
-        return _decode(ds, from_file=False, skip=cfg.skip_bad_images, parallel=parallel, fit=fit)
+        return _decode(ds, cfg, from_file=False, parallel=parallel, fit=fit)
 
     def convert(ex):
         image = ex[cfg.image_key]
@@ -218,6 +223,7 @@ def _validate(cfg, resolution, batch_size):
         raise ValueError(f"data.source={cfg.source!r} needs data.path")
     if resolution < 1 or batch_size < 1:
         raise ValueError(f"resolution and batch_size must be positive, got {resolution}, {batch_size}")
+    _limits(cfg).validate(prefix="data.")
 
 
 def build_dataset(data_config, *, resolution, batch_size, seed, training=True, input_context=None):

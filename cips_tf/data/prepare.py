@@ -7,8 +7,9 @@ whichever runner executes it:
                                 shard instructions, Fashion-MNIST index ranges), each with a
                                 global input index
     source.read(ref)            -> RawItem(index, name, location, data)   (encoded bytes or pixels)
-    process_item(raw, options)  decode + validate (`images.decode_image_bytes`: any format and
-                                mode -> RGB, truncated / corrupt files rejected), resize / crop
+    process_item(raw, options)  decode + validate (`images.decode_image`: any format and mode ->
+                                RGB, truncated / corrupt files rejected, the header's size checked
+                                against `options.limits()` before decoding), crop / resize
                                 (`transforms`), PNG-encode, `tf.train.Example` -> Result
     shard_index(index)          input index % num_shards: every runner puts a record in the same
                                 shard, so shard contents and counts do not depend on the runner
@@ -28,7 +29,17 @@ Output: `<out_dir>/<prefix>-SSSSS-of-NNNNN.tfrecord` (the format of `cips_tf.dat
      "modes": {"RGB": n, "L": n, "P": n, ...}      input modes of the written images
      "formats": {"PNG": n, ...}, "input_sizes": {"HxW": n}, "sizes": {"HxW": n} (as stored),
      "num_shards", "examples_per_shard", "files",
+     "left_out": [{"path", "reason"}, ...]  paths the listing did not read (symlinks that leave
+                                            the folder or repeat a file), "num_left_out",
      "run": {"runner", "seconds", ...}}
+
+Untrusted inputs stay bounded: an image whose header declares more than `max_image_pixels` pixels
+or an aspect ratio above `max_aspect_ratio` is refused before it is decoded (a bad file like any
+other: skipped and reported, or the run stops naming it); large images are decoded reduced (JPEG
+draft, integer box reduce) and center-cropped before the resize, so the resize allocates a small
+multiple of the output; a zip member larger than `max_member_bytes` is refused from its header and
+read with a cap in case the header lies; folders are listed without leaving them
+(`images.scan_image_files`).
 """
 import collections
 import concurrent.futures
@@ -40,6 +51,7 @@ import json
 import os
 import threading
 import time
+import uuid
 import zipfile
 from typing import Any, Optional
 
@@ -51,6 +63,8 @@ from cips_tf.data import images as images_lib
 CROPS = ("center", "none")
 RUNNERS = ("local", "beam")
 REPORT_FILE = "dataset_report.json"
+MAX_MEMBER_BYTES = 256 * 2**20  # a zip member's uncompressed size (an uncompressed 2**26-pixel BMP fits)
+MAX_ZIP_BYTES = 64 * 2**30  # all image members of a zip together, uncompressed
 _CHUNK = 1024  # inputs per ref for array sources (Fashion-MNIST): one ref = one unit of Beam work
 
 
@@ -73,6 +87,8 @@ class Options:
       num_shards: number of shard files.
       prefix: shard file name prefix.
       skip_bad_images: skip and report bad files; False: fail naming the first bad file.
+      max_image_pixels, max_aspect_ratio: larger images (by their header) are bad files
+        (`images.ImageLimits`).
     """
 
     resolution: Optional[int] = None
@@ -82,6 +98,15 @@ class Options:
     num_shards: int = 1
     prefix: str = "data"
     skip_bad_images: bool = True
+    max_image_pixels: int = images_lib.MAX_IMAGE_PIXELS
+    max_aspect_ratio: float = images_lib.MAX_ASPECT_RATIO
+
+    def limits(self):
+        return images_lib.ImageLimits(self.max_image_pixels, self.max_aspect_ratio)
+
+    def min_side(self):
+        """The shorter side the fit resizes to (decoding may reduce down to twice it), or None."""
+        return int(self.resolution) if self.resolution is not None and self.resize_shorter_side else None
 
     def validate(self):
         if self.resolution is not None and int(self.resolution) < 1:
@@ -94,6 +119,7 @@ class Options:
             raise ValueError(f"num_shards must be >= 1, got {self.num_shards}")
         if not self.prefix or "/" in self.prefix:
             raise ValueError(f"prefix must be a plain file name prefix, got {self.prefix!r}")
+        self.limits().validate()
         return self
 
     def to_json(self):
@@ -144,8 +170,10 @@ def _hw(array):
     return f"{array.shape[0]}x{array.shape[1]}"
 
 
-def _array_to_rgb(array, location):
+def _array_to_rgb(array, location, limits):
     array = np.asarray(array)
+    if array.ndim >= 2:
+        limits.check(array.shape[1], array.shape[0], location)
     if array.dtype != np.uint8:
         raise images_lib.BadImageError(location, f"want uint8 pixels, got {array.dtype}")
     if array.ndim == 3 and array.shape[-1] == 1:
@@ -157,7 +185,7 @@ def _array_to_rgb(array, location):
     if array.ndim == 3 and array.shape[-1] == 4:
         from PIL import Image
 
-        return images_lib.decode_image_bytes(_png_bytes(Image.fromarray(array, "RGBA")), location), "RGBA"
+        return images_lib.decode_image_bytes(_png_bytes(Image.fromarray(array, "RGBA")), location, limits), "RGBA"
     raise images_lib.BadImageError(location, f"want [H, W], [H, W, 1|3|4] pixels, got shape {array.shape}")
 
 
@@ -211,7 +239,8 @@ def fit_image(image, options):
 
 
 def process_item(raw, options):
-    """Decode, validate, fit, encode one input -> `Result` (never raises for a bad image)."""
+    """Decode, validate, fit, encode one input -> `Result` (never raises for a bad image: a file that
+    cannot be decoded, is too large, or cannot be fitted is a Result with its reason)."""
     from cips_tf.data import tfrecord
 
     mode = fmt = None
@@ -220,15 +249,20 @@ def process_item(raw, options):
             raise images_lib.BadImageError(raw.location, raw.error)
         if isinstance(raw.data, (bytes, bytearray)):
             mode, fmt = _header(bytes(raw.data))
-            rgb = images_lib.decode_image_bytes(bytes(raw.data), raw.location)
+            rgb, (height, width) = images_lib.decode_image(bytes(raw.data), raw.location, options.limits(),
+                                                           options.min_side())
         else:
-            rgb, mode = _array_to_rgb(raw.data, raw.location)
-            fmt = "array"
+            rgb, mode = _array_to_rgb(raw.data, raw.location, options.limits())
+            fmt, (height, width) = "array", rgb.shape[:2]
+        try:
+            image = np.ascontiguousarray(fit_image(rgb, options))
+        except Exception as e:  # an allocation failure, ...: this file only, never the run
+            raise images_lib.BadImageError(raw.location, f"cannot be fitted to resolution {options.resolution}: "
+                                                         f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
     except images_lib.BadImageError as e:
         return Result(index=raw.index, location=raw.location, reason=e.reason, mode=mode, format=fmt)
-    image = np.ascontiguousarray(fit_image(rgb, options))
     return Result(index=raw.index, location=raw.location, record=tfrecord.make_example(image, raw.name),
-                  mode=mode, format=fmt, input_size=_hw(rgb), size=_hw(image))
+                  mode=mode, format=fmt, input_size=f"{height}x{width}", size=_hw(image))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -340,10 +374,14 @@ class FolderSource:
     def describe(self):
         return {"kind": "folder", "path": self.path}
 
-    def list_refs(self, max_images=0):
-        paths = images_lib.list_image_files(self.path)
+    def scan(self, max_images=0):
+        """(refs, left out: [(path, reason)]) (`images.scan_image_files`: the folder is never left)."""
+        paths, left_out = images_lib.scan_image_files(self.path)
         paths = paths[:max_images] if max_images else paths
-        return [(i, p) for i, p in enumerate(paths)]
+        return [(i, p) for i, p in enumerate(paths)], left_out
+
+    def list_refs(self, max_images=0):
+        return self.scan(max_images)[0]
 
     def count(self, refs):
         return len(refs)
@@ -364,9 +402,16 @@ class FolderSource:
 
 @dataclasses.dataclass(frozen=True)
 class ZipSource:
-    """Images inside a zip file (members with image extensions; hidden and __MACOSX skipped)."""
+    """Images inside a zip file (members with image extensions; hidden, `..` and __MACOSX skipped).
+
+    Nothing is extracted to disk. A member whose uncompressed size (its header's `file_size`) is
+    above `max_member_bytes` is a bad file, refused before reading; the others are read with a cap
+    in case the header lies. Image members above `max_total_bytes` in all stop the listing.
+    """
 
     path: str
+    max_member_bytes: int = MAX_MEMBER_BYTES
+    max_total_bytes: int = MAX_ZIP_BYTES
 
     def describe(self):
         return {"kind": "zip", "path": self.path}
@@ -393,18 +438,36 @@ class ZipSource:
         if not names:
             raise FileNotFoundError(f"{self.path}: no image files ({', '.join(images_lib.IMAGE_EXTENSIONS)}) in the zip")
         names = names[:max_images] if max_images else names
+        archive = self._archive()
+        total = sum(archive.getinfo(n).file_size for n in names)
+        if total > self.max_total_bytes:
+            raise ValueError(f"{self.path}: its {len(names)} image members hold {total} bytes uncompressed, above "
+                             f"the limit of {self.max_total_bytes} (cips-dataset --max_zip_bytes lifts it)")
         return [(i, n) for i, n in enumerate(names)]
 
     def count(self, refs):
         return len(refs)
 
+    def _too_large(self, size):
+        return (f"zip member of {size} bytes uncompressed, above the limit of {self.max_member_bytes} "
+                "(cips-dataset --max_member_bytes lifts it)")
+
     def read(self, ref):
         index, member = ref
         location = f"{self.path}:{member}"
         try:
-            data = self._archive().read(member)
+            info = self._archive().getinfo(member)
+            if info.file_size > self.max_member_bytes:  # refused from the header, before reading
+                yield RawItem(index, member, location, error=self._too_large(info.file_size))
+                return
+            with self._archive().open(info) as f:
+                data = f.read(self.max_member_bytes + 1)  # stops at the cap even if the header lies
         except Exception as e:  # CRC mismatch, unsupported compression ...
             yield RawItem(index, member, location, error=f"unreadable zip member: {type(e).__name__}: {e}")
+            return
+        if len(data) > self.max_member_bytes:
+            yield RawItem(index, member, location, error=self._too_large(f"more than {self.max_member_bytes}") +
+                          f"; its header said {info.file_size}")
             return
         yield RawItem(index, member, location, data=data)
 
@@ -515,7 +578,8 @@ class TfdsSource:
             yield RawItem(index, name, name, data=data)
 
 
-def source_from_spec(spec, *, split="train", data_dir=None, image_key="image"):
+def source_from_spec(spec, *, split="train", data_dir=None, image_key="image", max_member_bytes=MAX_MEMBER_BYTES,
+                     max_zip_bytes=MAX_ZIP_BYTES):
     """`--source`: an existing folder, a `.zip` file, or a TFDS dataset name prepared in `data_dir`."""
     import tensorflow as tf
 
@@ -527,7 +591,7 @@ def source_from_spec(spec, *, split="train", data_dir=None, image_key="image"):
     if spec.lower().endswith(".zip"):
         if not tf.io.gfile.exists(spec):
             raise FileNotFoundError(f"{spec}: zip file not found")
-        return ZipSource(spec)
+        return ZipSource(spec, max_member_bytes=int(max_member_bytes), max_total_bytes=int(max_zip_bytes))
     if spec.startswith((".", "/", "~")) or "://" in spec or os.sep in spec and os.path.exists(os.path.dirname(spec)):
         raise FileNotFoundError(f"{spec}: no such folder or zip file")  # a path, not a TFDS name
     return TfdsSource(spec, split=split, data_dir=data_dir, image_key=image_key)
@@ -606,7 +670,14 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
         for path in old:
             tf.io.gfile.remove(path)
     start = time.time()
-    refs = source.list_refs(int(options.max_images))
+    if hasattr(source, "scan"):
+        refs, left_out = source.scan(int(options.max_images))
+    else:
+        refs, left_out = source.list_refs(int(options.max_images)), []
+    for path, reason in left_out[:10]:
+        logging.warning("cips-dataset: left out %s (%s)", path, reason)
+    if len(left_out) > 10:
+        logging.warning("cips-dataset: ... %d paths left out in all (see the report's left_out)", len(left_out))
     total = source.count(refs)
     logging.info("cips-dataset: %d inputs from %s -> %s (%d shards, resolution %s, crop %s, runner %s)", total,
                  source.describe(), out_dir, options.num_shards, options.resolution, options.crop, runner)
@@ -623,7 +694,8 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
     files = [tfrecord.shard_path(out_dir, options.prefix, i, options.num_shards) for i in range(options.num_shards)]
     run["seconds"] = round(time.time() - start, 3)
     report = {"source": source.describe(), "options": options.to_json(), **report,
-              "files": [os.path.basename(f) for f in files], "run": run}
+              "files": [os.path.basename(f) for f in files], "num_left_out": len(left_out),
+              "left_out": [{"path": p, "reason": r} for p, r in left_out], "run": run}
     logging.info("cips-dataset: %d of %d inputs written, %d skipped, in %.1fs (%.1f inputs/s)", report["num_examples"],
                  report["num_inputs"], report["num_skipped"], run["seconds"],
                  report["num_inputs"] / max(run["seconds"], 1e-9))
@@ -642,7 +714,7 @@ def write_report(report, path):
     import tensorflow as tf
 
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"  # unique on shared storage too (a PID is not)
     with tf.io.gfile.GFile(tmp, "w") as f:
         f.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
     tf.io.gfile.rename(tmp, path, overwrite=True)

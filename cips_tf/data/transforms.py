@@ -43,27 +43,31 @@ def center_crop(image, height, width):
 
 
 def center_square(image, min_size):
-    """Central square of side min(H, W), first upscaled (shorter side) if that is below `min_size`."""
-    shape = tf.shape(image)
-    image = tf.cond(
-        tf.minimum(shape[0], shape[1]) < min_size, lambda: resize_shorter_side(image, min_size), lambda: image
-    )
+    """Central square of side min(H, W), then upscaled if that is below `min_size`.
+
+    Cropped first: the resize never sees (or allocates) the long side of an elongated image.
+    """
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
-    return center_crop(image, side, side)
+    image = center_crop(image, side, side)
+    return tf.cond(side < min_size, lambda: resize_shorter_side(image, min_size), lambda: image)
 
 
 def fit_to_resolution(image, resolution, resize_shorter_side_first=True):
     """The deterministic geometry of every source: uint8 [H, W, 3] -> uint8 square.
 
-    With `resize_shorter_side_first` (the default): resize the shorter side to `resolution`, then
-    center crop -> [resolution, resolution, 3]. Without it the image keeps its native scale and only
+    With `resize_shorter_side_first` (the default): the central min(H, W) square resized to
+    `resolution` -> [resolution, resolution, 3] (cropped before resizing, as StyleGAN's dataset_tool
+    does: the same window as resizing the shorter side first and cropping after, but the resize
+    allocates only the square and its output, never an image as elongated as the input). Without it the image keeps its native scale and only
     the central min(H, W) square is kept (upscaled if smaller than `resolution`); the final
     `resolution` crop happens after augmentation (the Satellite-Buildings recipe: 300 x 300 images,
     random rotation, center crop to 256).
     """
     if resize_shorter_side_first:
-        image = center_crop(resize_shorter_side(image, resolution), resolution, resolution)
+        shape = tf.shape(image)
+        side = tf.minimum(shape[0], shape[1])
+        image = resize_shorter_side(center_crop(image, side, side), resolution)
         return tf.ensure_shape(image, [resolution, resolution, 3])
     return center_square(image, resolution)
 

@@ -119,6 +119,10 @@ def _validate_data(config):
         if d.get("data_dir") and not os.path.isdir(d.data_dir):
             raise ConfigError("data.data_dir", f"{d.data_dir}: TFDS data_dir not found")
     _int(config, "data.shuffle_buffer", minimum=0)
+    if "max_image_pixels" in d:  # configs written before these fields read with the defaults
+        _int(config, "data.max_image_pixels", minimum=1)
+    if "max_aspect_ratio" in d:
+        _float(config, "data.max_aspect_ratio", low=1)
 
 
 def validate_config(config, num_replicas=1):

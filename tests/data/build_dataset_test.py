@@ -10,7 +10,7 @@ from PIL import Image
 
 from cips_tf import data
 from cips_tf.data import graph_decode, tfrecord
-from data_test_utils import constant_image, gradient_image, save, to_uint8
+from data_test_utils import constant_image, gradient_image, png_declaring, save, to_uint8
 
 
 def _config(**overrides):
@@ -407,3 +407,89 @@ def test_build_dataset_skip_does_not_swallow_a_corrupt_shard(tmp_path):
     config = _config(source="tfrecord", path=str(tmp_path), skip_bad_images=True)
     with pytest.raises(tf.errors.DataLossError):
         list(data.build_dataset(config, resolution=8, batch_size=4, seed=0, training=False))
+
+
+# --- untrusted inputs (issue 17) -------------------------------------------------------------------
+
+
+def _limit_folder(folder):
+    """8 good constant PNGs (values 0, 10, ... 70) around a 1 x 20000 strip and a PNG declaring 2**28 pixels."""
+    for i in range(8):
+        save(constant_image(10 * i), folder / f"{i:02d}.png")
+    save(np.zeros((1, 20000, 3), np.uint8), folder / "03a_strip.png")
+    (folder / "05a_huge.png").write_bytes(png_declaring(16384, 16384))
+    return [str(folder / "03a_strip.png"), str(folder / "05a_huge.png")]
+
+
+def test_build_dataset_folder_refuses_oversized_headers_before_decoding_and_counts_them(tmp_path):
+    data.reset_skipped_images()
+    bad = _limit_folder(tmp_path)
+    config = _config(source="folder", path=str(tmp_path), skip_bad_images=True, num_parallel_calls=2)
+    batches = list(data.build_dataset(config, resolution=8, batch_size=3, seed=0, training=False))
+    assert _values(batches) == [10 * i for i in range(8)]
+    skipped = data.skipped_images()
+    assert sorted(skipped) == bad
+    assert "aspect ratio above the limit of 16:1" in skipped[bad[0]] and "data.max_aspect_ratio" in skipped[bad[0]]
+    assert "16384x16384 image (268435456 pixels)" in skipped[bad[1]] and "data.max_image_pixels" in skipped[bad[1]]
+    data.reset_skipped_images()
+
+
+def test_build_dataset_folder_oversized_without_skip_fails_naming_file_and_limit(tmp_path):
+    bad = _limit_folder(tmp_path)
+    (tmp_path / "03a_strip.png").unlink()
+    config = _config(source="folder", path=str(tmp_path), num_parallel_calls=2)
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        list(data.build_dataset(config, resolution=8, batch_size=3, seed=0, training=False))
+    message = graph_decode.bad_image_message(info.value)
+    assert message.startswith(f"{bad[1]}: bad image: 16384x16384 image (268435456 pixels) is above the limit of "
+                              "67108864 pixels"), message
+    assert "data.max_image_pixels" in message and message.endswith("skips such files)")
+
+
+def test_build_dataset_limits_come_from_the_config(tmp_path):
+    data.reset_skipped_images()
+    for i in range(4):
+        save(constant_image(10 * i, 8, 8 + 4 * i), tmp_path / f"{i}.png")  # aspect 1, 1.5, 2, 2.5
+    config = _config(source="folder", path=str(tmp_path), skip_bad_images=True, max_aspect_ratio=2.2,
+                     max_image_pixels=127)
+    batches = list(data.build_dataset(config, resolution=8, batch_size=4, seed=0, training=False))
+    assert _values(batches) == [0, 10]
+    skipped = data.skipped_images()
+    assert sorted(skipped) == [str(tmp_path / "2.png"), str(tmp_path / "3.png")]
+    assert "16x8 image (128 pixels) is above the limit of 127 pixels" in skipped[str(tmp_path / "2.png")]
+    data.reset_skipped_images()
+    with pytest.raises(ValueError, match="data.max_aspect_ratio must be a finite number >= 1"):
+        data.build_dataset(_config(source="folder", path=str(tmp_path), max_aspect_ratio=0.5), resolution=8,
+                           batch_size=2, seed=0)
+
+
+def _malformed_records(tmp_path):
+    """60 good records (values 3 i) with a non-Example at 10 and an Example without `height` at 40."""
+    records = [tfrecord.make_example(constant_image(3 * i), source=f"{i}.png") for i in range(60)]
+    no_height = tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[tfrecord.encode_png(constant_image(1))])),
+        "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[8])),
+        "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"no_height.png"])),
+    })).SerializeToString()
+    records.insert(40, no_height)
+    records.insert(10, b"\x0a\xff\xff garbage, not an Example")
+    tfrecord.write_records(records, tmp_path, num_shards=1)
+    return tfrecord.shard_path(tmp_path, "data", 0, 1)
+
+
+def test_build_dataset_tfrecord_malformed_examples_are_skipped_and_counted(tmp_path):
+    data.reset_skipped_images()
+    shard = _malformed_records(tmp_path)
+    config = _config(source="tfrecord", path=str(tmp_path), skip_bad_images=True, num_parallel_calls=2)
+    batches = list(data.build_dataset(config, resolution=8, batch_size=8, seed=0, training=False))
+    assert _values(batches) == [3 * i for i in range(60)]
+    assert sorted(data.skipped_images()) == [f"{shard}[record 10]", f"{shard}[record 41]"]
+    data.reset_skipped_images()
+
+
+def test_build_dataset_tfrecord_malformed_example_without_skip_fails_naming_the_record(tmp_path):
+    shard = _malformed_records(tmp_path)
+    config = _config(source="tfrecord", path=str(tmp_path), num_parallel_calls=2)
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        list(data.build_dataset(config, resolution=8, batch_size=8, seed=0, training=False))
+    assert f"{shard}[record 10]: bad image: " in info.value.message and "skip_bad_images" in info.value.message

@@ -71,3 +71,36 @@ def make_messy_folder(folder, size=16):
     for name, data in bad.items():
         (folder / name).write_bytes(data)
     return expected, sorted(bad)
+
+
+def png_declaring(width, height, rows=1):
+    """A small PNG whose IHDR declares `width` x `height` RGB pixels but whose data holds only `rows`
+    rows of zeros (a decoder that trusts the header allocates the whole image, then finds it short)."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    raw = zlib.compress(b"\x00" * ((3 * width + 1) * rows), 9)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def link_farm(folder, size=8):
+    """A folder with 3 real images, plus `ext -> ../outside` (2 images outside), `loop -> .`, a symlinked
+    file outside and a second name for an inside file. Returns (folder, the 3 real relative names)."""
+    import os
+
+    outside = folder.parent / f"{folder.name}_outside"
+    for i in range(2):
+        save(gradient_image(size, size, seed=10 + i), outside / f"secret{i}.png")
+    names = ["a.png", "sub/b.png", "sub/c.png"]
+    for i, name in enumerate(names):
+        save(gradient_image(size, size, seed=i), folder / name)
+    os.symlink(os.path.relpath(outside, folder), folder / "ext")
+    os.symlink(".", folder / "loop")
+    os.symlink(".", folder / "sub" / "loop")
+    os.symlink(outside / "secret0.png", folder / "stolen.png")
+    os.symlink("a.png", folder / "again.png")
+    return folder, names

@@ -176,3 +176,14 @@ def test_bad_image_ends_the_process_with_one_line_every_time(tmp_path):
             assert proc.returncode == 1, (run, proc.returncode, stderr[-2000:])
             assert len(errors) == 1 and "truncated.png: bad image" in errors[0] and "skip_bad_images" in errors[0], run
             assert "Traceback" not in stderr, run
+
+
+@pytest.mark.parametrize("fmt, kwargs, mode", [
+    ("PNG", {}, "RGB"), ("PNG", {}, "RGBA"), ("JPEG", {}, "RGB"), ("JPEG", {"progressive": True}, "L"),
+    ("GIF", {}, "P"), ("BMP", {}, "RGB"), ("BMP", {}, "P"), ("WEBP", {}, "RGB"), ("WEBP", {"lossless": True}, "RGB"),
+    ("WEBP", {}, "RGBA"),
+])
+def test_header_size_reads_width_and_height_as_pillow_does_without_decoding(fmt, kwargs, mode):
+    data = _encode(Image.new(mode, (37, 21)), fmt, **kwargs)
+    assert [int(v) for v in graph_decode.header_size(tf.constant(data))] == [21, 37]
+    assert [int(v) for v in graph_decode.header_size(tf.constant(b"not an image at all"))] == [0, 0]

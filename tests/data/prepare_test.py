@@ -13,7 +13,7 @@ from cips_tf import data
 from cips_tf.data import images
 from cips_tf.data import prepare
 from cips_tf.data import tfrecord
-from data_test_utils import gradient_image, make_messy_folder, save
+from data_test_utils import gradient_image, link_farm, make_messy_folder, png_declaring, save
 
 
 def read_records(out_dir):
@@ -235,3 +235,103 @@ def test_prepare_tfds_source_reads_a_prepared_dataset_undecoded_without_download
     with pytest.raises(ValueError, match="no split 'test'"):
         prepare.prepare_dataset(prepare.TfdsSource("cips_prepare_tiny_images", split="test", data_dir=str(tmp_path / "tfds"),
                                                    image_key="picture"), tmp_path / "o3", prepare.Options())
+
+
+# --- untrusted inputs (issue 17) -------------------------------------------------------------------
+
+
+def test_prepare_refuses_elongated_and_oversized_images_as_bad_files_and_writes_the_rest(tmp_path):
+    folder = tmp_path / "images"
+    for i in range(3):
+        save(gradient_image(20, 24, seed=i), folder / f"ok{i}.png")
+    save(np.zeros((1, 20000, 3), np.uint8), folder / "strip.png")  # resized, it would be 16 x 320000
+    (folder / "huge.png").write_bytes(png_declaring(16384, 16384))  # 2**28 pixels declared, a few hundred bytes
+    report = prepare.prepare_dataset(prepare.FolderSource(str(folder)), tmp_path / "out",
+                                     prepare.Options(resolution=16, num_shards=2))
+    assert (report["num_inputs"], report["num_examples"], report["num_skipped"]) == (5, 3, 2)
+    reasons = {os.path.basename(s["path"]): s["reason"] for s in report["skipped"]}
+    assert "aspect ratio above the limit of 16:1" in reasons["strip.png"] and "--max_aspect_ratio" in reasons["strip.png"]
+    assert "268435456 pixels" in reasons["huge.png"] and "--max_image_pixels" in reasons["huge.png"]
+    assert sorted(read_records(tmp_path / "out")) == ["ok0.png", "ok1.png", "ok2.png"]
+    with pytest.raises(images.BadImageError, match=r"huge.png: bad image: .*max_image_pixels"):
+        prepare.prepare_dataset(prepare.FolderSource(str(folder)), tmp_path / "strict",
+                                prepare.Options(resolution=16, skip_bad_images=False))
+    lifted = prepare.prepare_dataset(prepare.FolderSource(str(folder)), tmp_path / "lifted",
+                                     prepare.Options(resolution=16, max_aspect_ratio=20000))
+    assert [os.path.basename(s["path"]) for s in lifted["skipped"]] == ["huge.png"]
+    assert read_records(tmp_path / "lifted")["strip.png"].shape == (16, 16, 3)
+
+
+def test_prepare_a_file_that_fails_to_fit_is_reported_not_the_end_of_the_run(tmp_path, monkeypatch):
+    folder = tmp_path / "images"
+    for i in range(4):
+        save(gradient_image(8, 8 + i, seed=i), folder / f"{i}.png")
+    real_fit = prepare.fit_image
+
+    def fit(image, options):
+        if image.shape[1] == 10:
+            raise RuntimeError("OOM when allocating tensor with shape[1,64,64000000,3]")
+        return real_fit(image, options)
+
+    monkeypatch.setattr(prepare, "fit_image", fit)
+    report = prepare.prepare_dataset(prepare.FolderSource(str(folder)), tmp_path / "out", prepare.Options(resolution=8))
+    assert (report["num_examples"], report["num_skipped"]) == (3, 1)
+    assert report["skipped"][0]["path"].endswith("2.png") and "OOM when allocating" in report["skipped"][0]["reason"]
+
+
+def test_prepare_zip_member_above_the_cap_is_refused_from_its_header_and_named(tmp_path):
+    archive = tmp_path / "images.zip"
+    small = save(gradient_image(8, 8), tmp_path / "small.png").read_bytes()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.png", small)
+        z.writestr("zeros.png", b"\0" * 50_000)  # compresses to ~100 bytes
+    source = prepare.source_from_spec(str(archive), max_member_bytes=10_000)
+    report = prepare.prepare_dataset(source, tmp_path / "out", prepare.Options())
+    assert (report["num_examples"], report["num_skipped"]) == (1, 1)
+    assert report["skipped"][0]["path"] == f"{archive}:zeros.png"
+    assert "50000 bytes uncompressed, above the limit of 10000 (cips-dataset --max_member_bytes" in \
+        report["skipped"][0]["reason"]
+    with pytest.raises(ValueError, match=r"images.zip: its 2 image members hold 50\d+ bytes .*--max_zip_bytes"):
+        prepare.prepare_dataset(prepare.source_from_spec(str(archive), max_zip_bytes=20_000), tmp_path / "o2",
+                                prepare.Options())
+
+
+def test_prepare_zip_member_whose_header_lies_is_read_only_up_to_the_cap(tmp_path, monkeypatch):
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.png", b"\0" * 50_000)
+    source = prepare.ZipSource(str(archive), max_member_bytes=10_000)
+    source._archive().getinfo("zeros.png").file_size = 100  # the central directory lies
+    sizes = []
+    real_open = zipfile.ZipFile.open
+
+    def spy_open(self, name, *args, **kwargs):
+        handle = real_open(self, name, *args, **kwargs)
+        real_read = handle.read
+        handle.read = lambda n=-1: sizes.append(n) or real_read(n)
+        return handle
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy_open)
+    (item,) = source.read((0, "zeros.png"))
+    assert item.error and item.data is None
+    assert sizes == [10_001]  # one bounded read, never read(-1)
+
+
+def test_prepare_folder_never_leaves_the_source_and_reports_the_links_left_out(tmp_path):
+    folder, names = link_farm(tmp_path / "images")
+    report = prepare.prepare_dataset(prepare.FolderSource(str(folder)), tmp_path / "out", prepare.Options())
+    assert sorted(read_records(tmp_path / "out")) == names
+    assert report["num_inputs"] == 3 and report["num_left_out"] == 5
+    assert sorted(os.path.relpath(s["path"], folder) for s in report["left_out"]) == [
+        "again.png", "ext", "loop", "stolen.png", "sub/loop"]
+
+
+def test_write_report_temporary_name_is_unique_not_a_pid(tmp_path, monkeypatch):
+    seen = []
+    real = tf.io.gfile.rename
+    monkeypatch.setattr(tf.io.gfile, "rename", lambda src, dst, overwrite=False: seen.append(src) or real(src, dst,
+                                                                                                         overwrite))
+    prepare.write_report({"a": 1}, tmp_path / "r.json")
+    prepare.write_report({"a": 2}, tmp_path / "r.json")
+    assert len(set(seen)) == 2 and not any(str(os.getpid()) in s for s in seen)
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": 2}
