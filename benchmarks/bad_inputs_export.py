@@ -4,7 +4,7 @@ that `benchmarks/bad_inputs.py` runs, each in a fresh process under a memory lim
 `SCENARIOS` is a list of dicts:
     name      the table's row
     build     fn(tmp: pathlib.Path) -> (argv, env): writes the crafted input (small files only) under
-              `tmp` and returns the command that feeds it to the real CLI / library, and the extra
+              `tmp` and returns the command (without the interpreter) that feeds it to the real CLI / library, and the extra
               environment (PYTHONPATH: this repo)
     check     fn(returncode, output, tmp) -> (ok, why): whether the input stayed harmless
     fast      True: also runs as a test in the fast tier (tests/export/bad_inputs_export_test.py)
@@ -53,7 +53,7 @@ class _OpensFile:
 def _build_pt(tmp):
     # torch's legacy format is a plain pickle: no torch needed to write it.
     (tmp / "evil.pt").write_bytes(pickle.dumps({"g_ema": _OpensFile(tmp / "pwned.txt")}, protocol=2))
-    argv = [sys.executable, "-m", "cips_tf.cli.convert", f"--checkpoint={tmp / 'evil.pt'}", f"--out={tmp / 'out'}"]
+    argv = ["-m", "cips_tf.cli.convert", f"--checkpoint={tmp / 'evil.pt'}", f"--out={tmp / 'out'}"]
     return argv, _env()
 
 
@@ -107,7 +107,7 @@ SERVING_SIGNATURES = ("from_seed", "serving_default", "mapping")
 
 def _build_serving(n):
     def build(tmp):
-        return [sys.executable, "-c", _SERVE, str(tmp / "serving"), str(n), _CALL], _env()
+        return ["-c", _SERVE, str(tmp / "serving"), str(n), _CALL], _env()
 
     return build
 
@@ -158,7 +158,7 @@ print(f"EXIT {codes} ENTRIES {names}", flush=True)
 
 
 def _build_exporters(tmp):
-    return [sys.executable, "-c", _TWO_EXPORTERS, str(tmp / "serving")], _env()
+    return ["-c", _TWO_EXPORTERS, str(tmp / "serving")], _env()
 
 
 def _check_exporters(returncode, output, tmp):
@@ -175,7 +175,7 @@ def _build_lock(tmp):
     (tmp / "precious.txt").write_text(MARKER_TEXT)
     (tmp / "run").mkdir()
     (tmp / "run" / ".lock").symlink_to(tmp / "precious.txt")
-    argv = [sys.executable, "-m", "cips_tf.cli.train", f"--config={REPO / 'configs' / 'smoke.py'}",
+    argv = ["-m", "cips_tf.cli.train", f"--config={REPO / 'configs' / 'smoke.py'}",
             f"--workdir={tmp / 'run'}"]
     return argv, _env()
 
@@ -203,7 +203,8 @@ def run_scenario(scenario, tmp, timeout=1800):
     import subprocess  # pylint: disable=import-outside-toplevel
 
     argv, env = scenario["build"](pathlib.Path(tmp))
-    proc = subprocess.run(argv, env={**os.environ, **env}, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, *argv], env={**os.environ, **env}, cwd=tmp, capture_output=True, text=True,
+                          timeout=timeout)
     output = proc.stdout + proc.stderr
     ok, why = scenario["check"](proc.returncode, output, pathlib.Path(tmp))
     return ok, why, output

@@ -135,17 +135,17 @@ def test_evaluate_full_real_set_is_named_full_and_cached_by_dataset_fingerprint(
         Image.fromarray(images[i]).save(folder / f"{i:03d}.png")
     cache = tmp_path / "cache"
 
-    def evaluate(out):
+    def evaluate(out, *extra):
         result = run_cli(f"--model={tiny_workdir}", f"--out={out}", "--metrics=fid", f"--data=folder:{folder}",
                          "--num_samples=20", "--num_real=0", "--batch_size=10", f"--extractor_path={tiny_extractor}",
-                         f"--real_stats_cache={cache}")
+                         f"--real_stats_cache={cache}", *extra)
         assert result.returncode == 0, result.stderr[-3000:]
         return metric_log.read_metric_log(out / "metric-fid20_full_offline.jsonl")[-1]
 
     first = evaluate(tmp_path / "out")
     assert first["num_real"] == 30 and first["num_samples"] == 20 and first["metric"] == "fid20_full_offline"
     assert len(list(cache.glob("*.npz"))) == 1
-    again = evaluate(tmp_path / "out")  # cached real statistics: the same number, one more log line
+    again = evaluate(tmp_path / "out", "--overwrite")  # cached real statistics: the same number, one more log line
     assert again["value"] == pytest.approx(first["value"], rel=1e-9)
     assert len(metric_log.read_metric_log(tmp_path / "out" / "metric-fid20_full_offline.jsonl")) == 2
     Image.fromarray(images[40]).save(folder / "999.png")  # the dataset changed: new statistics

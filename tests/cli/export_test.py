@@ -53,7 +53,7 @@ def test_export_cli_workdir_writes_requested_version(workdir_export):
     for rel in ["saved_model.pb", "assets.extra/cips_generator.keras", "assets.extra/w_avg.npy",
                 "assets.extra/tf_serving_warmup_requests"]:
         assert (path / rel).exists(), rel
-    assert sorted(p.name for p in (base / "cips").iterdir()) == ["3"]
+    assert sorted(p.name for p in (base / "cips").iterdir()) == ["3", "batching_parameters.txt"]  # the TF Serving batching file beside the versions
 
 
 def _render(generator, seed=0):

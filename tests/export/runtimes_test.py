@@ -67,8 +67,15 @@ def _export(name, golden, tmp_path_factory):
     return _EXPORTS[name]
 
 
-# The 256 px model (a 256 x 256 x 16 embedding, three formats of it) is the slow tier's: CI runs it.
-@pytest.fixture(scope="module", params=["px32", pytest.param("px256", marks=pytest.mark.slow), "golden"])
+# One worker holds this module's exports (each export of every format takes ~25 s; under xdist's
+# loadgroup every worker would otherwise export the same models again).
+pytestmark = pytest.mark.xdist_group("runtimes")
+
+
+# The 256 px model (a 256 x 256 x 16 embedding, three formats of it) and the model converted from the
+# official golden vectors are the slow tier's: CI runs them; the fast tier checks parity at 32 px.
+@pytest.fixture(scope="module", params=["px32", pytest.param("px256", marks=pytest.mark.slow),
+                                        pytest.param("golden", marks=pytest.mark.slow)])
 def exported(request, golden, tmp_path_factory):
     return _export(request.param, golden, tmp_path_factory)
 
@@ -121,6 +128,7 @@ def test_runtime_mapping_and_truncated_render_match_keras_within_1e4(exported, f
     np.testing.assert_allclose(runtime.w_avg, w_avg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", runtimes.RUNTIME_FORMATS)
 @pytest.mark.parametrize("key,coords_key", [("rgb_eval_native", "coords_native"),
                                             ("rgb_eval_dense", "coords_dense"),
