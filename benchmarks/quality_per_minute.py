@@ -52,6 +52,7 @@ VARIANTS = {
     "ada_recipe": ({"optimizer.learning_rate": 2.5e-3, "ema.rampup": 0.05, "model.n_mlp": 2}, {},
                    "StyleGAN2-ADA's small-data choices: lr 2.5e-3, EMA ramp-up 0.05, mapping depth 2"),
     "lr3e-3": ({"optimizer.learning_rate": 3e-3}, {}, "learning rate 3e-3"),
+    "lr2e-3": ({"optimizer.learning_rate": 2e-3}, {}, "learning rate 2e-3 (the official rate; the quickstart before 3e-3)"),
     "lr1e-3": ({"optimizer.learning_rate": 1e-3}, {}, "learning rate 1e-3"),
     "ema_rampup": ({"ema.rampup": 0.05}, {}, "StyleGAN2-ADA's EMA ramp-up (0.05)"),
     "no_ema_rampup": ({"ema.rampup": 0.0}, {}, "no EMA ramp-up"),
