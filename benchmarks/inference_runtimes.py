@@ -1,22 +1,41 @@
-"""One render, every runtime: Keras eager, XLA, the SavedModel, ONNX Runtime, OpenVINO (fp32, bf16)
-and LiteRT, timed in one process beside this machine's float32 and bf16 matmul peaks.
+"""Every runtime on the same renders: Keras (eager and tf.function), XLA, the SavedModel, ONNX Runtime,
+OpenVINO (fp32, bf16) and LiteRT, each in its own process (for its peak memory), beside this
+machine's float32 and bf16 matmul peaks.
 
-    python3 benchmarks/inference_runtimes.py [--size=256] [--batch=1] [--chunk=65536] [--runs=5]
-                                             [--model_size=256] [--runtimes=keras,xla,...] [--tiny]
+    python3 benchmarks/inference_runtimes.py [--size=256] [--batches=1,8] [--large=1024] [--chunk=65536]
+                                             [--rounds=3] [--runs=2] [--model_size=256]
+                                             [--runtimes=keras,xla,...] [--tiny]
 
 The model is the official-size CIPS-skips generator of `--model_size` (random weights, 44.3M
-parameters at 256; `--tiny` for a smoke run). Each runtime renders `--batch` images of
-`--size` x `--size` from a fixed w (the synthesis network: w + coords -> RGB), in chunks of at most
-`--chunk` pixels per call (bounded memory at any size; 1024 px is 16 chunks of 65,536). Reported:
-the median seconds of one render (every runtime warmed up, then timed in interleaved rounds), images/s and Mpixel/s, the matmul GFLOP/s
-the render achieves (the generator's matmul FLOPs per pixel x pixels / time) as a ratio to each
-peak, the ratio to the SavedModel path (higher = faster), and for bf16 its PSNR against the float32
-render. bf16 runs only where the CPU has it natively (`cips_tf.hardware.cpu_bf16_support`).
-Ratios within one run are what counts: the machine is shared.
+parameters at 256; `--tiny` for a smoke run: a tiny model, 32 px renders, a 128 px "large" one).
+It is exported once (the SavedModel and, where their extras are installed, ONNX, OpenVINO and
+LiteRT: `cips_tf.export.runtimes.export_formats`). Cases, all from fixed w (the synthesis network:
+w + coords -> RGB) through `cips_tf.synthesis.chunked.ChunkedRenderer`, the renderer of
+`cips-generate --runtime=...`, with at most `--chunk` pixels per call:
+
+    full grid   `--batches` images of `--size` x `--size` (batch 1 and batch 8 by default)
+    large       one `--large` x `--large` image (1024 px: 16 chunks of 65,536), 0 to skip
+
+Each runtime runs in a fresh process (`--worker`, started by this script) that loads its model,
+renders every case once to warm up (tracing, compilation, allocation), then `--runs` timed
+renders of each; the whole set of processes runs `--rounds` times, runtime after runtime, so a
+change of the machine's load reaches every runtime alike. Reported per case and runtime: the
+median seconds over all rounds, images/s and Mpixel/s, the matmul GFLOP/s the render achieves
+(`matmul_flops_per_pixel` x pixels / time) as a ratio to each peak (measured in this process before
+the workers; the fp32 peak again after them: a large change means the load moved), the ratio to
+the SavedModel, PSNR against Keras's float32 render (the SavedModel's signatures return uint8:
+"-"), and the peak resident memory of the runtime's process (`VmHWM`, its peak RSS since exec,
+native memory included; the largest over its rounds: the process, the model, the runtime and all
+cases; `peak_rss_bytes` says why not `ru_maxrss`). bf16 runs only where
+the CPU has it natively (`cips_tf.hardware.cpu_bf16_support`). Ratios within one run are what
+counts: the machine is shared.
 """
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,12 +45,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-import cips_tf  # noqa: E402,F401  (quiet TensorFlow start)
-import tensorflow as tf  # noqa: E402
-
-from matmul_peak import peak_gflops, peak_gflops_bf16  # noqa: E402
-
-RUNTIMES = ("keras", "xla", "saved_model", "onnx", "openvino", "openvino_bf16", "litert")
+RUNTIMES = ("keras_eager", "keras", "xla", "saved_model", "onnx", "openvino", "openvino_bf16", "litert")
+DESCRIPTIONS = {
+    "keras_eager": "Keras, eager calls",
+    "keras": "Keras, tf.function (cips-generate's default)",
+    "xla": "Keras, tf.function(jit_compile=True)",
+    "saved_model": "SavedModel synthesis signature (uint8 out)",
+    "onnx": "ONNX Runtime",
+    "openvino": "OpenVINO fp32",
+    "openvino_bf16": "OpenVINO bf16",
+    "litert": "LiteRT (XNNPACK)",
+}
+MODEL_NAME = "bench"
+RESULT = "RESULT "
 
 
 def matmul_flops_per_pixel(generator):
@@ -51,141 +77,241 @@ def matmul_flops_per_pixel(generator):
     return flops
 
 
-def chunked(fn, w, coords, chunk):
-    """Renders coords `[N, P, 2]` with `fn(w, coords_chunk)` in chunks of <= `chunk` pixels per call."""
-    n, p = coords.shape[:2]
-    step = max(1, chunk // n)
-    return np.concatenate([np.asarray(fn(w, coords[:, i:i + step])) for i in range(0, p, step)], axis=1)
+def cases(args):
+    """[(name, batch, side)]: the full-grid batches, then the large chunked render."""
+    out = [(f"{args.size} px, batch {b}", b, args.size) for b in args.batches]
+    if args.large:
+        out.append((f"{args.large} px, chunked", 1, args.large))
+    return out
 
 
-def make_renderers(generator, names, workdir, threads):
-    """{name: fn(w [N, S], coords [N, P, 2]) -> [N, P, 3]} for each runtime of `names` available here."""
+def peak_rss_bytes():
+    """This process's peak resident memory since its exec: `VmHWM`. Not `ru_maxrss`, which Linux
+    carries over from the forking parent across exec (here the parent holding TensorFlow and the
+    model: every worker read 1.39 GiB on the tiny model); `ru_maxrss` only where /proc is absent."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+class _EagerKeras:
+    """The Keras model called eagerly per chunk, shaped as a runtime for `ChunkedRenderer`."""
+
+    is_runtime, format = True, "keras_eager"
+    points = batch = max_batch = max_pixels = None
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def synthesis(self, w, coords):
+        return self.generator.synthesis(w, coords, randomize_noise=False).numpy()
+
+
+def load_runtime(name, workdir, threads):
+    """What `ChunkedRenderer` renders for runtime `name` (the generator, or a RuntimeGenerator)."""
     from cips_tf.export import runtimes
-    from cips_tf.export.saved_model import export_generator
 
-    fns, notes = {}, {}
-    if "keras" in names:
-        fns["keras"] = lambda w, c: generator.synthesis(w, c, randomize_noise=False).numpy()
-    if "xla" in names:
-        xla = tf.function(lambda w, c: generator.synthesis(w, c, randomize_noise=False), jit_compile=True,
-                          reduce_retracing=True)
-        fns["xla"] = lambda w, c: xla(tf.constant(w), tf.constant(c)).numpy()
-    if "saved_model" in names:
-        path = export_generator(generator, np.zeros([generator.style_dim], np.float32), workdir, "sm",
-                                max_pixels=2**31 - 1, warmup=False)
-        synthesis = tf.saved_model.load(str(path)).signatures["synthesis"]
-        # the serving signature's uint8 output (quantization is a negligible share of the time)
-        fns["saved_model"] = lambda w, c: synthesis(w=tf.constant(w), coords=tf.constant(c[:, :, None]))["images"]
-    for fmt in ("onnx", "openvino", "litert"):
-        wanted = [n for n in names if n == fmt or n == fmt + "_bf16"]
+    model_dir = os.path.join(workdir, MODEL_NAME)
+    if name in ("keras_eager", "keras", "xla"):
+        from cips_tf.models.loading import load_generator
+
+        generator = load_generator(os.path.join(model_dir, "1")).generator
+        return _EagerKeras(generator) if name == "keras_eager" else generator
+    fmt, precision = (name[:-5], "bf16") if name.endswith("_bf16") else (name, "fp32")
+    return runtimes.RuntimeGenerator(runtimes.find_export(model_dir, fmt), precision=precision, threads=threads)
+
+
+def worker(args):
+    """One runtime in this process: warm-up, then `--runs` timed renders per case; one RESULT line."""
+    import cips_tf  # noqa: F401  (quiet TensorFlow start)
+    from cips_tf.synthesis.chunked import ChunkedRenderer
+
+    t0 = time.perf_counter()
+    model = load_runtime(args.worker, args.workdir, os.cpu_count())
+    loaded = {"load_s": time.perf_counter() - t0, "rss_loaded": peak_rss_bytes()}
+    w = np.load(os.path.join(args.workdir, "w.npy"))
+    seconds = {}
+    for name, batch, side in cases(args):
+        renderer = ChunkedRenderer(model, chunk_pixels=max(1, args.chunk // batch), jit_compile=args.worker == "xla")
+        image = renderer.render(w[:batch], side)  # warm-up
+        if args.save:
+            np.save(os.path.join(args.workdir, f"out-{args.worker}-{batch}-{side}.npy"), image)
+        del image
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            renderer.render(w[:batch], side)
+            times.append(time.perf_counter() - start)
+        seconds[name] = times
+    print(RESULT + json.dumps({"runtime": args.worker, "seconds": seconds, "peak_rss": peak_rss_bytes(), **loaded}),
+          flush=True)
+
+
+def run_worker(name, args, workdir, save):
+    """Runs `--worker=name` in a fresh process; its result dict, or {"error": one line}."""
+    argv = [sys.executable, os.path.abspath(__file__), f"--worker={name}", f"--workdir={workdir}",
+            f"--size={args.size}", f"--batches={','.join(map(str, args.batches))}", f"--large={args.large}",
+            f"--chunk={args.chunk}", f"--runs={args.runs}"] + (["--save"] if save else [])
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT):
+            return json.loads(line[len(RESULT):])
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    return {"error": f"exit {proc.returncode}: {lines[-1] if lines else 'no output'}"}
+
+
+def export_models(generator, names, workdir):
+    """The SavedModel and each format `names` needs, one version; {runtime: note} for those left out."""
+    from cips_tf.export import runtimes
+
+    formats, notes = ["saved_model"], {}
+    for fmt in runtimes.RUNTIME_FORMATS:
+        wanted = [n for n in names if n in (fmt, fmt + "_bf16")]
         if not wanted:
             continue
         try:
             runtimes.check_formats([fmt], loading=True)
             runtimes.check_formats([fmt])
+            formats.append(fmt)
         except runtimes.MissingExtraError as e:
-            notes[fmt] = str(e)
-            continue
-        t0 = time.perf_counter()
-        meta = {"style_dim": generator.style_dim, "resolution": generator.size}
-        out = runtimes.export_runtime(generator, np.zeros([generator.style_dim], np.float32), workdir, "rt", fmt,
-                                      1, meta)
-        print(f"  exported {fmt} in {time.perf_counter() - t0:.0f} s", flush=True)
-        for name in wanted:
-            precision = "bf16" if name.endswith("_bf16") else "fp32"
-            try:
-                rg = runtimes.RuntimeGenerator(out, precision=precision, threads=threads)
-            except runtimes.FormatError as e:
-                notes[name] = str(e)
-                continue
-            fns[name] = rg.synthesis
-    return fns, notes
+            notes.update({n: str(e) for n in wanted})
+    t0 = time.perf_counter()
+    runtimes.export_formats(generator, np.zeros([generator.style_dim], np.float32), workdir, MODEL_NAME, formats,
+                            version=1, max_pixels=2**31 - 1, warmup=False)
+    print(f"  exported {', '.join(formats)} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return notes
 
 
-def time_renders(fns, w, coords, chunk, runs):
-    """{name: median seconds}: every runtime warmed up, then timed once per round, round after round,
-    so that a change of the machine's load during the run reaches every runtime alike."""
-    for fn in fns.values():
-        chunked(fn, w, coords, chunk)  # warm-up (tracing, compilation, allocation)
-    times = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            chunked(fn, w, coords, chunk)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
+def table(results, args, flops_per_pixel, peak32, peak16, psnrs):
+    """The markdown table rows (a header, then one row per case and runtime) of `results`
+    ({runtime: worker result}); `psnrs` {(runtime, case name): dB or None}."""
+    rows = ["| case | runtime | median s | images/s | Mpixel/s | matmul GFLOP/s | / fp32 peak | / bf16 peak "
+            "| vs SavedModel | PSNR vs Keras fp32 | peak RSS GiB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, batch, side in cases(args):
+        medians = {r: statistics.median(res["seconds"][name]) for r, res in results.items()}
+        base = medians.get("saved_model")
+        for runtime, seconds in medians.items():
+            pixels = batch * side * side
+            gflops = flops_per_pixel * pixels / seconds / 1e9
+            err = psnrs.get((runtime, name))
+            rows.append("| " + " | ".join([
+                name, runtime, f"{seconds:.3f}", f"{batch / seconds:.2f}", f"{pixels / seconds / 1e6:.4f}",
+                f"{gflops:.1f}", f"{gflops / peak32:.2f}", f"{gflops / peak16:.2f}" if peak16 else "-",
+                f"{base / seconds:.2f}x" if base else "-",
+                "-" if err is None else ("exact" if err == float("inf") else f"{err:.1f} dB"),
+                f"{results[runtime]['peak_rss'] / 2**30:.2f}"]) + " |")
+    return rows
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=None, help="full-grid side (default 256; --tiny: 32)")
+    parser.add_argument("--batches", default="1,8", help="full-grid batch sizes, comma-separated")
+    parser.add_argument("--large", type=int, default=None,
+                        help="side of the one large chunked render (default 1024; --tiny: 128; 0: none)")
+    parser.add_argument("--chunk", type=int, default=65536, help="most pixels per runtime call")
+    parser.add_argument("--rounds", type=int, default=3, help="times every runtime's process runs")
+    parser.add_argument("--runs", type=int, default=2, help="timed renders per case in each process")
+    parser.add_argument("--model_size", type=int, default=None, help="the generator's size (default 256; --tiny: 32)")
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES))
+    parser.add_argument("--tiny", action="store_true", help="a tiny model (a smoke run, not a measurement)")
+    parser.add_argument("--worker", choices=RUNTIMES, help=argparse.SUPPRESS)  # internal: one runtime's process
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--save", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    small = 32 if args.tiny else 256
+    args.size = args.size or small
+    args.model_size = args.model_size or small
+    args.large = (128 if args.tiny else 1024) if args.large is None else args.large
+    args.batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    args.names = [n.strip() for n in args.runtimes.split(",") if n.strip()]
+    unknown = set(args.names) - set(RUNTIMES)
+    if unknown:
+        parser.error(f"unknown runtimes {sorted(unknown)}; choose from {','.join(RUNTIMES)}")
+    return args
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256, help="rendered image side")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--chunk", type=int, default=65536, help="most pixels per runtime call")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--model_size", type=int, default=256)
-    parser.add_argument("--runtimes", default=",".join(RUNTIMES))
-    parser.add_argument("--tiny", action="store_true", help="a tiny model (a smoke run, not a measurement)")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
 
-    from cips_tf.coords import make_grid
+    import cips_tf  # noqa: F401  (quiet TensorFlow start)
+    import tensorflow as tf
+
+    from matmul_peak import peak_gflops, peak_gflops_bf16
+
     from cips_tf.export.runtimes import psnr
     from cips_tf.hardware import cpu_bf16_support, cpu_flags
     from cips_tf.models.generator import CIPSGenerator
 
-    names = [n.strip() for n in args.runtimes.split(",") if n.strip()]
-    unknown = set(names) - set(RUNTIMES)
-    if unknown:
-        parser.error(f"unknown runtimes {sorted(unknown)}; choose from {','.join(RUNTIMES)}")
     tf.keras.utils.set_random_seed(0)
     kwargs = dict(hidden_size=32, style_dim=32, n_mlp=2, widths=[64, 64]) if args.tiny else {}
     generator = CIPSGenerator(size=args.model_size, **kwargs)
-    threads = os.cpu_count()
     native, reason = cpu_bf16_support()
-    flags = cpu_flags()
-    shown = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+    shown = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma")))
     print(f"CPU: {os.cpu_count()} logical cores; flags: {' '.join(shown)}")
     print(f"bf16: {'native' if native else 'not native'} ({reason})")
-    print(f"model: CIPS-skips {args.model_size} px, {generator.count_params():,} parameters; render "
-          f"{args.batch} x {args.size}x{args.size} in chunks of <= {args.chunk} px", flush=True)
+    print(f"model: CIPS-skips {args.model_size} px, {generator.count_params():,} parameters; cases: "
+          + "; ".join(f"{n} ({b} x {s}x{s})" for n, b, s in cases(args))
+          + f"; at most {args.chunk} px per call; {args.rounds} rounds x {args.runs} runs", flush=True)
+    names = [n for n in args.names if n != "openvino_bf16" or native]
+    notes = {} if native or "openvino_bf16" not in args.names else {"openvino_bf16": f"bf16 not native: {reason}"}
 
-    rng = np.random.RandomState(0)
-    w = rng.randn(args.batch, generator.style_dim).astype(np.float32)
-    coords = make_grid(args.batch, args.size).numpy().reshape(args.batch, -1, 2)
     with tempfile.TemporaryDirectory() as workdir:
-        fns, notes = make_renderers(generator, names, workdir, threads)
+        notes.update(export_models(generator, names, workdir))
+        names = [n for n in names if n not in notes]
+        np.save(os.path.join(workdir, "w.npy"),
+                np.random.RandomState(0).randn(max(args.batches + [1]), generator.style_dim).astype(np.float32))
         peak32 = peak_gflops(5)
         peak16 = peak_gflops_bf16(5) if native else None
         print(f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 "
               + (f"{peak16:.0f} GFLOP/s" if peak16 else "- (not native)"), flush=True)
-        reference = chunked(fns["keras"], w, coords, args.chunk) if "keras" in fns else None
-        seconds = time_renders(fns, w, coords, args.chunk, args.runs)
         results = {}
-        for name, fn in fns.items():
-            err = None
-            if reference is not None and name != "saved_model":
-                err = psnr(chunked(fn, w, coords, args.chunk), reference)
-            results[name] = (seconds[name], err)
-            print(f"  {name}: {seconds[name]:.3f} s", flush=True)
+        for r in range(args.rounds):
+            for name in [n for n in names if n not in notes]:
+                res = run_worker(name, args, workdir, save=r == 0)
+                if "error" in res:
+                    notes[name] = res["error"]
+                    results.pop(name, None)
+                    continue
+                if name in results:  # every round's times; the largest peak
+                    for case, times in res["seconds"].items():
+                        results[name]["seconds"][case] += times
+                    results[name]["peak_rss"] = max(results[name]["peak_rss"], res["peak_rss"])
+                else:
+                    results[name] = res
+                print(f"  round {r + 1}: {name}: " + ", ".join(
+                    f"{case} {statistics.median(t):.3f} s" for case, t in res["seconds"].items())
+                    + f"; peak RSS {res['peak_rss'] / 2**30:.2f} GiB", flush=True)
+        psnrs = {}
+        for case, batch, side in cases(args):
+            ref_path = os.path.join(workdir, f"out-keras-{batch}-{side}.npy")
+            if not os.path.exists(ref_path):
+                continue
+            reference = np.load(ref_path)
+            for name in results:
+                path = os.path.join(workdir, f"out-{name}-{batch}-{side}.npy")
+                if name != "saved_model" and os.path.exists(path):
+                    psnrs[(name, case)] = psnr(np.load(path), reference)
         peak32_after = peak_gflops(5)
 
-    pixels = args.batch * args.size * args.size
-    flops = matmul_flops_per_pixel(generator) * pixels
-    base = results.get("saved_model", (None,))[0]
     print()
-    print(f"| runtime | median s | images/s | Mpixel/s | matmul GFLOP/s | / fp32 peak | / bf16 peak | vs SavedModel | PSNR vs Keras fp32 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, (seconds, err) in results.items():
-        gflops = flops / seconds / 1e9
-        row = [name, f"{seconds:.3f}", f"{args.batch / seconds:.2f}", f"{pixels / seconds / 1e6:.4f}", f"{gflops:.0f}",
-               f"{gflops / peak32:.2f}", f"{gflops / peak16:.2f}" if peak16 else "-",
-               f"{base / seconds:.2f}x" if base else "-",
-               "-" if err is None else ("exact" if err == float("inf") else f"{err:.1f} dB")]
-        print("| " + " | ".join(row) + " |")
+    for row in table(results, args, matmul_flops_per_pixel(generator), peak32, peak16, psnrs):
+        print(row)
     print(f"\nfp32 matmul peak {peak32:.0f} GFLOP/s before, {peak32_after:.0f} after the renders"
           + (f"; bf16 peak {peak16:.0f} GFLOP/s" if peak16 else ""))
+    print("runtimes: " + "; ".join(f"{n} = {DESCRIPTIONS[n]}" for n in results))
     for name, note in notes.items():
         print(f"not measured: {name}: {note}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -24,6 +24,15 @@ Tasks (outputs go to DIR/TASK/; PNGs, plus .npy where numeric; deterministic giv
 
 Seed lists take ranges: --seeds=0-31,40. --trunc is an alias of --psi.
 
+--runtime=saved_model|onnx|openvino|litert renders through an export (cips-export --format=...)
+instead of the Keras model: --model is then the export base, the model directory, a format
+directory or a version directory (the newest version of that format is used), and w_avg is the
+export's. The tasks that need only the mapping and synthesis graphs run (RUNTIME_TASKS), chunked
+as with Keras (bounded memory at any size); the others are refused in one line. Outputs equal the
+Keras ones within the export's tolerance (1e-4 on the float RGB: a uint8 pixel may differ by one
+where a value sits on a quantization boundary; the SavedModel's signatures return uint8 images).
+--precision=bf16 (OpenVINO only, where the CPU has native bf16) renders in bf16.
+
 When --psi != 1 and the model carries no w_avg, w_avg is estimated from --w_avg_samples mapped z
 and cached as DIR/w_avg-<fingerprint>.npy, keyed by the model's weights and --w_avg_samples (a
 later run of the same model into the same DIR reuses it; another model never does). The cache is
@@ -57,6 +66,16 @@ from cips_tf.synthesis import super_resolution, video, zoom
 
 TASKS = ("sample", "interpolate", "style_mix", "super_resolution", "foveated", "panorama", "blend", "encodings",
          "neighbours", "video", "zoom", "compare")
+RUNTIMES = ("keras", "saved_model", "onnx", "openvino", "litert")
+# The tasks an export renders: one w per image through mapping + synthesis, on any coordinates.
+RUNTIME_TASKS = ("sample", "interpolate", "super_resolution", "foveated", "panorama", "neighbours", "video", "zoom")
+# Why the others need the Keras model.
+KERAS_ONLY = {
+    "style_mix": "it feeds per-layer styles, and an export's synthesis takes one w per image",
+    "blend": "it feeds a style per pixel, and an export's synthesis takes one w per image",
+    "encodings": "it zeroes parts of the network's input encoding, which an export does not expose",
+    "compare": "it reads the real images named by a training workdir's config",
+}
 
 FLAGS = flags.FLAGS
 _FLAGS_BEFORE = set(FLAGS)
@@ -76,6 +95,11 @@ flags.DEFINE_integer("ncols", None, "Columns of sample grids (default: about squ
 flags.DEFINE_integer("chunk_pixels", 32768, "Points per rendering chunk (bounds memory).")
 flags.DEFINE_integer("scale", 4, "compare: nearest-neighbour upscaling of both grids.", lower_bound=1)
 flags.DEFINE_integer("step", None, "Checkpoint step of a training workdir (default: latest).")
+flags.DEFINE_enum("runtime", "keras", list(RUNTIMES),
+                  "Render with the Keras model (--model: workdir, SavedModel or cips-convert output) or through "
+                  "an export of that format (--model: export base, model, format or version directory).")
+flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16"],
+                  "Inference precision of --runtime (bf16: openvino only, where the CPU has native bf16).")
 # interpolate
 flags.DEFINE_integer("steps", 8, "interpolate: frames per pair of seeds, endpoints included.")
 flags.DEFINE_enum("space", "w", ["w", "z"], "interpolate: interpolate in W (styles) or in Z.")
@@ -540,6 +564,34 @@ TASK_FUNCTIONS = {
 }
 
 
+def check_runtime(runtime, tasks, precision="fp32"):
+    """Refuses (one line, before any work) the tasks `runtime` cannot render, bf16 outside a runtime,
+    and a runtime whose extra is missing."""
+    if runtime == "keras":
+        if precision != "fp32":
+            raise app.UsageError("--precision=bf16 renders through an export: add --runtime=openvino")
+        return
+    refused = [t for t in tasks if t not in RUNTIME_TASKS]
+    if refused:
+        task = refused[0]
+        raise app.UsageError(f"--task={task} cannot render through --runtime={runtime}: {KERAS_ONLY[task]}; "
+                             f"use --runtime=keras (an export renders {', '.join(RUNTIME_TASKS)})")
+    from cips_tf.export.runtimes import check_formats  # pylint: disable=g-import-not-at-top
+
+    check_formats([runtime], loading=True)  # a missing extra: one line naming it
+
+
+def load_runtime(path, runtime, precision="fp32"):
+    """The export of format `runtime` that `path` names, as a `LoadedGenerator` whose generator is a
+    `RuntimeGenerator` (w_avg: the export's)."""
+    from cips_tf.export.runtimes import RuntimeGenerator, find_export  # pylint: disable=g-import-not-at-top
+    from cips_tf.models.loading import LoadedGenerator  # pylint: disable=g-import-not-at-top
+
+    version_dir = find_export(path, runtime)
+    generator = RuntimeGenerator(version_dir, precision=precision)
+    return LoadedGenerator(generator, generator.w_avg, None, f"{version_dir} ({runtime}, {precision})")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -547,10 +599,18 @@ def main(argv):
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise app.UsageError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
+    check_runtime(FLAGS.runtime, tasks, FLAGS.precision)
+    loaded = None
+    if FLAGS.runtime != "keras":  # found and loaded before any output is touched
+        if FLAGS.step is not None:
+            raise app.UsageError(f"--step picks a checkpoint of a training workdir; --runtime={FLAGS.runtime} "
+                                 "renders an export (pass its version directory instead)")
+        loaded = load_runtime(FLAGS.model, FLAGS.runtime, FLAGS.precision)
     out = pathlib.Path(FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
     _prepare_task_dirs(out, tasks, FLAGS.overwrite)
-    loaded = load_generator(FLAGS.model, step=FLAGS.step)
+    if loaded is None:
+        loaded = load_generator(FLAGS.model, step=FLAGS.step)
     logging.info("loaded %s", loaded.source)
     ctx = Context(loaded, out, options(**{name: FLAGS[name].value for name in _OWN_FLAGS}))
     for task in tasks:

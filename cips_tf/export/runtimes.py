@@ -27,6 +27,13 @@ Not exported: the render-by-seed path. `from_seed` draws z with TensorFlow's sta
 normal (`cips_tf.latents.z_from_seed`), which none of the three runtimes has as an operator; seeds
 become z in TensorFlow (or z comes from any other source) and z is fed to `mapping`.
 
+Loading: `RuntimeGenerator(path)` for a version directory of any format, including the SavedModel
+(its `mapping` and `synthesis` serving signatures; their images are uint8, returned as float
+`(u - 127.5) / 127.5`, which `quantize_images` maps back to the same uint8); `find_export(path, fmt)`
+finds the newest version of `fmt` under an export base or a model directory. A `RuntimeGenerator`
+duck-types as a generator for the experiments that need only mapping and synthesis
+(`cips_tf.synthesis.chunked.ChunkedRenderer` renders it in chunks, within its fixed shapes and limits).
+
 Converters: ONNX through tf2onnx from the traced `tf.function` (what Keras's own ONNX exporter
 does; tf2onnx's `from_keras` has Keras 3 issues), OpenVINO through `openvino.convert_model` of the
 same function, LiteRT through `tf.lite.TFLiteConverter` (builtin operators only, so the plain
@@ -246,6 +253,40 @@ def format_dir(path):
     raise FileNotFoundError(f"{path} is not an exported version (no {METADATA_FILE})")
 
 
+def find_export(path, fmt):
+    """The version directory of format `fmt` that `path` names: a version directory of that format,
+    a format directory (`<model_name>/<fmt>`), a model directory (`<model_name>`) or an export base
+    holding one model; the newest complete version where there are several. One line otherwise."""
+    from cips_tf.export.saved_model import METADATA_FILE, existing_versions
+
+    check_formats([fmt])  # an unknown name fails here, in one line
+    path = pathlib.Path(path)
+    if (path / METADATA_FILE).exists():
+        found = format_dir(path)
+        if found != fmt:
+            raise FormatError(f"{path} is a {found} export, not {fmt}: pass the model directory or a {fmt} version")
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such export directory")
+
+    def newest(directory):
+        versions = [v for v in existing_versions(directory) if (directory / str(v) / METADATA_FILE).exists()]
+        return directory / str(versions[-1]) if versions else None
+
+    if fmt == "saved_model":
+        found = None if path.name in RUNTIME_FORMATS else newest(path)
+    else:
+        found = newest(path / fmt) if (path / fmt).is_dir() else newest(path) if path.name == fmt else None
+    if found is not None:
+        return found
+    models = [d for d in sorted(path.iterdir()) if d.is_dir() and not d.name.isdigit() and not d.name.startswith(".")
+              and d.name not in RUNTIME_FORMATS]
+    if len(models) == 1 and not existing_versions(path):  # an export base with one model
+        return find_export(models[0], fmt)
+    hint = f" (it holds several models: {', '.join(d.name for d in models)}; name one)" if len(models) > 1 else ""
+    raise FileNotFoundError(f"{path}: no {fmt} export found{hint}; write one with cips-export --format={fmt}")
+
+
 class _OnnxGraph:
     def __init__(self, path, precision, threads):
         ort = _import("onnxruntime", "onnx")
@@ -297,6 +338,27 @@ class _LiteRTGraph:
         return it.get_tensor(it.get_output_details()[0]["index"])
 
 
+class _SavedModelSignatures:
+    """The SavedModel's `mapping` and `synthesis` serving signatures, loaded once (float32 only)."""
+
+    def __init__(self, path, precision, threads):
+        import tensorflow as tf
+
+        if precision != "fp32":
+            raise FormatError("the SavedModel runs float32 here (bf16 is OpenVINO's); use --precision=fp32")
+        del threads  # TensorFlow's thread pools are per process (tf.config.threading), not per model
+        self.tf = tf
+        self.signatures = tf.saved_model.load(str(path)).signatures
+
+    def mapping(self, z):
+        return self.signatures["mapping"](z=self.tf.constant(z))["w"].numpy()
+
+    def synthesis(self, w, coords):
+        """The uint8 images of the `synthesis` signature as float: `quantize_images` gives them back."""
+        images = self.signatures["synthesis"](w=self.tf.constant(w), coords=self.tf.constant(coords[:, :, None]))
+        return (images["images"].numpy()[:, :, 0].astype(np.float32) - 127.5) / 127.5
+
+
 # Every runtime reports the input names of the traced signature ("z"; "w", "coords"): inputs are
 # fed by name, never by position.
 _GRAPHS = {"onnx": _OnnxGraph, "openvino": _OpenVINOGraph, "litert": _LiteRTGraph}
@@ -319,11 +381,19 @@ class RuntimeGenerator:
     """An exported format loaded for rendering: `mapping(z)`, `synthesis(w, coords)`, `render(...)`.
 
     Args:
-        path: a `<model_name>/<format>/<version>` directory written by `export_runtime`.
+        path: a `<model_name>/<format>/<version>` directory written by `export_runtime`, or a
+            SavedModel version `<model_name>/<version>` (its serving signatures: uint8 images,
+            returned as float, see the module docstring; `find_export` finds either).
         precision: "fp32", or "bf16" (OpenVINO only, and only where the CPU has native bf16:
             otherwise ValueError with one line; never a slow emulation).
-        threads: the runtime's intra-op threads (None: its default).
+        threads: the runtime's intra-op threads (None: its default; ignored by the SavedModel).
+
+    What a caller rendering in chunks must respect (`ChunkedRenderer` does): `points` and `batch`,
+    the fixed point count and batch of the graphs (None: dynamic), and the SavedModel's request
+    limits `max_batch` and `max_pixels` (None for the other formats, which have none).
     """
+
+    is_runtime = True  # `cips_tf.synthesis.chunked`: numpy in and out, one w per image
 
     def __init__(self, path, precision="fp32", threads=None):
         from cips_tf.export.saved_model import METADATA_FILE
@@ -331,8 +401,8 @@ class RuntimeGenerator:
         self.path = pathlib.Path(path)
         self.metadata = json.loads((self.path / METADATA_FILE).read_text())
         self.format = self.metadata.get("format", "saved_model")
-        if self.format not in RUNTIME_FORMATS:
-            raise ValueError(f"{path} holds format {self.format!r}; RuntimeGenerator loads {RUNTIME_FORMATS}")
+        if self.format not in FORMATS:
+            raise FormatError(f"{path} holds format {self.format!r}; RuntimeGenerator loads {', '.join(FORMATS)}")
         if precision not in PRECISIONS:
             raise FormatError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if precision == "bf16" and self.format != "openvino":
@@ -345,6 +415,16 @@ class RuntimeGenerator:
         self.precision = precision
         self.style_dim = int(self.metadata["style_dim"])
         self.size = int(self.metadata["resolution"])
+        self.points, self.batch = self.metadata.get("points"), self.metadata.get("batch")
+        self.max_batch = self.max_pixels = None
+        if self.format == "saved_model":
+            from cips_tf.models.loading import SAVEDMODEL_W_AVG
+
+            self.w_avg = np.load(self.path / SAVEDMODEL_W_AVG)
+            self.max_batch, self.max_pixels = int(self.metadata["max_batch"]), int(self.metadata["max_pixels"])
+            signatures = _SavedModelSignatures(self.path, precision, threads)
+            self._mapping, self._synthesis = signatures.mapping, signatures.synthesis
+            return
         self.w_avg = np.load(self.path / W_AVG_FILE)
         graph = _GRAPHS[self.format]
         files = self.metadata["graphs"]
@@ -357,8 +437,18 @@ class RuntimeGenerator:
             self._synthesis = graph(self.path / files["synthesis"], precision, threads)
 
     def mapping(self, z):
-        """`[N, style_dim]` float32 z -> w."""
-        return np.asarray(self._mapping(z=np.ascontiguousarray(z, np.float32)))
+        """`[N, style_dim]` float32 z -> w, in calls of at most `max_batch` (exactly `batch`, padded)."""
+        z = np.ascontiguousarray(z, np.float32)
+        step = self.batch or self.max_batch
+        if step is None or (len(z) <= step and not self.batch):
+            return np.asarray(self._mapping(z=z))
+        out = []
+        for lo in range(0, len(z), step):
+            part = z[lo:lo + step]
+            pad = step - len(part) if self.batch else 0
+            w = np.asarray(self._mapping(z=np.pad(part, ((0, pad), (0, 0))) if pad else part))
+            out.append(w[:len(part)])
+        return np.concatenate(out)
 
     def synthesis(self, w, coords):
         """w `[N, style_dim]`, coords `[N, ..., 2]` -> rgb `[N, ..., 3]` float32 (unclipped)."""

@@ -19,6 +19,7 @@ run in the fast tier, so a docs edit learns in seconds whether its blocks are kn
 """
 import configparser
 import dataclasses
+import json
 import os
 import pathlib
 import shutil
@@ -95,6 +96,28 @@ def _check_runtime_block(cwd, ctx):
     expected = loaded.generator.synthesis(w, make_grid(4, loaded.generator.size), randomize_noise=False)
     np.testing.assert_allclose(ns["rgb"], np.asarray(expected), atol=1e-4)
     assert ns["images"].dtype == np.uint8 and ns["images"].shape == (4, loaded.generator.size, loaded.generator.size, 3)
+
+
+def _check_runtime_generate(cwd, ctx):
+    """The ONNX-rendered samples are the Keras model's (the SavedModel's, same export) within one
+    uint8 level (tests/cli/generate_runtime_test.py's tolerance)."""
+    from PIL import Image
+
+    from cips_tf.models.loading import load_generator
+    from cips_tf.synthesis import common
+
+    flags = json.loads((cwd / "out" / "sample" / "flags.json").read_text())
+    assert flags["flags"]["runtime"] == "onnx" and "/onnx/1" in flags["source"]
+    loaded = load_generator(cwd / "serving" / "cips" / "1")
+    w = common.styles_from_seeds(loaded.generator, range(8), 0.7, loaded.w_avg)
+    expected = common.to_uint8(common.render(loaded.generator, w)).astype(int)
+    for seed in range(8):
+        got = np.asarray(Image.open(cwd / "out" / "sample" / f"seed{seed:04d}.png")).astype(int)
+        diff = np.abs(got - expected[seed])
+        assert diff.max() <= 1 and (diff > 0).mean() <= 0.005, (seed, diff.max(), (diff > 0).mean())
+    size = loaded.generator.size
+    assert np.asarray(Image.open(cwd / "out" / "super_resolution" / "seed0007_cips_x4.png")).shape == (4 * size,
+                                                                                                      4 * size, 3)
 
 
 HANDLING = {
@@ -195,6 +218,8 @@ HANDLING = {
                       "serving/cips/openvino/1/synthesis.xml", "serving/cips/litert/1/synthesis.tflite"),
     ),
     "README.md: from cips_tf.export.runtimes import RuntimeGenerator": Run(check=_check_runtime_block),
+    "README.md: cips-generate --model=serving/cips --runtime=onnx --task=sample,super_resolution --out=out --seeds=0-7 --trunc=0.7 --factor=4": Run(
+        check=_check_runtime_generate),  # serving/ is the quickstart model's export (_prepare)
     "README.md: docker run -p 8500:8500 -p 8501:8501 \\": Skip(
         "no Docker engine on this machine kind (only the client); serving is tested by loading the "
         "export in a fresh process and replaying its warmup requests (tests/export)"),
@@ -502,7 +527,7 @@ def _prepare(key, cwd, context):
         prefix = "CIPSskip/param/"
         np.savez(cwd / "official_state_dict.npz",
                  **{k[len(prefix):]: golden[k] for k in golden.files if k.startswith(prefix)})
-    if key.startswith("README.md: from cips_tf.export.runtimes"):
+    if key.startswith("README.md: from cips_tf.export.runtimes") or "--runtime=onnx" in key:
         for extra in ("onnx", "openvino", "litert"):
             extras.require(extra)
         _run_cli([str(VENV_BIN / "cips-export"), f"--model={context['workdir']}", "--export_base=serving",

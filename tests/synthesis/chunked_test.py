@@ -64,3 +64,53 @@ def test_render_chunked_sub_window_matches_grid_over_range(g):
     half = ChunkedRenderer(g, chunk_pixels=20).render(w, 5, x_range=(0, 1), y_range=(-1, 0))
     want = np.asarray(g.synthesis(w, make_grid_np(5, 5, (0, 1), (-1, 0))[None], randomize_noise=False))
     np.testing.assert_allclose(half, want, atol=1e-5)
+
+
+class FakeRuntime:
+    """A `RuntimeGenerator` stand-in (numpy in and out, one w per image) with its shape constraints:
+    records every synthesis call's shapes and refuses any call a real export would refuse."""
+
+    is_runtime = True
+    format = "fake"
+
+    def __init__(self, g, points=None, batch=None, max_batch=None, max_pixels=None):
+        self.g, self.size, self.style_dim = g, g.size, g.style_dim
+        self.points, self.batch, self.max_batch, self.max_pixels = points, batch, max_batch, max_pixels
+        self.calls = []
+
+    def synthesis(self, w, coords):
+        assert isinstance(w, np.ndarray) and isinstance(coords, np.ndarray) and w.ndim == 2
+        n, p = coords.shape[:2]
+        self.calls.append((n, p))
+        assert self.points is None or p == self.points
+        assert self.batch is None or n == self.batch
+        assert self.max_batch is None or n <= self.max_batch
+        assert self.max_pixels is None or n * p <= self.max_pixels
+        return np.asarray(self.g.synthesis(w, coords, randomize_noise=False))
+
+
+@pytest.mark.parametrize("limits,calls", [
+    (dict(), [(3, 40)] * 3),  # dynamic shapes: --chunk_pixels per call, the last chunk padded
+    (dict(points=50), [(3, 50)] * 3),  # a fixed point count: every chunk that size, the last padded
+    (dict(points=200, batch=2), [(2, 200)] * 2),  # a fixed batch: 3 images in two calls, the last padded
+    (dict(max_batch=2, max_pixels=60), [(2, 30)] * 4 + [(1, 30)] * 4),  # the SavedModel's request limits
+])
+def test_chunked_render_through_a_runtime_keeps_its_shapes_and_equals_keras(g, limits, calls):
+    w = _w(g, batch=3)
+    runtime = FakeRuntime(g, **limits)
+    got = ChunkedRenderer(runtime, chunk_pixels=40).render(w, 10, 11)  # 110 points per image
+    assert runtime.calls == calls
+    np.testing.assert_allclose(got, _one_pass(g, w, 10, 11), atol=1e-5)
+
+
+def test_chunked_render_through_a_runtime_refuses_per_layer_and_per_point_styles(g):
+    from cips_tf.errors import UserError
+
+    runtime = FakeRuntime(g)
+    ws = np.zeros((2, g.num_ws, g.style_dim), np.float32)
+    with pytest.raises(UserError, match="one w per image.*Keras model") as info:
+        ChunkedRenderer(runtime, chunk_pixels=40).render(ws, 4, per_layer=True)
+    assert "\n" not in str(info.value)
+    with pytest.raises(UserError, match="one w per image"):
+        ChunkedRenderer(runtime, chunk_pixels=40).render(np.zeros((2, 4, 4, g.style_dim), np.float32), 4)
+    assert not runtime.calls
