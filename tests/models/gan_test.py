@@ -65,6 +65,7 @@ def test_lazy_regularization_adam_ratio_scales_lr_and_betas():
     assert opt.beta_1 == 0.0
 
 
+@pytest.mark.slow  # ~60 s on 2 cores; the fast tier keeps test_trackers_two_replicas_equal_global_metrics
 def test_train_step_one_vs_two_replicas_same_weights():
     # The minibatch-stddev layer groups samples within a replica (as official DDP does), so the
     # equivalence holds for a discriminator whose groups do not span replicas: group size 1.

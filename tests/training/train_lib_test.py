@@ -188,6 +188,7 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
     assert [r["step"] for r in metric_log.read_metric_log(tmp_path / "run" / "metric-fid32_offline.jsonl")] == [3, 6]
 
 
+@pytest.mark.slow  # ~50 s: a full train_and_evaluate with resume; the fast tier keeps the smoke run
 def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
     from cips_tf.models.loading import load_generator
     from cips_tf.latents import estimate_w_avg
@@ -233,6 +234,7 @@ def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tm
     assert _train_seconds(tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))) > _train_seconds(latest)
 
 
+@pytest.mark.slow  # ~50 s of real training time between timed snapshots
 def test_train_and_evaluate_checkpoint_every_secs_keeps_timed_snapshots(tmp_path):
     config = _config(**{"num_train_steps": 5, "training.checkpoint_every": 1000, "training.keep_checkpoints": 100,
                         "training.checkpoint_every_secs": 1e-6})
