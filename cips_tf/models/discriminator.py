@@ -24,6 +24,27 @@ def official_discriminator_widths(size, channel_multiplier=2):
     return [table[2 ** i] for i in range(int(log_size), 1, -1)]
 
 
+def freeze_first_blocks(discriminator, num_blocks):
+    """FreezeD (Mo et al. 2020): the first `num_blocks` blocks from the input side stop training.
+
+    Block 1 is from-RGB together with the first residual block (the official StyleGAN2 top block
+    holds from-RGB), block k > 1 the k-th residual block. Their variables leave
+    `trainable_variables`, so they get no gradient and an optimizer built afterwards has no slots
+    for them; they still load and save with the model. 0 freezes nothing; at most
+    `len(discriminator.blocks)` (the minibatch-stddev epilogue always trains).
+
+    Returns the frozen layers.
+    """
+    num_blocks = int(num_blocks)
+    if not 0 <= num_blocks <= len(discriminator.blocks):
+        raise ValueError(f"freeze_d_layers must be between 0 and {len(discriminator.blocks)} (the discriminator's "
+                         f"residual blocks at size {discriminator.size}), got {num_blocks}")
+    frozen = ([discriminator.from_rgb] + discriminator.blocks[:num_blocks]) if num_blocks else []
+    for layer in frozen:
+        layer.trainable = False
+    return frozen
+
+
 @keras.saving.register_keras_serializable(package="cips_tf")
 class Discriminator(keras.Model):
     """StyleGAN2 residual discriminator at any power-of-two resolution.

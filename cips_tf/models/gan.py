@@ -11,6 +11,9 @@ from cips_tf.models.samplers import FullGridSampler
 SEED_STRIDE = 1000003  # a prime larger than any salt
 STREAM_STRIDE = 1000
 D_STREAM, G_STREAM = 1, 2
+# ADA's augmentations draw from their own stream; one part per image set D sees.
+AUGMENT_STREAM = 3
+AUG_D_REAL, AUG_D_FAKE, AUG_R1_REAL, AUG_G_FAKE = 0, 1, 2, 3
 COORDS_SALT, LATENTS_SALT, NOISE_SALT = 0, 10, 100  # noise: + layer index (< 900 layers)
 Z_OFFSET, Z_MIX_OFFSET, MIX_PROB_OFFSET, MIX_CUT_OFFSET = 0, 1, 2, 3  # within LATENTS_SALT
 
@@ -48,6 +51,57 @@ def ema_decay_for_batch(global_batch_size, half_life_kimg=10.0):
     return 0.5 ** (global_batch_size / (half_life_kimg * 1000.0))
 
 
+class AdaptiveAugment:
+    """StyleGAN2-ADA's augmentation probability for `CIPSGAN`: a pipeline (`cips_tf.augment.AugmentPipe`)
+    applied to every image D sees with probability `p`, and, when `target` is set, the overfitting
+    heuristic that steers `p`.
+
+    Every `interval` steps, `r_t = E[sign(D(real))]` over the real logits of those steps' D updates
+    (all replicas), and `p += sign(r_t - target) * (batch * interval) / (kimg * 1000)`, clipped to
+    [0, 1] (the reference clips at 0 only; above 1 every gate is already open, so the clip only
+    keeps p from wandering above 1). `target=None`: a fixed `p`.
+
+    Args:
+        pipe: the `AugmentPipe`.
+        p: the initial (or fixed) probability.
+        target: the r_t target (ADA: 0.6), or None for a fixed p.
+        interval: steps between adjustments (ADA: 4).
+        kimg: thousands of images for p to go from 0 to 1 (ADA: 500).
+
+    Create inside `strategy.scope()`: `p`, `rt` (the last r_t) and the accumulators are variables.
+    """
+
+    def __init__(self, pipe, p=0.0, target=0.6, interval=4, kimg=500.0):
+        self.pipe = pipe
+        self.target = None if target is None else float(target)
+        self.interval = int(interval)
+        self.kimg = float(kimg)
+        self.p = tf.Variable(float(p), dtype=tf.float32, trainable=False, name="augment_p")
+        self.rt = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="augment_rt")
+        self.sign_sum = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="augment_sign_sum")
+        self.sign_count = tf.Variable(0.0, dtype=tf.float32, trainable=False, name="augment_sign_count")
+
+    @property
+    def adaptive(self):
+        return self.target is not None
+
+    def observe(self, sign_sum, count):
+        """Adds a step's (global) sum of `sign(D(real))` and its number of logits."""
+        self.sign_sum.assign_add(sign_sum)
+        self.sign_count.assign_add(count)
+
+    def adjust(self, step, global_batch):
+        """After step `step` (1-based, as ADA's batch_idx): every `interval` steps, r_t from the
+        accumulated signs moves p, and the accumulators restart."""
+        due = tf.equal(tf.math.floormod(step, self.interval), 0)
+        rt = self.sign_sum / tf.maximum(self.sign_count, 1.0)
+        delta = tf.sign(rt - self.target) * (global_batch * self.interval) / (self.kimg * 1000.0)
+        self.p.assign(tf.where(due, tf.clip_by_value(self.p + delta, 0.0, 1.0), self.p))
+        self.rt.assign(tf.where(due, rt, self.rt))
+        self.sign_sum.assign(tf.where(due, 0.0, self.sign_sum))
+        self.sign_count.assign(tf.where(due, 0.0, self.sign_count))
+
+
 class CIPSGAN(keras.Model):
     """Holds G, D and G_ema and runs the official CIPS / StyleGAN2 training step.
 
@@ -75,10 +129,14 @@ class CIPSGAN(keras.Model):
         sampler: training-coordinate sampler (`cips_tf.models.samplers`); default the native grid
             (`FullGridSampler`); patch and cylindrical training swap it.
         jit_compile: compile the per-replica loss/gradient computations with XLA.
+        augment: an `AdaptiveAugment` (StyleGAN2-ADA), or None: D sees the images as they are.
+            Real and fake images of the D step, the reals of the R1 term (the penalty is the gradient
+            w.r.t. the image BEFORE augmentation, as ADA) and the fakes of the G step are augmented,
+            each with its own stateless draws for the global batch, sliced per replica.
     """
 
     def __init__(self, generator, discriminator, g_ema, r1_gamma=10.0, d_reg_every=16, ema_decay=0.999,
-                 style_mixing_prob=0.0, seed=0, sampler=None, jit_compile=False, **kwargs):
+                 style_mixing_prob=0.0, seed=0, sampler=None, jit_compile=False, augment=None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -90,6 +148,7 @@ class CIPSGAN(keras.Model):
         self.seed = int(seed)
         self.sampler = sampler or FullGridSampler(generator.size)
         self.jit_compile = bool(jit_compile)
+        self.augment = augment
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.trackers = {
             name: keras.metrics.Mean(name=name)
@@ -126,6 +185,20 @@ class CIPSGAN(keras.Model):
     def _local(tensor, rid, local_batch):
         """This replica's slice of a tensor drawn for the global batch."""
         return tensor[rid * local_batch : (rid + 1) * local_batch]
+
+    def _augment(self, images, part, global_batch, offset):
+        """ADA's augmentation of the images D is about to see (identity without `augment`)."""
+        if self.augment is None:
+            return images
+        seed = self._seed(AUGMENT_STREAM * STREAM_STRIDE + part)
+        return self.augment.pipe(images, self.augment.p, seed, global_batch=global_batch, offset=offset)
+
+    @staticmethod
+    def _replica_offset(local_batch):
+        """Index of this replica's first image in the global batch."""
+        ctx = tf.distribute.get_replica_context()
+        rid = ctx.replica_id_in_sync_group if ctx is not None else 0
+        return rid * local_batch
 
     def _sample_latents(self, global_batch, salt, rid, local_batch):
         """Latents for the local slice of a global batch: `z`, plus `z_mix` and the per-sample
@@ -185,9 +258,11 @@ class CIPSGAN(keras.Model):
 
     # -- gradient computations (optionally XLA-compiled per replica) ---------------------------
 
-    def _d_grads(self, real, fake, global_batch):
+    def _d_grads(self, real, fake, global_batch, offset=0):
         d = self.discriminator
         with tf.GradientTape() as tape:
+            fake = self._augment(fake, AUG_D_FAKE, global_batch, offset)
+            real = self._augment(real, AUG_D_REAL, global_batch, offset)
             fake_logits = tf.cast(d(fake, training=True), tf.float32)
             real_logits = tf.cast(d(real, training=True), tf.float32)
             loss = tf.nn.compute_average_loss(losses.d_logistic_loss(real_logits, fake_logits),
@@ -199,10 +274,15 @@ class CIPSGAN(keras.Model):
             "real_score": tf.nn.compute_average_loss(tf.reshape(real_logits, [-1]), global_batch_size=global_batch),
             "fake_score": tf.nn.compute_average_loss(tf.reshape(fake_logits, [-1]), global_batch_size=global_batch),
         }
+        if self.augment is not None and self.augment.adaptive:  # ADA's overfitting heuristic (this replica's sum)
+            metrics["real_sign_sum"] = tf.reduce_sum(tf.sign(real_logits))
         return grads, metrics
 
-    def _r1_grads(self, real, global_batch):
-        d = self.discriminator
+    def _r1_grads(self, real, global_batch, offset=0):
+        def d_of_augmented(images, training):  # R1 differentiates w.r.t. the image before augmentation
+            return self.discriminator(self._augment(images, AUG_R1_REAL, global_batch, offset), training=training)
+
+        d = self.discriminator if self.augment is None else d_of_augmented
         with tf.GradientTape() as tape:
             penalty, real_logits = losses.r1_penalty(d, real)
             r1 = tf.nn.compute_average_loss(penalty, global_batch_size=global_batch)
@@ -212,12 +292,13 @@ class CIPSGAN(keras.Model):
             # (`unconnected_gradients=ZERO` would say the same but fails on Keras 3 variables.)
             loss = r1 * (self.r1_gamma / 2.0 * self.d_reg_every) + 0.0 * real_logits[0, 0]
             scaled = self.d_optimizer.scale_loss(loss)
-        return tape.gradient(scaled, d.trainable_variables), r1
+        return tape.gradient(scaled, self.discriminator.trainable_variables), r1
 
-    def _g_grads(self, inputs, global_batch):
+    def _g_grads(self, inputs, global_batch, offset=0):
         g, d = self.generator, self.discriminator
         with tf.GradientTape() as tape:
             fake = self._generate(inputs)
+            fake = self._augment(fake, AUG_G_FAKE, global_batch, offset)
             fake_logits = tf.cast(d(fake, training=True), tf.float32)
             loss = tf.nn.compute_average_loss(losses.g_nonsaturating_loss(fake_logits), global_batch_size=global_batch)
             scaled = self.g_optimizer.scale_loss(loss)
@@ -232,13 +313,30 @@ class CIPSGAN(keras.Model):
         d_inputs, pixel_index, global_batch = self._sample(real_images, stream=D_STREAM)
         fake = tf.stop_gradient(self._generate(d_inputs))
         real = self.sampler.real(real_images, pixel_index)
-        grads, metrics = self._d_grads_fn(real, fake, global_batch)
+        grads, metrics = self._d_grads_fn(real, fake, global_batch, self._replica_offset(real.shape[0]))
         self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+        if "real_sign_sum" in metrics:
+            metrics = dict(metrics)
+            self._observe_signs(metrics.pop("real_sign_sum"), float(real.shape[0]))
         self._track(metrics)
         return real, metrics
 
+    def _observe_signs(self, sign_sum, count):
+        """Accumulates ADA's sign(D(real)) over all replicas (a merge_call sums the replicas' shares)."""
+        def observe(strategy, s, n):
+            s = strategy.reduce(tf.distribute.ReduceOp.SUM, s, axis=None)
+            n = strategy.reduce(tf.distribute.ReduceOp.SUM, n, axis=None)
+            self.augment.observe(s, n)
+
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and tf.distribute.has_strategy():
+            ctx.merge_call(observe, args=(sign_sum, tf.constant(count)))
+        else:
+            self.augment.observe(sign_sum, count)
+
     def _apply_r1(self, real):
-        r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas())
+        r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas(),
+                                         self._replica_offset(real.shape[0]))
         self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
         return r1
 
@@ -253,12 +351,14 @@ class CIPSGAN(keras.Model):
         """The G part (after `d_step` and any `r1_step`): G takes one non-saturating update (G
         stream), then `G_ema` follows and the step counter advances. `real` gives the local batch."""
         g_inputs, _, global_batch = self._sample(real, stream=G_STREAM)
-        g_grads, g_loss = self._g_grads_fn(g_inputs, global_batch)
+        g_grads, g_loss = self._g_grads_fn(g_inputs, global_batch, self._replica_offset(real.shape[0]))
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
 
         def finish(strategy=None):
             self.update_ema()
             self.step.assign_add(1)
+            if self.augment is not None and self.augment.adaptive:
+                self.augment.adjust(self.step.read_value(), float(global_batch))
 
         ctx = tf.distribute.get_replica_context()
         if ctx is not None and tf.distribute.has_strategy():

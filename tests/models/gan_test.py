@@ -3,23 +3,30 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cips_tf.models.discriminator import Discriminator
-from cips_tf.models.gan import CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
+from cips_tf.augment import AugmentPipe
+from cips_tf.models.discriminator import Discriminator, freeze_first_blocks
+from cips_tf.models.gan import AdaptiveAugment, CIPSGAN, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.training.train_lib import mirrored_strategy
 
 RES = 8
 
 
-def _make_gan(strategy, stddev_group=4, dtype=None, seed=0, mixing=0.0, jit_compile=False):
+def _make_gan(strategy, stddev_group=4, dtype=None, seed=0, mixing=0.0, jit_compile=False, augment=None,
+              freeze_d=0, d_widths=(8, 16), res=RES):
+    """`augment`: kwargs of an `AdaptiveAugment` (its `pipe` a pipeline name); `freeze_d`: FreezeD blocks."""
     kwargs = {"dtype": dtype} if dtype else {}
     with strategy.scope():
         keras.utils.set_random_seed(seed)
-        g = CIPSGenerator(size=RES, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8], **kwargs)
-        d = Discriminator(size=RES, widths=[8, 16], stddev_group=stddev_group, **kwargs)
-        g_ema = CIPSGenerator(size=RES, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8])
+        g_widths = [16, 8] if res == RES else [16, 8, 8]
+        g = CIPSGenerator(size=res, hidden_size=8, style_dim=8, n_mlp=2, widths=g_widths, **kwargs)
+        d = Discriminator(size=res, widths=list(d_widths), stddev_group=stddev_group, **kwargs)
+        freeze_first_blocks(d, freeze_d)
+        g_ema = CIPSGenerator(size=res, hidden_size=8, style_dim=8, n_mlp=2, widths=g_widths)
+        if augment is not None:
+            augment = AdaptiveAugment(AugmentPipe.from_name(augment.pop("pipe")), **augment)
         gan = CIPSGAN(g, d, g_ema, d_reg_every=2, ema_decay=0.9, seed=3, style_mixing_prob=mixing,
-                      jit_compile=jit_compile)
+                      jit_compile=jit_compile, augment=augment)
         gan.compile(
             g_optimizer=lazy_regularization_adam(2e-3, 0.0, 0.99, 1e-8, 4),
             d_optimizer=lazy_regularization_adam(2e-3, 0.0, 0.99, 1e-8, 2),
@@ -29,9 +36,9 @@ def _make_gan(strategy, stddev_group=4, dtype=None, seed=0, mixing=0.0, jit_comp
     return gan
 
 
-def _real_batches(n, batch):
+def _real_batches(n, batch, res=RES):
     rng = np.random.RandomState(7)
-    return [rng.uniform(-1, 1, (batch, RES, RES, 3)).astype(np.float32) for _ in range(n)]
+    return [rng.uniform(-1, 1, (batch, res, res, 3)).astype(np.float32) for _ in range(n)]
 
 
 def _run(strategy, gan, batches):
@@ -205,3 +212,98 @@ def test_ema_rampup_drives_update_ema():
     gan.update_ema()
     for e0, g0, e1 in zip(ema_before, g_before, gan.g_ema.trainable_variables):
         np.testing.assert_allclose(e1.numpy(), (g0 + 1.0) + decay * (e0 - (g0 + 1.0)), rtol=1e-5, atol=1e-6)
+
+
+# -- ADA (StyleGAN2-ADA's adaptive augmentation) and FreezeD ------------------------------------
+
+
+def _run_eagerly(gan, batches):
+    """Steps without tf.function (no tracing: seconds instead of a minute for these tiny models)."""
+    for i, batch in enumerate(batches):
+        gan.train_step(tf.constant(batch), do_r1=i % gan.d_reg_every == 0)
+
+
+def _stub_real_logits(gan, value):
+    """Turns D into a stub whose logit is `value` for every image: the last dense layer's kernel is
+    zeroed and its bias set (a few Adam steps at lr 2e-3 cannot flip the sign)."""
+    kernel, bias = gan.discriminator.final_out.kernel, gan.discriminator.final_out.bias
+    kernel.assign(tf.zeros_like(kernel))
+    bias.assign(tf.fill(bias.shape, value))  # lr multiplier 1: the stored bias is the bias
+
+
+@pytest.mark.parametrize("logit, p0, expected_p, expected_rt", [(3.0, 0.0, 0.2, 1.0), (-3.0, 0.5, 0.3, -1.0)])
+def test_ada_p_follows_sign_of_real_logits_on_a_stub_d(logit, p0, expected_p, expected_rt):
+    # batch 4, interval 2, kimg 0.08: each adjustment moves p by 4 * 2 / 80 = 0.1; 4 steps adjust twice.
+    strategy = tf.distribute.get_strategy()
+    gan = _make_gan(strategy, augment=dict(pipe="c", p=p0, target=0.6, interval=2, kimg=0.08))
+    _stub_real_logits(gan, logit)
+    _run_eagerly(gan, _real_batches(4, 4))
+    assert float(gan.augment.p.numpy()) == pytest.approx(expected_p, abs=1e-6)
+    assert float(gan.augment.rt.numpy()) == pytest.approx(expected_rt)
+
+
+def test_ada_p_is_clipped_to_unit_interval_and_fixed_p_stays():
+    strategy = tf.distribute.get_strategy()
+    rising = _make_gan(strategy, augment=dict(pipe="c", p=0.95, target=0.6, interval=1, kimg=0.04))
+    fixed = _make_gan(strategy, augment=dict(pipe="c", p=0.3, target=None))
+    _stub_real_logits(rising, 3.0)
+    _stub_real_logits(fixed, 3.0)
+    _run_eagerly(rising, _real_batches(2, 4))
+    _run_eagerly(fixed, _real_batches(2, 4))
+    assert float(rising.augment.p.numpy()) == 1.0
+    assert float(fixed.augment.p.numpy()) == pytest.approx(0.3)
+
+
+@pytest.mark.slow  # traces the augmented step under two strategies (~40 s on a busy 2-core machine)
+def test_ada_one_vs_two_replicas_same_weights_and_p():
+    one = mirrored_strategy(["/cpu:0"])
+    two = mirrored_strategy(["/cpu:0", "/cpu:1"])
+    ada = dict(pipe="bgc", p=0.5, target=0.6, interval=1, kimg=0.04)
+    gan1, gan2 = _make_gan(one, stddev_group=1, augment=dict(ada)), _make_gan(two, stddev_group=1, augment=dict(ada))
+    batches = _real_batches(3, 4)
+    m1, m2 = _run(one, gan1, batches), _run(two, gan2, batches)
+    for a, b in zip(m1, m2):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], abs=1e-5), k
+    for a, b in zip(_weights(gan1), _weights(gan2)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert float(gan1.augment.p.numpy()) == float(gan2.augment.p.numpy()) != 0.5
+    assert float(gan1.augment.rt.numpy()) == float(gan2.augment.rt.numpy())
+
+
+def test_ada_augments_what_d_sees_and_r1_differentiates_before_augmentation():
+    strategy = tf.distribute.get_strategy()
+    plain = _make_gan(strategy)
+    ada = _make_gan(strategy, augment=dict(pipe="bgc", p=1.0, target=None))
+    real = tf.constant(_real_batches(1, 4)[0])
+    grads_plain, _ = plain._r1_grads(real, 4)
+    grads_ada, r1 = ada._r1_grads(real, 4)
+    assert np.isfinite(float(r1)) and float(r1) > 0
+    assert max(float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(grads_plain, grads_ada)) > 0
+    _run_eagerly(ada, _real_batches(2, 4))
+    assert all(np.isfinite(w).all() for w in _weights(ada))
+
+
+def test_freeze_d_first_blocks_unchanged_after_steps_and_have_no_slots():
+    strategy = tf.distribute.get_strategy()
+    frozen, free = _make_gan(strategy, freeze_d=1, d_widths=(8, 8, 16), res=16), _make_gan(strategy, d_widths=(8, 8, 16), res=16)
+    d = frozen.discriminator
+    fixed_layers = [d.from_rgb, d.blocks[0]]
+    before = {v.path: v.numpy() for layer in fixed_layers for v in layer.variables}
+    others = {v.path: v.numpy() for v in d.trainable_variables}
+    assert before and not set(before) & set(others)
+    _run_eagerly(frozen, _real_batches(3, 4, res=16))  # D, R1 and G steps
+    _run_eagerly(free, _real_batches(1, 4, res=16))
+    for layer in fixed_layers:
+        for v in layer.variables:
+            np.testing.assert_array_equal(v.numpy(), before[v.path])
+    assert all(not np.array_equal(v.numpy(), others[v.path]) for v in d.blocks[1].trainable_variables)
+    n_frozen = sum(int(np.prod(v.shape)) for v in before.values())
+    slots = lambda gan: sum(int(np.prod(v.shape)) for v in gan.d_optimizer.variables if len(v.shape))  # noqa: E731
+    assert slots(free) - slots(frozen) == 2 * n_frozen  # Adam's m and v of every frozen weight are gone
+
+
+def test_freeze_d_out_of_range_raises():
+    d = Discriminator(size=RES, widths=[8, 16])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        freeze_first_blocks(d, 2)
