@@ -52,6 +52,18 @@ def default_config():
 
     c.data = data.default_config()
 
+    # StyleGAN2-ADA's adaptive discriminator augmentation (cips_tf.augment; README "Small datasets").
+    c.augment = ml_collections.ConfigDict()
+    # noaug (the paper's training, unchanged) | ada (p steered by the overfitting heuristic r_t) | fixed
+    c.augment.mode = "noaug"
+    # b/blit, g/geom, c/color, f/filter, n/noise, cutout and the unions bg, bgc (ADA's default),
+    # bgcf, bgcfn, bgcfnc (cips_tf.augment.PIPELINES)
+    c.augment.pipeline = "bgc"
+    c.augment.p = 0.0  # ada: the initial p (a checkpoint's p wins on resume); fixed: the probability
+    c.augment.ada_target = 0.6  # r_t = E[sign(D(real))] that ada holds
+    c.augment.ada_interval = 4  # steps between adjustments of p
+    c.augment.ada_kimg = 500.0  # thousands of images for p to move from 0 to 1
+
     c.training = ml_collections.ConfigDict()
     c.training.mode = "full"  # full | patch | cylindrical
     c.training.patch_size = 64
@@ -59,6 +71,10 @@ def default_config():
     c.training.panorama_width = ml_collections.config_dict.placeholder(int)  # cylindrical; None: square pixels
     c.training.cylinder_r_inner = 0.25
     c.training.cylinder_r_outer = 1.0
+    # FreezeD (fine-tuning): the first K discriminator blocks from the input side (from-RGB with the
+    # first residual block, then one residual block each) keep their weights: no gradient, no
+    # optimizer slots. 0: all train. Fixed for a run (refused on resume: the optimizer's slots differ).
+    c.training.freeze_d_layers = 0
     # float32 | mixed_bfloat16 | mixed_float16 | auto (mixed_bfloat16 where the CPU or GPU runs bf16
     # natively, else float32: cips_tf.hardware). G_ema, exports and evaluation stay float32.
     c.training.mixed_precision = "float32"

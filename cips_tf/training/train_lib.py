@@ -39,12 +39,14 @@ import tensorflow as tf
 from absl import logging
 from PIL import Image
 
+from cips_tf import augment as augment_lib
 from cips_tf import data as data_lib
 from cips_tf import hardware
 from cips_tf.errors import RunError
 from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
+from cips_tf.models.discriminator import freeze_first_blocks
 from cips_tf.models.factory import discriminator_from_config, generator_from_config
-from cips_tf.models.gan import CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
+from cips_tf.models.gan import AdaptiveAugment, CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.training import budget as budget_lib
 from cips_tf.training import checkpoints as ckpt_lib
 from cips_tf.models.samplers import discriminator_size, make_sampler
@@ -93,6 +95,17 @@ def is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def make_augment(config):
+    """StyleGAN2-ADA's augmentation from `config.augment` (inside `strategy.scope()`), or None for
+    `augment.mode='noaug'` (and configs written before it)."""
+    a = config.get("augment")
+    if a is None or a.mode == "noaug":
+        return None
+    return AdaptiveAugment(augment_lib.AugmentPipe.from_name(a.pipeline), p=a.p,
+                           target=a.ada_target if a.mode == "ada" else None, interval=a.ada_interval,
+                           kimg=a.ada_kimg)
+
+
 def build_gan(config, strategy, global_batch_size):
     """Creates G, D, G_ema, the optimizers and the CIPSGAN inside `strategy.scope()`."""
     t = config.training
@@ -102,6 +115,10 @@ def build_gan(config, strategy, global_batch_size):
     with strategy.scope():
         generator = generator_from_config(config, dtype=policy)
         discriminator = discriminator_from_config(config, dtype=policy, size=discriminator_size(config))
+        if t.get("freeze_d_layers"):  # FreezeD: before the optimizer is built, so frozen blocks get no slots
+            frozen = freeze_first_blocks(discriminator, t.freeze_d_layers)
+            logging.info("FreezeD: %s keep their weights (training.freeze_d_layers=%d)",
+                         ", ".join(layer.name for layer in frozen), t.freeze_d_layers)
         g_ema = generator_from_config(config)  # float32: the model that is evaluated and exported
         o = config.optimizer
         g_opt = lazy_regularization_adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.g_reg_every)
@@ -125,6 +142,7 @@ def build_gan(config, strategy, global_batch_size):
             seed=config.seed,
             sampler=make_sampler(config),
             jit_compile=t.jit_compile,
+            augment=make_augment(config),
         )
         gan.compile(g_optimizer=g_opt, d_optimizer=d_opt)
         gan.build_optimizers()  # both optimizers before the first step (required under a strategy)
@@ -132,12 +150,15 @@ def build_gan(config, strategy, global_batch_size):
     return gan
 
 
-def make_checkpoint(gan, w_avg=None, train_seconds=None):
+def make_checkpoint(gan, w_avg=None, train_seconds=None, augment_p=False):
     """G, D, G_ema, both optimizers, `step` and (when given) `w_avg`, the truncation centre of G_ema,
-    and `train_seconds`, the run's training clock (`cips_tf.training.budget`)."""
+    `train_seconds`, the run's training clock (`cips_tf.training.budget`) and, with `augment_p` and
+    augmentation on, ADA's probability `augment_p`."""
     extra = {} if w_avg is None else {"w_avg": w_avg}
     if train_seconds is not None:
         extra["train_seconds"] = train_seconds
+    if augment_p and gan.augment is not None:
+        extra["augment_p"] = gan.augment.p
     return tf.train.Checkpoint(
         generator=gan.generator,
         discriminator=gan.discriminator,
@@ -188,6 +209,25 @@ def named_state_variables(gan):
                         ("g_optimizer", gan.g_optimizer), ("d_optimizer", gan.d_optimizer)):
         named += [(f"{prefix}/{getattr(v, 'path', v.name)}", v) for v in obj.variables]
     return named
+
+
+AUGMENT_P_KEY = "augment_p/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def restore_augment_p(gan, config, prefix):
+    """ADA's p from checkpoint `prefix` (restored on its own: checkpoints of runs without ADA lack
+    it). `augment.mode='fixed'`: the config's p wins. Returns the p in use."""
+    a = gan.augment
+    if a is None:
+        return None
+    if config.augment.mode == "fixed":
+        a.p.assign(float(config.augment.p))
+    elif prefix and AUGMENT_P_KEY in dict(tf.train.list_variables(prefix)):
+        a.p.assign(tf.train.load_variable(prefix, AUGMENT_P_KEY))
+    elif prefix:
+        logging.warning("%s holds no augment_p (a run without ADA): p starts at augment.p=%g", prefix,
+                        config.augment.p)
+    return float(a.p.numpy())
 
 
 def _resume_overrides(config, workdir):
@@ -268,10 +308,12 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
     ckpt_dir = workdir / "checkpoints" if chief else worker_ckpt_dir
     latest = ckpt_lib.restore_with_fallback(checkpoint, workdir / "checkpoints", state, t.get("restore_step"),
                                             read_only=not chief)
-    manager = tf.train.CheckpointManager(make_checkpoint(gan, w_avg, clock), str(ckpt_dir),
+    manager = tf.train.CheckpointManager(make_checkpoint(gan, w_avg, clock, augment_p=True), str(ckpt_dir),
                                          max_to_keep=t.keep_checkpoints)
     if latest:
         tf.train.Checkpoint(train_seconds=clock).restore(latest).expect_partial()
+        if gan.augment is not None:
+            logging.info("augment: p = %.4f restored", restore_augment_p(gan, config, latest))
         for opt, lr in configured_lr:
             if not math.isclose(_learning_rate(opt), lr, rel_tol=1e-6):
                 logging.warning("resume: learning rate %g from the checkpoint replaced by the config's %g",
@@ -390,6 +432,7 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
                                   "No checkpoint was saved yet: rerun with a lower --config.optimizer.learning_rate")
                         raise NonFiniteLossError(f"{what}; stopping without saving. {advice}")
                     checkpoint.restore(last).assert_existing_objects_matched()
+                    restore_augment_p(gan, config, last)
                     for opt, lr in configured_lr:  # the restore brought back the checkpoint's rates
                         opt.learning_rate = lr
                     nonfinite.assign(0)
@@ -406,6 +449,10 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
                 rate = (step - window_step) / max(now - window_start, 1e-9)
                 window_start, window_step = now, step
                 summary = {k: float(m.result()) for k, m in gan.trackers.items() if m.count.numpy() > 0}
+                if gan.augment is not None:  # ADA: the probability, and the last r_t that moved it
+                    summary["augment_p"] = float(gan.augment.p.numpy())
+                    if gan.augment.adaptive:
+                        summary["augment_rt"] = float(gan.augment.rt.numpy())
                 metrics.update(summary)
                 remaining = (total_steps - step) / max(rate, 1e-9)
                 counter = f"{step}/{total_steps}"

@@ -15,9 +15,15 @@ from cips_tf.errors import ConfigError
 from cips_tf.training import budget
 
 # Fields whose change makes the checkpointed weights unusable: refused on resume.
-ARCHITECTURE_PREFIXES = ("resolution", "model.", "discriminator.", "training.mode", "training.patch_size")
+ARCHITECTURE_PREFIXES = ("resolution", "model.", "discriminator.", "training.mode", "training.patch_size",
+                         "training.freeze_d_layers")
 # Hyperparameters the config may change on resume (the new value wins; each change is logged).
-HYPERPARAMETER_PREFIXES = ("optimizer.", "loss.", "ema.", "batch_size")
+HYPERPARAMETER_PREFIXES = ("optimizer.", "loss.", "ema.", "batch_size", "augment.")
+# Fields added after runs were written: a checkpointed config.json without them had this value.
+ADDED_FIELD_DEFAULTS = {"training.freeze_d_layers": 0, "augment.mode": "noaug", "augment.pipeline": "bgc",
+                        "augment.p": 0.0, "augment.ada_target": 0.6, "augment.ada_interval": 4,
+                        "augment.ada_kimg": 500.0}
+_AUGMENT_MODES = ("noaug", "ada", "fixed")
 
 _MODES = ("full", "patch", "cylindrical")
 _POLICIES = hardware.POLICIES
@@ -178,7 +184,38 @@ def validate_config(config, num_replicas=1):
         _float(config, "training.checkpoint_every_secs", low=0, low_open=True)
     if t.get("restore_step") is not None:
         _int(config, "training.restore_step", minimum=0)
+    if t.get("freeze_d_layers"):
+        from cips_tf.models.samplers import discriminator_size
+
+        blocks = int(math.log2(discriminator_size(config))) - 2
+        frozen = _int(config, "training.freeze_d_layers", minimum=0)
+        if frozen > blocks:
+            raise ConfigError("training.freeze_d_layers", f"the discriminator has {blocks} blocks at size "
+                                                          f"{discriminator_size(config)}, got {frozen}")
+    _validate_augment(config)
     _validate_data(config)
+
+
+def _validate_augment(config):
+    from cips_tf import augment
+
+    a = config.get("augment")
+    if a is None:  # configs written before ADA
+        return
+    if a.mode not in _AUGMENT_MODES:
+        raise ConfigError("augment.mode", f"must be one of {', '.join(_AUGMENT_MODES)}, got {a.mode!r}")
+    if a.mode == "noaug":
+        return
+    if a.pipeline not in augment.PIPELINES:
+        raise ConfigError("augment.pipeline", f"must be one of {', '.join(augment.PIPELINES)}, got {a.pipeline!r}")
+    _float(config, "augment.p", low=0, high=1)
+    if a.mode == "ada":
+        _float(config, "augment.ada_target", low=0, high=1)
+        _int(config, "augment.ada_interval", minimum=1)
+        _float(config, "augment.ada_kimg", low=0, low_open=True)
+    elif a.p == 0:
+        raise ConfigError("augment.p", "augment.mode='fixed' with p = 0 augments nothing; set augment.p (or "
+                                       "augment.mode='noaug')")
 
 
 def flatten(values, prefix=""):
@@ -209,7 +246,7 @@ def resume_changes(checkpointed, config):
     Returns `[(field, old, new), ...]` for every other changed field, sorted; on resume the new
     value wins.
     """
-    old = flatten(checkpointed)
+    old = {**ADDED_FIELD_DEFAULTS, **flatten(checkpointed)}
     new = config_as_json_values(config)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     architecture = [k for k in changed if _matches(k, ARCHITECTURE_PREFIXES)]

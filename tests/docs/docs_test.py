@@ -155,6 +155,9 @@ HANDLING = {
     "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/my_faces \\": Skip(
         "fine-tunes the 256 px FFHQ model for 20k steps; tests/training/pretrained_test.py runs this recipe "
         "(cips-convert of an official-format checkpoint, then cips-train --config.init_from) for two steps"),
+    "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/my_faces_small \\": Skip(
+        "the recipe above on a small folder with ADA and FreezeD; tests/training/train_lib_test.py trains the smoke "
+        "config with --config.augment.mode=ada and --config.training.freeze_d_layers"),
     "README.md: cips-generate --model=runs/quickstart --task=sample --out=out --seeds=0-31 --trunc=0.7": Run(
         replace=(("runs/quickstart", "{workdir}", "the quickstart model: a 4-step run of its config stands in"),),
         check=_exists("out/sample"),

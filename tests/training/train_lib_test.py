@@ -262,3 +262,44 @@ def test_train_and_evaluate_non_chief_removes_its_temporary_checkpoints_at_exit(
     worker_dirs = [p for p in made if p.name.startswith("cips_worker_ckpt_")]
     assert len(worker_dirs) == 1 and not worker_dirs[0].exists()  # saved into, then removed at exit
     assert not (tmp_path / "checkpoints").exists()  # a worker never writes the chief's checkpoints
+
+
+def _ckpt_value(prefix, name):
+    return tf.train.load_variable(prefix, name)
+
+
+@pytest.mark.slow  # trains twice with augmentation (~1 min on a busy 2-core machine)
+def test_train_and_evaluate_ada_and_freeze_d_log_save_and_restore_p(tmp_path, caplog):
+    # batch 8, interval 1, kimg 0.08: p moves by 0.1 per step.
+    ada = {"augment.mode": "ada", "augment.pipeline": "bgc", "augment.ada_interval": 1, "augment.ada_kimg": 0.08,
+           "training.freeze_d_layers": 1, "num_train_steps": 4, "training.checkpoint_every": 2,
+           "training.keep_checkpoints": 5}
+    with caplog.at_level("INFO", logger="absl"):
+        first = train_lib.train_and_evaluate(_config(**ada), tmp_path)
+    p = float(first["gan"].augment.p.numpy())
+    assert 0.0 < p <= 0.4 + 1e-6 and "augment_p=" in caplog.text and "augment_rt=" in caplog.text
+    assert _scalar_steps(tmp_path, "train/augment_p") == [2, 4] and _scalar_steps(tmp_path, "train/augment_rt") == [2, 4]
+    ckpt = str(tmp_path / "checkpoints" / "ckpt-4")
+    assert _ckpt_value(ckpt, train_lib.AUGMENT_P_KEY) == pytest.approx(p)
+    # FreezeD: from-RGB and the first residual block are the same at steps 2 and 4; the next block trained.
+    names = [n for n, _ in tf.train.list_variables(ckpt) if n.startswith("discriminator/") and "OPTIMIZER" not in n]
+    frozen = [n for n in names if "from_rgb" in n or "block_0" in n]
+    trained = [n for n in names if "block_1" in n]
+    assert frozen and trained
+    step2 = str(tmp_path / "checkpoints" / "ckpt-2")
+    for n in frozen:
+        np.testing.assert_array_equal(_ckpt_value(step2, n), _ckpt_value(ckpt, n))
+    assert any(not np.array_equal(_ckpt_value(step2, n), _ckpt_value(ckpt, n)) for n in trained)
+
+    resumed = train_lib.train_and_evaluate(_config(**ada), tmp_path, max_steps=0)
+    assert float(resumed["gan"].augment.p.numpy()) == pytest.approx(p)  # the checkpoint's p wins
+    fixed = train_lib.train_and_evaluate(_config(**{**ada, "augment.mode": "fixed", "augment.p": 0.25}), tmp_path,
+                                         max_steps=0)
+    assert float(fixed["gan"].augment.p.numpy()) == pytest.approx(0.25)  # fixed: the config's p wins
+
+
+def test_train_and_evaluate_without_augment_saves_no_augment_state(tmp_path):
+    result = train_lib.train_and_evaluate(_config(**{"num_train_steps": 1, "training.sample_every": 0}), tmp_path)
+    assert result["gan"].augment is None
+    names = [n for n, _ in tf.train.list_variables(result["checkpoint"])]
+    assert not any("augment" in n for n in names)

@@ -48,6 +48,14 @@ def test_validate_config_accepts_the_shipped_configs(name, monkeypatch, tmp_path
     ({"data.source": "tfrecord", "data.path": "/nonexistent/shards"}, "data.path"),
     ({"data.source": "s3"}, "data.source"),
     ({"data.data_dir": "/nonexistent/fmnist"}, "data.data_dir"),
+    ({"augment.mode": "adaptive"}, "augment.mode"),
+    ({"augment.mode": "ada", "augment.pipeline": "bgx"}, "augment.pipeline"),
+    ({"augment.mode": "ada", "augment.p": 1.5}, "augment.p"),
+    ({"augment.mode": "ada", "augment.ada_interval": 0}, "augment.ada_interval"),
+    ({"augment.mode": "ada", "augment.ada_kimg": 0.0}, "augment.ada_kimg"),
+    ({"augment.mode": "fixed", "augment.p": 0.0}, "augment.p"),
+    ({"training.freeze_d_layers": 3}, "training.freeze_d_layers"),  # 16 px: 2 residual blocks
+    ({"training.freeze_d_layers": -1}, "training.freeze_d_layers"),
 ])
 def test_validate_config_bad_field_raises_config_error_naming_it(overrides, field):
     with pytest.raises(ConfigError, match=rf"^config\.{field}: ") as info:
@@ -94,3 +102,15 @@ def test_resume_changes_patch_size_matters_only_in_patch_mode():
     assert validation.resume_changes(old, _config(**{"training.patch_size": 8})) == [("training.patch_size", 64, 8)]
     with pytest.raises(ConfigError, match="training.mode"):
         validation.resume_changes(old, _config(**{"training.mode": "patch", "training.patch_size": 8}))
+
+
+def test_resume_changes_augment_may_change_freeze_d_may_not_and_old_configs_read_as_defaults():
+    old = _checkpointed(_config())
+    changes = validation.resume_changes(old, _config(**{"augment.mode": "ada", "augment.p": 0.2}))
+    assert changes == [("augment.mode", "noaug", "ada"), ("augment.p", 0.0, 0.2)]
+    assert all(validation.is_hyperparameter(f) for f, _, _ in changes)
+    with pytest.raises(ConfigError, match="training.freeze_d_layers: 0 -> 1"):
+        validation.resume_changes(old, _config(**{"training.freeze_d_layers": 1}))
+    before_ada = {k: v for k, v in old.items() if k != "augment"}  # a run written before these fields
+    before_ada["training"] = {k: v for k, v in old["training"].items() if k != "freeze_d_layers"}
+    assert validation.resume_changes(before_ada, _config()) == []
