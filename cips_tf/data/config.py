@@ -34,6 +34,9 @@ def default_config():
         refused before it is decoded (default 2**26, 8192 x 8192; `images.MAX_IMAGE_PIXELS`).
       max_aspect_ratio: an image whose longer side is more than this many times its shorter side is
         a bad image, refused before it is decoded (default 16).
+      max_images: None (all) or N: train on a fixed random subset of N images (StyleGAN2-ADA's
+        `--subset`; the same N images for every seed, in source order): small-data experiments.
+        'fashion_mnist' and 'folder' sources.
       shuffle_buffer: element shuffle buffer (training), on top of a full shuffle of the file list.
       cache: cache decoded images (after the deterministic geometry, as uint8) in memory.
       num_parallel_calls: decode/augment parallelism; -1 = tf.data.AUTOTUNE.
@@ -54,6 +57,7 @@ def default_config():
     config.skip_bad_images = False
     config.max_image_pixels = images.MAX_IMAGE_PIXELS
     config.max_aspect_ratio = images.MAX_ASPECT_RATIO
+    config.max_images = config_dict.placeholder(int)
     config.shuffle_buffer = 1000
     config.cache = False
     config.num_parallel_calls = -1

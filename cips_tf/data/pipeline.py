@@ -106,6 +106,15 @@ def _block_shuffle(ds, block, seed):
     return ds
 
 
+def subset_indices(count, max_images, seed=0):
+    """The indices of `data.max_images`' subset of `count` units: StyleGAN2-ADA's `--subset` (a
+    uniformly random subset by a fixed seed, independent of the training seed, in source order)."""
+    if not max_images or max_images >= count:
+        return np.arange(count)
+    order = np.random.RandomState(seed).permutation(count)
+    return np.sort(order[: int(max_images)])
+
+
 def _shard_args(input_context):
     if input_context is None:
         return 1, 0
@@ -116,13 +125,15 @@ def _fashion_mnist_source(cfg, training, seed, input_context, parallel, fit):
     images, _ = fashion_mnist.load_fashion_mnist(cfg.split, data_dir=cfg.data_dir or None)
     images = tf.constant(images)  # [N, 28, 28] uint8, in memory
     num, index = _shard_args(input_context)
-    ds = _ordered_units(np.arange(index, images.shape[0], num), training=training, cache=cfg.cache, seed=seed)
+    units = subset_indices(images.shape[0], cfg.get("max_images"))[index::num]
+    ds = _ordered_units(units, training=training, cache=cfg.cache, seed=seed)
     return ds.map(lambda i: fit(tf.image.grayscale_to_rgb(tf.gather(images, i)[..., None])),
                   num_parallel_calls=parallel, deterministic=True)
 
 
 def _folder_source(cfg, training, seed, input_context, parallel, fit):
     files = images_lib.list_image_files(cfg.path)
+    files = [files[i] for i in subset_indices(len(files), cfg.get("max_images"))]
     graph_decode.check_decodable_files(files, skip=cfg.skip_bad_images)
     num, index = _shard_args(input_context)
     if len(files) < num:
@@ -221,6 +232,12 @@ def _validate(cfg, resolution, batch_size):
         raise ValueError(f"data.source must be one of {config_lib.SOURCES}, got {cfg.source!r}")
     if cfg.source in ("tfrecord", "folder") and not cfg.path:
         raise ValueError(f"data.source={cfg.source!r} needs data.path")
+    max_images = cfg.get("max_images")
+    if max_images is not None and (not isinstance(max_images, int) or max_images < 1):
+        raise ValueError(f"data.max_images must be a positive integer or None, got {max_images!r}")
+    if max_images and cfg.source not in ("fashion_mnist", "folder"):
+        raise ValueError(f"data.max_images works with the 'fashion_mnist' and 'folder' sources, not {cfg.source!r}: "
+                         "write the subset's shards with cips-dataset instead")
     if resolution < 1 or batch_size < 1:
         raise ValueError(f"resolution and batch_size must be positive, got {resolution}, {batch_size}")
     _limits(cfg).validate(prefix="data.")

@@ -280,6 +280,8 @@ def test_build_dataset_tfds_input_context_falls_back_to_element_sharding(tiny_tf
     (dict(source="lmdb"), "data.source"),
     (dict(source="folder", path=""), "needs data.path"),
     (dict(source="tfds", name=""), "needs data.name"),
+    (dict(source="tfrecord", path="x", max_images=10), "max_images works with"),
+    (dict(max_images=0), "positive integer"),
 ])
 def test_build_dataset_bad_config_raises(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -493,3 +495,16 @@ def test_build_dataset_tfrecord_malformed_example_without_skip_fails_naming_the_
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         list(data.build_dataset(config, resolution=8, batch_size=8, seed=0, training=False))
     assert f"{shard}[record 10]: bad image: " in info.value.message and "skip_bad_images" in info.value.message
+
+
+def test_build_dataset_max_images_is_a_fixed_random_subset_in_source_order(tmp_path):
+    for i in range(20):
+        save(constant_image(10 * i), tmp_path / f"{i:02d}.png")
+    config = _config(source="folder", path=str(tmp_path), random_flip=False, max_images=6)
+    ds = data.build_dataset(config, resolution=8, batch_size=6, seed=0, training=False)
+    subset = _values(_take(ds, 1))
+    assert subset == [10 * int(i) for i in data.pipeline.subset_indices(20, 6)]  # source order
+    assert len(set(subset)) == 6 and subset != [10 * i for i in range(6)]  # random, not the first six
+    for seed in (0, 1):  # training sees exactly the subset, whatever the training seed
+        ds = data.build_dataset(config, resolution=8, batch_size=6, seed=seed, training=True)
+        assert set(_values(_take(ds, 4))) == set(subset)
