@@ -64,6 +64,16 @@ VARIANTS = {
     "wide128": ({"model.widths": [128, 128, 128, 128]}, {}, "G widths 128"),
     "narrow64": ({"model.widths": [64, 64, 64, 64], "model.hidden_size": 32}, {}, "G widths 64, hidden 32"),
     "d_small": ({"discriminator.widths": [32, 64, 64, 64]}, {}, "D widths 32-64"),
+    # Small data (issue 22's demonstration): a fixed random subset of 1,000 images, without and with
+    # ADA, at StyleGAN2-ADA's R1 weight for the resolution (its "auto" config: 0.0002 * res^2 / batch =
+    # 0.0128 at 32 px, batch 16). With the quickstart's gamma 10, D does not overfit 200 or 1,000 images
+    # within 1,000 steps (r_t fell to ~0.4), so ADA would keep p at 0. A short run lets p move 5x
+    # faster than StyleGAN2-ADA's 500 kimg from 0 to 1, or it could barely leave 0.
+    "subset1k": ({"data.max_images": 1000, "loss.r1_gamma": 0.0128}, {},
+                 "1,000 training images (data.max_images), R1 gamma 0.0128, no augmentation"),
+    "subset1k_ada": ({"data.max_images": 1000, "loss.r1_gamma": 0.0128, "augment.mode": "ada",
+                      "augment.ada_kimg": 100.0}, {},
+                     "1,000 training images, R1 gamma 0.0128, ADA (bgc, target 0.6, p 0 to 1 in 100 kimg)"),
 }
 
 
@@ -119,6 +129,49 @@ def score(workdir, extractor, num_samples, real_config):
                                           batch_size=250, metrics=("fid",), progress=False)["fid_offline"]
         points.append({"minutes": seconds / 60.0, "step": step, "fid": float(fid)})
     return points
+
+
+def scalar_curve(workdir, name):
+    """[(step, value)] of the TensorBoard scalar `train/<name>` a run logged (every log_every steps)."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    acc = event_accumulator.EventAccumulator(str(workdir), size_guidance={event_accumulator.TENSORS: 0})
+    acc.Reload()
+    tag = f"train/{name}"
+    if tag not in acc.Tags().get("tensors", []):
+        return []
+    return [(int(e.step), float(tf.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+
+
+def plot_scalars(results, names, path, title):
+    """One panel per logged scalar (e.g. ADA's r_t and p) against steps: each variant's median over
+    its seeds, a band for their range."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), dpi=120, squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for variant, runs in results.items():
+            curves = [dict(r.get("scalars", {}).get(name, [])) for r in runs.values()]
+            steps = sorted(set.intersection(*(set(c) for c in curves))) if curves and all(curves) else []
+            if not steps:
+                continue
+            values = [[c[s] for c in curves] for s in steps]
+            (line,) = ax.plot(steps, [statistics.median(v) for v in values], label=f"{variant} ({len(curves)} seeds)")
+            if len(curves) > 1:
+                ax.fill_between(steps, [min(v) for v in values], [max(v) for v in values], alpha=0.15,
+                                color=line.get_color())
+        if name == "rt":
+            ax.axhline(0.6, color="grey", linestyle=":", linewidth=1, label="ADA target 0.6")
+        ax.set_xlabel("training steps")
+        ax.set_ylabel({"rt": "r_t = E[sign(D(real))]", "augment_p": "augmentation probability p"}.get(name, name))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
 
 
 def at_minute(points, minute, key="minutes"):
@@ -198,6 +251,9 @@ def main(argv=None):
     parser.add_argument("--score_only", action="store_true", help="score existing runs in --out, train nothing")
     parser.add_argument("--train_only", action="store_true", help="train, score later (--score_only)")
     parser.add_argument("--extractor_dir", default=os.path.expanduser("~/.cache/cips_tf/extractors/fashion_mnist"))
+    parser.add_argument("--scalars", default="",
+                        help="comma-separated TensorBoard scalars (train/<name>, e.g. rt,augment_p) to read from "
+                             "each run and plot against steps (OUT/scalars.png)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
     if args.list:
@@ -251,6 +307,9 @@ def main(argv=None):
             print(f"scoring {workdir} ...", flush=True)
             results[variant][seed] = {"points": score(workdir, extractor, args.num_samples, real_config),
                                       "process_seconds": wall.get(workdir.name)}
+            scalars = [n for n in args.scalars.split(",") if n]
+            if scalars:
+                results[variant][seed]["scalars"] = {n: scalar_curve(workdir, n) for n in scalars}
     if args.steps:
         key, marks = "step", list(range(every_steps, args.steps + 1, every_steps))
     else:
@@ -274,6 +333,10 @@ def main(argv=None):
              f"{pathlib.Path(args.config).name}: fp32 {peaks['fp32_gflops']:.0f} / bf16 "
              f"{peaks['bf16_gflops']:.0f} GFLOP/s matmul peak, {args.num_samples} samples")
         print(f"plot: {out / 'fid_per_minute.png'}")
+        if args.scalars:
+            plot_scalars(results, [n for n in args.scalars.split(",") if n], out / "scalars.png",
+                         f"{pathlib.Path(args.config).name}: {', '.join(variants)}")
+            print(f"plot: {out / 'scalars.png'}")
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[bench]'): no plot")
 

@@ -152,7 +152,7 @@ class CIPSGAN(keras.Model):
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("d_loss", "g_loss", "r1_penalty", "real_score", "fake_score")
+            for name in ("d_loss", "g_loss", "r1_penalty", "real_score", "fake_score", "rt")
         }
         self._d_grads_fn = tf.function(self._d_grads, jit_compile=True) if self.jit_compile else self._d_grads
         self._g_grads_fn = tf.function(self._g_grads, jit_compile=True) if self.jit_compile else self._g_grads
@@ -273,6 +273,9 @@ class CIPSGAN(keras.Model):
             "d_loss": loss,
             "real_score": tf.nn.compute_average_loss(tf.reshape(real_logits, [-1]), global_batch_size=global_batch),
             "fake_score": tf.nn.compute_average_loss(tf.reshape(fake_logits, [-1]), global_batch_size=global_batch),
+            # ADA's overfitting heuristic r_t = E[sign(D(real))], logged with or without ADA (it climbs
+            # towards 1 as D memorises the reals)
+            "rt": tf.nn.compute_average_loss(tf.reshape(tf.sign(real_logits), [-1]), global_batch_size=global_batch),
         }
         if self.augment is not None and self.augment.adaptive:  # ADA's overfitting heuristic (this replica's sum)
             metrics["real_sign_sum"] = tf.reduce_sum(tf.sign(real_logits))

@@ -449,10 +449,8 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
                 rate = (step - window_step) / max(now - window_start, 1e-9)
                 window_start, window_step = now, step
                 summary = {k: float(m.result()) for k, m in gan.trackers.items() if m.count.numpy() > 0}
-                if gan.augment is not None:  # ADA: the probability, and the last r_t that moved it
+                if gan.augment is not None:  # ADA's probability (r_t is the tracker `rt`, always logged)
                     summary["augment_p"] = float(gan.augment.p.numpy())
-                    if gan.augment.adaptive:
-                        summary["augment_rt"] = float(gan.augment.rt.numpy())
                 metrics.update(summary)
                 remaining = (total_steps - step) / max(rate, 1e-9)
                 counter = f"{step}/{total_steps}"

@@ -155,7 +155,7 @@ def test_trackers_two_replicas_equal_global_metrics():
     strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     gan = _make_gan(strategy)
     metrics = _run(strategy, gan, _real_batches(2, 4))
-    for name in ("d_loss", "g_loss", "real_score"):
+    for name in ("d_loss", "g_loss", "real_score", "rt"):
         expected = np.mean([m[name] for m in metrics])
         assert float(gan.trackers[name].result()) == pytest.approx(expected, rel=1e-5), name
     assert float(gan.trackers["r1_penalty"].result()) == pytest.approx(metrics[0]["r1_penalty"], rel=1e-5)
@@ -167,7 +167,7 @@ def test_fit_runs_the_custom_train_step_with_lazy_r1():
     history = gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(4, drop_remainder=True), epochs=1, verbose=0)
     assert int(gan.step.numpy()) == 4
     logs = {k: v[-1] for k, v in history.history.items()}
-    assert set(logs) == {"d_loss", "g_loss", "r1_penalty", "real_score", "fake_score"}
+    assert set(logs) == {"d_loss", "g_loss", "r1_penalty", "real_score", "fake_score", "rt"}
     assert logs["d_loss"] > 0 and logs["r1_penalty"] > 0
 
 
