@@ -281,11 +281,16 @@ def test_train_and_evaluate_ada_and_freeze_d_log_save_and_restore_p(tmp_path, ca
     assert _scalar_steps(tmp_path, "train/augment_p") == [2, 4] and _scalar_steps(tmp_path, "train/rt") == [2, 4]
     ckpt = str(tmp_path / "checkpoints" / "ckpt-4")
     assert _ckpt_value(ckpt, train_lib.AUGMENT_P_KEY) == pytest.approx(p)
-    # FreezeD: from-RGB and the first residual block are the same at steps 2 and 4; the next block trained.
-    names = [n for n, _ in tf.train.list_variables(ckpt) if n.startswith("discriminator/") and "OPTIMIZER" not in n]
-    frozen = [n for n in names if "from_rgb" in n or "block_0" in n]
-    trained = [n for n in names if "block_1" in n]
-    assert frozen and trained
+    # FreezeD: from-RGB and the first residual block are the same at steps 2 and 4; the rest trained. A
+    # checkpoint names each variable by its first path: D's trainable ones sit under the optimizer
+    # ("d_optimizer" sorts before "discriminator"), the frozen ones, which the optimizer never saw,
+    # under the discriminator.
+    listed = [n for n, _ in tf.train.list_variables(ckpt)]
+    frozen = [n for n in listed if n.startswith("discriminator/") and "OPTIMIZER" not in n]
+    trained = [n for n in listed if n.startswith("d_optimizer/_trainable_variables/")]
+    assert sorted({n.split("/")[1] for n in frozen}) == ["ckpt_block_0", "from_rgb"]
+    d = first["gan"].discriminator
+    assert len(trained) == len(d.trainable_variables) == len(d.weights) - 7  # from-RGB 2 + block 5 frozen
     step2 = str(tmp_path / "checkpoints" / "ckpt-2")
     for n in frozen:
         np.testing.assert_array_equal(_ckpt_value(step2, n), _ckpt_value(ckpt, n))
