@@ -1,7 +1,7 @@
 """Prepares training data: an image folder, a zip file or a prepared TFDS dataset -> TFRecord shards.
 
 Usage:
-  cips-dataset --source=SRC --dest=DIR [--resolution=256] [--crop=center|none] [--max_images=N]
+  cips-dataset --source=SRC --dest=DIR [--resolution=256] [--crop=center|none] [--aspect=W:H] [--max_images=N]
                [--shards=16] [--runner=local|beam] [--beam_pipeline_args=--runner=DataflowRunner,...]
                [--split=train] [--tfds_data_dir=DIR] [--image_key=image] [--report=PATH]
                [--noskip_bad_images] [--overwrite] [--num_workers=N]
@@ -15,6 +15,11 @@ Writes DIR/data-SSSSS-of-NNNNN.tfrecord (train with `--config.data.source=tfreco
 skipped file with its reason, and the mode, format and size histograms. Bad files (corrupt,
 truncated, unreadable) are skipped and reported; with --noskip_bad_images the run fails naming
 the first one and keeps no shard.
+
+Non-square data: --crop=none --aspect=W:H --resolution=R stores every image's largest central
+window of aspect W:H (a centre crop, never a letterbox) resized to R on the SHORTER side: e.g.
+--resolution=32 --aspect=2:1 stores 32 x 64 (height x width) images; train on them with the same
+`--config.aspect=2:1 --config.resolution=32` (README "Non-square images").
 
 Limits on untrusted inputs (each refused file is a bad file: skipped and reported, or the run stops
 naming it and the flag that lifts the limit):
@@ -47,6 +52,9 @@ flags.DEFINE_integer("resolution", None, "Stored size (shorter side, or the squa
                      "default: the native size.", lower_bound=1)
 flags.DEFINE_enum("crop", "center", list(prepare.CROPS), "center: square images (center crop); none: keep the "
                   "aspect ratio (the reader crops at training time).")
+flags.DEFINE_string("aspect", None, "With --crop=none: width:height to centre-crop every image to (e.g. 2:1); "
+                    "--resolution then names the shorter side (32 and 2:1: 32 x 64). Default: keep each "
+                    "image's own aspect.")
 flags.DEFINE_integer("max_images", 0, "Read at most the first N inputs (sorted order); 0: all.", lower_bound=0)
 flags.DEFINE_integer("shards", 16, "Number of TFRecord shards.", lower_bound=1)
 flags.DEFINE_enum("runner", "local", list(prepare.RUNNERS), "local: this process; beam: an Apache Beam pipeline.")
@@ -80,7 +88,8 @@ def main(argv):
         source = prepare.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,
                                           image_key=FLAGS.image_key, max_member_bytes=FLAGS.max_member_bytes,
                                           max_zip_bytes=FLAGS.max_zip_bytes)
-        options = prepare.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, max_images=FLAGS.max_images,
+        options = prepare.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, aspect=FLAGS.aspect or None,
+                                  max_images=FLAGS.max_images,
                                   num_shards=FLAGS.shards, skip_bad_images=FLAGS.skip_bad_images,
                                   max_image_pixels=FLAGS.max_image_pixels, max_aspect_ratio=FLAGS.max_aspect_ratio)
         report = prepare.prepare_dataset(source, FLAGS.dest, options, runner=FLAGS.runner,

@@ -24,6 +24,16 @@ Tasks (outputs go to DIR/TASK/; PNGs, plus .npy where numeric; deterministic giv
 
 Seed lists take ranges: --seeds=0-31,40. --trunc is an alias of --psi.
 
+Any H x W (sample, interpolate): --height=H --width=W (one of them alone keeps the model's aspect),
+or --aspect=W:H (the shorter side is then the model's resolution, or --height/--width when given).
+Default: the model's training canvas (32 x 64
+for a model trained at resolution 32 with aspect 2:1). The model's own aspect at another size spans
+its training canvas (denser or coarser); any other aspect has square pixels with the shorter side
+in [-1, 1], so a square model rendered wide extends x, the panorama-style extrapolation of the
+paper (Sec. 4.8, Fig. 11). Its Fourier features extend; its learned coordinate embedding cannot
+(its table covers the training canvas only), so beyond it every pixel gets the embedding of the
+nearest edge entry: the border clamping of the official code's grid_sample.
+
 --runtime=saved_model|onnx|openvino|litert renders through an export (cips-export --format=...)
 instead of the Keras model: --model is then the export base, the model directory, a format
 directory or a version directory (the newest version of that format is used), and w_avg is the
@@ -115,7 +125,11 @@ flags.DEFINE_list("gaze", ["0", "0"], "foveated: gaze point x,y in normalised co
 flags.DEFINE_float("std_frac", 0.4, "foveated: Gaussian std as a fraction of the image size.")
 flags.DEFINE_enum("interpolation", "cubic", ["cubic", "linear", "nearest"], "foveated: griddata method.")
 # panorama / blend
-flags.DEFINE_integer("height", None, "panorama/foveated: rows (default: the training size).")
+flags.DEFINE_integer("height", None, "sample/interpolate/panorama/foveated: rows (default: the training size).",
+                     lower_bound=1)
+flags.DEFINE_integer("width", None, "sample/interpolate: columns (default: the training canvas's).", lower_bound=1)
+flags.DEFINE_string("aspect", None, "sample/interpolate: width:height of the render, e.g. 2:1; the shorter side is "
+                    "--height/--width or the model's resolution.")
 flags.DEFINE_integer("panorama_width", None, "panorama: columns of the full 360 degrees (default: square pixels).")
 flags.DEFINE_float("r_inner", None, "panorama: inner annulus radius (default: run config or 0.25).")
 flags.DEFINE_float("r_outer", None, "panorama: outer annulus radius (default: run config or 1.0).")
@@ -282,11 +296,43 @@ def _radii(ctx):
             coords_extra.DEFAULT_R_OUTER if r_outer is None else float(r_outer))
 
 
+def render_size(generator, opts):
+    """(height, width) of a sample/interpolate render from --height, --width and --aspect (see the
+    module docstring); the training canvas by default."""
+    from cips_tf.coords import canvas_size  # pylint: disable=g-import-not-at-top
+
+    native_h, native_w = common.native_canvas(generator)
+    if opts.aspect:
+        if opts.height and opts.width:
+            raise app.UsageError("--aspect sets the other side: give --height or --width with it, not both")
+        short = opts.height or opts.width or int(generator.size)
+        try:
+            height, width = canvas_size(short, opts.aspect, field="--aspect")
+        except ValueError as e:
+            raise app.UsageError(str(e)) from None
+        if opts.height and height != opts.height or opts.width and width != opts.width:
+            raise app.UsageError(f"--aspect={opts.aspect} makes --height/--width the shorter side; got "
+                                 f"{opts.height or opts.width} for the longer one")
+        return height, width
+    if opts.height and opts.width:
+        return opts.height, opts.width
+    if opts.height or opts.width:  # the other side keeps the model's aspect
+        given, native_given, native_other = ((opts.height, native_h, native_w) if opts.height else
+                                             (opts.width, native_w, native_h))
+        if (given * native_other) % native_given:
+            raise app.UsageError(f"--{'height' if opts.height else 'width'}={given} does not scale the "
+                                 f"{native_h} x {native_w} canvas to whole pixels: give both --height and --width")
+        other = given * native_other // native_given
+        return (given, other) if opts.height else (other, given)
+    return native_h, native_w
+
+
 def task_sample(ctx):
     opts = ctx.opts
     seeds = _seeds(opts)
     w = ctx.styles(seeds)
-    images = common.render(ctx.generator, w, chunk_pixels=opts.chunk_pixels)
+    height, width = render_size(ctx.generator, opts)
+    images = common.render(ctx.generator, w, height, width, chunk_pixels=opts.chunk_pixels)
     ctx.save_png("samples.png", common.tile_images(common.to_uint8(images), opts.ncols))
     for s, img in zip(seeds, images):
         ctx.save_png(f"seed{s:04d}.png", img)
@@ -299,7 +345,8 @@ def task_interpolate(ctx):
     seeds = _seeds(opts)
     w_avg = ctx.w_avg if opts.psi != 1.0 else None
     w = sampling.interpolation_styles(ctx.generator, seeds, opts.steps, opts.space, opts.psi, w_avg)
-    frames = common.render(ctx.generator, w, chunk_pixels=opts.chunk_pixels)
+    height, width = render_size(ctx.generator, opts)
+    frames = common.render(ctx.generator, w, height, width, chunk_pixels=opts.chunk_pixels)
     for i, frame in enumerate(frames):
         ctx.save_png(f"frame{i:04d}.png", frame)
     ctx.save_png("strip.png", common.tile_images(common.to_uint8(frames), ncols=opts.steps))
@@ -444,7 +491,7 @@ def task_compare(ctx):
         common.render(g, ctx.styles(seeds), chunk_pixels=opts.chunk_pixels)), opts.ncols), opts.scale)
     ctx.save_png("samples.png", samples)
     real = next(data_lib.iterate_numpy(loaded.config.data, resolution=g.size, batch_size=len(seeds), seed=0,
-                                       training=False, num_batches=1))
+                                       training=False, num_batches=1, aspect=loaded.config.get("aspect")))
     progress = showcase.training_progress(loaded.source)
     label = "CIPS samples" + (f", step {progress[0]}" if progress else "")
     if progress and progress[1] is not None:
@@ -459,6 +506,9 @@ def task_compare(ctx):
 def task_neighbours(ctx):
     opts = ctx.opts
     g = ctx.generator
+    if len(set(common.native_canvas(g))) != 1:
+        raise app.UsageError("--task=neighbours compares square samples with square reference images; this model "
+                             f"renders {' x '.join(map(str, common.native_canvas(g)))}")
     feature_fn, feature_name = None, neighbours.PIXEL_FEATURES
     if opts.features in ("auto", "classifier") and opts.extractor:
         feature_fn = neighbours.classifier_features(opts.extractor)

@@ -227,7 +227,7 @@ _SOURCES = {
 }
 
 
-def _validate(cfg, resolution, batch_size):
+def _validate(cfg, resolution, batch_size, canvas):
     if cfg.source not in _SOURCES:
         raise ValueError(f"data.source must be one of {config_lib.SOURCES}, got {cfg.source!r}")
     if cfg.source in ("tfrecord", "folder") and not cfg.path:
@@ -240,15 +240,22 @@ def _validate(cfg, resolution, batch_size):
                          "write the subset's shards with cips-dataset instead")
     if resolution < 1 or batch_size < 1:
         raise ValueError(f"resolution and batch_size must be positive, got {resolution}, {batch_size}")
+    if canvas[0] != canvas[1] and not cfg.resize_shorter_side:
+        raise ValueError("data.resize_shorter_side=False (native scale, central square) works on square images "
+                         f"only; a non-square aspect ({canvas[1]} x {canvas[0]}) resizes to the canvas")
     _limits(cfg).validate(prefix="data.")
 
 
-def build_dataset(data_config, *, resolution, batch_size, seed, training=True, input_context=None):
-    """The input pipeline: float32 [B, resolution, resolution, 3] in [-1, 1], NHWC, RGB.
+def build_dataset(data_config, *, resolution, batch_size, seed, training=True, input_context=None, aspect=None):
+    """The input pipeline: float32 [B, resolution, resolution, 3] in [-1, 1], NHWC, RGB
+    ([B, H, W, 3] with a non-square `aspect`).
 
     Args:
       data_config: a `default_config()`-shaped ConfigDict.
-      resolution: output side in pixels.
+      resolution: output side in pixels (the shorter side with a non-square `aspect`).
+      aspect: "W:H" (the training config's `aspect`); None or "1:1": square. Each image's largest
+        central window of that aspect is resized to `cips_tf.coords.canvas_size(resolution,
+        aspect)` (`transforms.fit_to_canvas`: centre crop, no letterbox).
       batch_size: the GLOBAL batch size; with `input_context` each input pipeline yields
         `input_context.get_per_replica_batch_size(batch_size)` images per batch.
       seed: int; shuffling and augmentation are derived from it.
@@ -261,13 +268,18 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
     Returns:
       a `tf.data.Dataset`.
     """
+    from cips_tf.coords import canvas_size
+
     cfg = data_config
-    _validate(cfg, resolution, batch_size)
+    height, width = canvas_size(resolution, aspect)
+    _validate(cfg, resolution, batch_size, (height, width))
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
     _, pipeline_id = _shard_args(input_context)
     parallel = tf.data.AUTOTUNE if cfg.num_parallel_calls in (None, -1) else int(cfg.num_parallel_calls)
 
     def fit(image):  # applied by the source in its decoding map: one function call per image fewer
+        if height != width:
+            return transforms.fit_to_canvas(image, height, width)
         return transforms.fit_to_resolution(image, resolution, cfg.resize_shorter_side)
 
     ds = _SOURCES[cfg.source](cfg, training, seed, input_context, parallel, fit)
@@ -280,7 +292,8 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
 
     base_seed = _seed_pair(seed, 4, pipeline_id)
     augment = dict(
-        resolution=resolution,
+        resolution=height,
+        width=width,
         random_flip=bool(training and cfg.random_flip),
         random_rotation=bool(training and cfg.random_rotation),
         rotation_degrees=float(cfg.rotation_degrees),
@@ -299,9 +312,10 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
     return ds.with_options(options)
 
 
-def iterate_numpy(data_config, *, resolution, batch_size, seed=0, training=False, num_batches=None):
+def iterate_numpy(data_config, *, resolution, batch_size, seed=0, training=False, num_batches=None, aspect=None):
     """Yields numpy float32 batches from `build_dataset` (for metrics, notebooks, tests)."""
-    ds = build_dataset(data_config, resolution=resolution, batch_size=batch_size, seed=seed, training=training)
+    ds = build_dataset(data_config, resolution=resolution, batch_size=batch_size, seed=seed, training=training,
+                       aspect=aspect)
     if num_batches is not None:
         ds = ds.take(num_batches)
     yield from ds.as_numpy_iterator()

@@ -77,10 +77,14 @@ class Options:
     """What to do with each image.
 
     Attributes:
-      resolution: target size, or None to keep the native size.
+      resolution: target size (the shorter side), or None to keep the native size.
       crop: 'center': a square (with `resolution`: shorter side resized to it, then the central
         `resolution` x `resolution` window; without: the central min(H, W) square). 'none': keep
         the aspect ratio (with `resolution`: shorter side resized to it); the reader crops later.
+      aspect: with crop='none', the aspect "W:H" every image is brought to: its largest central
+        window of that aspect (a centre crop, never a letterbox), resized with `resolution` to
+        `cips_tf.coords.canvas_size(resolution, aspect)` (32 and "2:1": 32 x 64, height x width),
+        else kept at native scale. Train on the shards with the same `aspect` in the config.
       resize_shorter_side: False keeps the native scale with `resolution` (only the central
         square is kept, upscaled when smaller than `resolution`): the random-rotation recipe.
       max_images: read at most the first N inputs (sorted order / source order); 0: all.
@@ -93,6 +97,7 @@ class Options:
 
     resolution: Optional[int] = None
     crop: str = "center"
+    aspect: Optional[str] = None
     resize_shorter_side: bool = True
     max_images: int = 0
     num_shards: int = 1
@@ -105,14 +110,33 @@ class Options:
         return images_lib.ImageLimits(self.max_image_pixels, self.max_aspect_ratio)
 
     def min_side(self):
-        """The shorter side the fit resizes to (decoding may reduce down to twice it), or None."""
-        return int(self.resolution) if self.resolution is not None and self.resize_shorter_side else None
+        """The shorter side the fit resizes to (decoding may reduce down to twice it), or None. With an
+        aspect, the canvas's longer side: the aspect's window of a reduced image still covers the canvas."""
+        if self.resolution is None or not self.resize_shorter_side:
+            return None
+        if self.aspect:
+            from cips_tf.coords import canvas_size
+
+            return max(canvas_size(self.resolution, self.aspect))
+        return int(self.resolution)
 
     def validate(self):
         if self.resolution is not None and int(self.resolution) < 1:
             raise ValueError(f"resolution must be a positive number of pixels (or None), got {self.resolution}")
         if self.crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
+        if self.aspect:
+            from cips_tf.coords import canvas_size, parse_aspect
+
+            aspect_w, aspect_h = parse_aspect(self.aspect)
+            if self.crop != "none" and aspect_w != aspect_h:
+                raise ValueError(f"aspect={self.aspect!r} keeps a non-square shape: use it with crop='none' "
+                                 f"(crop={self.crop!r} makes squares)")
+            if not self.resize_shorter_side:
+                raise ValueError(f"aspect={self.aspect!r} resizes to the canvas; resize_shorter_side=False is for "
+                                 "square crops")
+            if self.resolution is not None:
+                canvas_size(self.resolution, self.aspect)  # the longer side must be whole pixels
         if int(self.max_images) < 0:
             raise ValueError(f"max_images must be >= 0 (0: all), got {self.max_images}")
         if int(self.num_shards) < 1:
@@ -207,11 +231,21 @@ def _header(data):
 
 
 @functools.lru_cache(maxsize=None)
-def _fit_fn(resolution, crop, resize_shorter_side):
+def _fit_fn(resolution, crop, resize_shorter_side, aspect=None):
     """One traced graph per geometry, for images of any size (eager ops cost ~4 ms per image)."""
     import tensorflow as tf
 
+    from cips_tf.coords import canvas_size, parse_aspect
     from cips_tf.data import transforms
+
+    if aspect and crop == "none":
+        if resolution is None:
+            aspect_w, aspect_h = parse_aspect(aspect)
+            body = lambda image: transforms.center_crop_to_aspect(image, aspect_w, aspect_h)  # noqa: E731
+        else:
+            height, width = canvas_size(resolution, aspect)
+            body = lambda image: transforms.fit_to_canvas(image, height, width)  # noqa: E731
+        return tf.function(body, input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
 
     def upscale_only(image):
         small = tf.reduce_min(tf.shape(image)[:2]) < resolution
@@ -228,6 +262,9 @@ def _fit_fn(resolution, crop, resize_shorter_side):
 
 def fit_image(image, options):
     """uint8 [H, W, 3] -> uint8 [h, w, 3] per `options` (the geometry of `transforms`)."""
+    if options.aspect and options.crop == "none":
+        resolution = None if options.resolution is None else int(options.resolution)
+        return _fit_fn(resolution, "none", True, options.aspect)(image).numpy()
     if options.resolution is None:
         if options.crop == "none":
             return image
@@ -679,8 +716,9 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
     if len(left_out) > 10:
         logging.warning("cips-dataset: ... %d paths left out in all (see the report's left_out)", len(left_out))
     total = source.count(refs)
-    logging.info("cips-dataset: %d inputs from %s -> %s (%d shards, resolution %s, crop %s, runner %s)", total,
-                 source.describe(), out_dir, options.num_shards, options.resolution, options.crop, runner)
+    logging.info("cips-dataset: %d inputs from %s -> %s (%d shards, resolution %s, crop %s, aspect %s, runner %s)",
+                 total, source.describe(), out_dir, options.num_shards, options.resolution, options.crop,
+                 options.aspect or "kept", runner)
     if runner == "local":
         report = _run_local(source, refs, out_dir, options, num_workers)
         run = {"runner": "local", "num_workers": num_workers or min(4, os.cpu_count() or 1)}

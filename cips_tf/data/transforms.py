@@ -72,6 +72,35 @@ def fit_to_resolution(image, resolution, resize_shorter_side_first=True):
     return center_square(image, resolution)
 
 
+def center_crop_to_aspect(image, aspect_w, aspect_h):
+    """The largest central window of `image` whose width:height is `aspect_w:aspect_h` (the
+    non-square counterpart of the central square; top-left rounding as `center_crop`)."""
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.int64), tf.cast(shape[1], tf.int64)
+    too_wide = w * aspect_h >= h * aspect_w
+    crop_h = tf.where(too_wide, h, (w * aspect_h) // aspect_w)
+    crop_w = tf.where(too_wide, (h * aspect_w) // aspect_h, w)
+    return center_crop(image, tf.cast(tf.maximum(crop_h, 1), tf.int32), tf.cast(tf.maximum(crop_w, 1), tf.int32))
+
+
+def fit_to_canvas(image, height, width):
+    """uint8 [H, W, 3] -> uint8 [height, width, 3]: the central window of the canvas's aspect
+    (`center_crop_to_aspect`, no letterboxing: no padding is ever learned), resized (bilinear,
+    antialiased when shrinking) to exactly `height x width`. A square canvas is `fit_to_resolution`;
+    an image already of that size is returned unchanged."""
+    if height == width:
+        return fit_to_resolution(image, height)
+    image = center_crop_to_aspect(image, width, height)
+    shape = tf.shape(image)
+
+    def _resize():
+        resized = tf.image.resize(image, [height, width], method="bilinear", antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+    unchanged = tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width))
+    return tf.ensure_shape(tf.cond(unchanged, lambda: image, _resize), [height, width, 3])
+
+
 def rotate(image, angle, fill_mode="reflect"):
     """Rotates float [H, W, C] by `angle` radians counterclockwise about the centre, bilinear.
 
@@ -119,18 +148,20 @@ def to_unit_range(image):
 
 
 def augment_and_finalize(image, seed, *, resolution, random_flip, random_rotation, rotation_degrees,
-                         rotation_fill_mode):
-    """uint8 square from `fit_to_resolution` -> float32 [resolution, resolution, 3] in [-1, 1].
+                         rotation_fill_mode, width=None):
+    """uint8 square from `fit_to_resolution` -> float32 [resolution, resolution, 3] in [-1, 1]
+    (with `width`: uint8 from `fit_to_canvas` -> [resolution, width, 3], `resolution` the height).
 
     Order: random rotation of the full square, center crop to `resolution`, random horizontal flip.
     `seed` is a stateless seed [2]; with both augmentations off it is unused.
     """
+    width = resolution if width is None else width
     rotation_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     image = tf.cast(image, tf.float32)
     if random_rotation:
         image = random_rotate(image, rotation_seed, rotation_degrees, rotation_fill_mode)
-    image = center_crop(image, resolution, resolution)
+    image = center_crop(image, resolution, width)
     if random_flip:
         image = random_flip_left_right(image, flip_seed)
     image = tf.clip_by_value(image / 127.5 - 1.0, -1.0, 1.0)
-    return tf.ensure_shape(image, [resolution, resolution, 3])
+    return tf.ensure_shape(image, [resolution, width, 3])

@@ -415,6 +415,9 @@ class RuntimeGenerator:
         self.precision = precision
         self.style_dim = int(self.metadata["style_dim"])
         self.size = int(self.metadata["resolution"])
+        # The training canvas (exports written before non-square models are square).
+        self.height = int(self.metadata.get("height", self.size))
+        self.width = int(self.metadata.get("width", self.size))
         self.points, self.batch = self.metadata.get("points"), self.metadata.get("batch")
         self.max_batch = self.max_pixels = None
         if self.format == "saved_model":

@@ -15,8 +15,8 @@ Signatures (every input has the batch dimension first, so TF Serving's batcher c
 images are NHWC uint8 quantized as StyleGAN does: `clip(x * 127.5 + 128, 0, 255)` then truncated to
 uint8; eval mode: the coordinate embedding is sampled bilinearly and no noise is added):
 
-    serving_default  z [N, Z] float32, truncation_psi [N] float32 -> images [N, size, size, 3] uint8
-    from_seed        seed [N] int64, truncation_psi [N] float32   -> images [N, size, size, 3] uint8
+    serving_default  z [N, Z] float32, truncation_psi [N] float32 -> images [N, H, W, 3] uint8
+    from_seed        seed [N] int64, truncation_psi [N] float32   -> images [N, H, W, 3] uint8
                      (z = cips_tf.latents.z_from_seed(seed): per seed s,
                      tf.random.stateless_normal([Z], seed=[s, 0]); deterministic across processes)
     render           z [N, Z], truncation_psi [N], coords [N, h, w, 2] -> images [N, h, w, 3] uint8
@@ -27,9 +27,15 @@ uint8; eval mode: the coordinate embedding is sampled bilinearly and no noise is
 `coords` follow `cips_tf.coords` (channel 0 = x along the width, linspace(-1, 1) on the training
 grid; denser grids render super-resolution, sub-ranges render patches).
 
+H x W is the training canvas: size x size for a square model, e.g. 32 x 64 for one trained at
+resolution 32 with aspect 2:1 (metadata `height`, `width`). `render` and `synthesis` take any H x W:
+`cips_tf.coords.canvas_grid(N, H, W)` gives the square-pixel grid of an H x W canvas (a square
+model's wide render extends x beyond [-1, 1]; past the training canvas the learned embedding
+repeats its edge entries).
+
 Limits (set at export, recorded in the metadata JSON): every signature refuses a request whose
 batch N exceeds `max_batch`, and every signature that renders refuses one whose pixels in total
-(N * h * w; N * size * size for `serving_default` and `from_seed`) exceed `max_pixels`, with one
+(N * h * w; N * H * W for `serving_default` and `from_seed`) exceed `max_pixels`, with one
 InvalidArgument line naming the limit, before any work is done: activations grow with the pixel
 count (about 16 kB per pixel for the official 256 px model), so the limits bound the server's
 memory per request. TF Serving's batcher merges requests into one batch that must itself fit:
@@ -62,7 +68,7 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
-from cips_tf.coords import make_grid
+from cips_tf.coords import canvas_grid, make_grid
 from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
 from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
@@ -105,9 +111,10 @@ class CIPSServingModule(tf.Module):
         if w_avg.shape != (generator.style_dim,):
             raise ValueError(f"w_avg must have shape [{generator.style_dim}], got {w_avg.shape}")
         self.max_pixels = int(max_pixels)
-        if self.max_pixels < int(generator.size) ** 2:
-            raise ExportLimitError(f"max_pixels={max_pixels} is below one {generator.size} x {generator.size} image "
-                             f"({int(generator.size) ** 2}): serving_default and from_seed could never answer")
+        self.height, self.width = _canvas(generator)
+        if self.max_pixels < self.height * self.width:
+            raise ExportLimitError(f"max_pixels={max_pixels} is below one {self.height} x {self.width} image "
+                             f"({self.height * self.width}): serving_default and from_seed could never answer")
         self.max_batch = int(max_batch)
         if self.max_batch < 1:
             raise ExportLimitError(f"max_batch must be positive, got {max_batch}")
@@ -195,26 +202,26 @@ class CIPSServingModule(tf.Module):
         return checks + [self._check_pixels(signature, pixels, "N * h * w of coords")]
 
     def _check_images(self, signature, batch_tensors):
-        """Checks of a request for N training-size images: N <= max_batch, N * size^2 <= max_pixels."""
+        """Checks of a request for N training-size images: N <= max_batch, N * H * W <= max_pixels."""
         checks = self._check_batch(signature, batch_tensors)
         first = next(iter(batch_tensors.values()))
         with tf.control_dependencies(checks[:1]):
-            pixels = tf.shape(first, out_type=tf.int64)[0] * (self.size * self.size)
-        return checks + [self._check_pixels(signature, pixels, f"N * {self.size} * {self.size}")]
+            pixels = tf.shape(first, out_type=tf.int64)[0] * (self.height * self.width)
+        return checks + [self._check_pixels(signature, pixels, f"N * {self.height} * {self.width}")]
 
     # -- signatures -------------------------------------------------------------------------------
     def _serving_default(self, z, truncation_psi):
         with tf.control_dependencies(self._check_images("serving_default", {"z": z, "truncation_psi": truncation_psi})):
             z = tf.identity(z)
         w = self._styles(z, truncation_psi)
-        return {"images": self._synthesize(w, make_grid(tf.shape(z)[0], self.size))}
+        return {"images": self._synthesize(w, canvas_grid(tf.shape(z)[0], self.height, self.width))}
 
     def _from_seed(self, seed, truncation_psi):
         with tf.control_dependencies(self._check_images("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
             seed = tf.identity(seed)
         z = z_from_seed(seed, self.style_dim)  # [N, Z]
         w = self._styles(z, truncation_psi)
-        return {"images": self._synthesize(w, make_grid(tf.shape(seed)[0], self.size))}
+        return {"images": self._synthesize(w, canvas_grid(tf.shape(seed)[0], self.height, self.width))}
 
     def _render(self, z, truncation_psi, coords):
         checks = self._check_request("render", coords, {"z": z, "truncation_psi": truncation_psi})
@@ -237,6 +244,12 @@ class CIPSServingModule(tf.Module):
     def signatures(self):
         """`{signature_name: concrete function}` for `tf.saved_model.save`."""
         return {name: self.functions[name].get_concrete_function() for name in SIGNATURES}
+
+
+def _canvas(generator):
+    """(height, width) of the generator's training canvas (size x size for a square model)."""
+    size = int(generator.size)
+    return int(getattr(generator, "height", size)), int(getattr(generator, "width", size))
 
 
 def _finite(tensor, name):
@@ -389,21 +402,24 @@ def publish_version(model_dir, write, version=None, json_files=None):
         raise
 
 
-def batching_parameters(size, max_pixels, max_batch, num_batch_threads=4):
+def batching_parameters(size, max_pixels, max_batch, num_batch_threads=4, height=None, width=None):
     """TF Serving's `--batching_parameters_file` text (a `BatchingParameters` proto) for an export.
 
     A merged batch must itself pass the in-graph limits, so `max_batch_size` is the largest batch of
-    training-size images within both (`min(max_batch, max_pixels // size^2)`). CPU-sensible values
+    training-size images within both (`min(max_batch, max_pixels // size^2)`; `height x width` for a
+    non-square model). CPU-sensible values
     otherwise, as TF Serving's batching guide recommends for CPUs: one batch thread per core
     (`num_batch_threads`, 4 by default: edit it to the server's cores), no waiting for a batch to
     fill (`batch_timeout_micros` 0: CPUs gain little from large batches, latency gains from none),
     and a queue no deeper than the threads (`max_enqueued_batches`), so overload is refused at once
     (UNAVAILABLE) rather than queued without bound.
     """
-    max_batch_size = max(1, min(int(max_batch), int(max_pixels) // (int(size) * int(size))))
+    height, width = int(height or size), int(width or size)
+    max_batch_size = max(1, min(int(max_batch), int(max_pixels) // (height * width)))
+    shape = f"{int(size)} px" if height == width == int(size) else f"{height} x {width} px"
     return (
         f"# TF Serving batching parameters for this CIPS export (max_pixels={int(max_pixels)}, "
-        f"max_batch={int(max_batch)}, {int(size)} px).\n"
+        f"max_batch={int(max_batch)}, {shape}).\n"
         "# tensorflow_model_server --enable_batching --batching_parameters_file=<this file> ...\n"
         f"max_batch_size {{ value: {max_batch_size} }}\n"
         "batch_timeout_micros { value: 0 }\n"
@@ -482,6 +498,8 @@ def export_generator(
     metadata = {
         "model_name": model_name,
         "resolution": int(generator.size),
+        "height": _canvas(generator)[0],
+        "width": _canvas(generator)[1],
         "style_dim": int(generator.style_dim),
         "max_pixels": int(max_pixels),
         "max_batch": int(max_batch),
@@ -490,7 +508,8 @@ def export_generator(
         "generator_config": generator.get_config(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    batching = batching_parameters(generator.size, max_pixels, max_batch)
+    batching = batching_parameters(generator.size, max_pixels, max_batch, width=_canvas(generator)[1],
+                                   height=_canvas(generator)[0])
     model_dir = pathlib.Path(export_base) / model_name
     path = publish_version(model_dir, write, version, {METADATA_FILE: metadata, **(extra_json or {})})
     _write_atomic_text(model_dir / BATCHING_FILE, batching)

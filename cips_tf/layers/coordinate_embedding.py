@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from cips_tf.coords import canvas_extent
+
 
 def grid_sample_border(table, coords):
     """Bilinear lookup of `table` at normalised `coords`, like PyTorch's `F.grid_sample`.
@@ -43,7 +45,7 @@ def grid_sample_border(table, coords):
 
 @keras.saving.register_keras_serializable(package="cips_tf")
 class CoordinateEmbedding(keras.layers.Layer):
-    """A learned `size x size x units` table of coordinate embeddings `e_co^(x, y)`.
+    """A learned `size x size x units` (or `height x width x units`) table of coordinate embeddings `e_co^(x, y)`.
 
     The official code reads the table directly (each pixel gets its own vector) in training mode on
     the native `size x size` grid; here the caller says so with `direct=True` (the generator's
@@ -53,14 +55,21 @@ class CoordinateEmbedding(keras.layers.Layer):
     padding_mode="border", align_corners=False)`. On the native `linspace(-1, 1)` grid the two
     differ slightly: sampling interpolates between neighbouring entries.
 
+    Non-square canvases (`height != width`, `cips_tf.coords.canvas_grid`): the table is
+    `height x width` and spans the canvas's extent (the shorter side [-1, 1], the longer one
+    `+-(long - 1) / (short - 1)`), so coordinates are divided by that extent before the lookup.
+    Coordinates beyond the table (a wide render of a square model, a panorama) get the embedding of
+    the nearest edge entry: the border clamping of the official `grid_sample`.
+
     Args:
-        size: the training resolution (table height and width).
+        size: the training resolution (table height and width when those are not given).
         units: embedding width (the paper's hidden size, 512).
+        height, width: the table's shape for a non-square canvas (default: `size`).
 
     Call arguments:
         inputs: `[B, ..., 2]` coordinates (channel 0 = x along the width, channel 1 = y).
         direct: Python bool: return the table itself for the native grid (`inputs` must be
-            `[B, size, size, 2]`; their values are not read).
+            `[B, height, width, 2]`; their values are not read).
 
     Example:
         >>> emb = CoordinateEmbedding(size=8, units=16)
@@ -68,32 +77,40 @@ class CoordinateEmbedding(keras.layers.Layer):
         (2, 8, 8, 16)
     """
 
-    def __init__(self, size, units, **kwargs):
+    def __init__(self, size, units, height=None, width=None, **kwargs):
         super().__init__(**kwargs)
         self.size = int(size)
         self.units = int(units)
+        self.height = self.size if height is None else int(height)
+        self.width = self.size if width is None else int(width)
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"CoordinateEmbedding: height and width must be positive, got {self.height} x {self.width}")
 
     def build(self, inputs_shape):
         if inputs_shape[-1] != 2:
             raise ValueError(f"CoordinateEmbedding expects coordinates with 2 channels, got shape {inputs_shape}")
         self.table = self.add_weight(
             name="table",
-            shape=(self.size, self.size, self.units),
+            shape=(self.height, self.width, self.units),
             initializer=keras.initializers.RandomNormal(stddev=1.0),
         )
 
     def call(self, inputs, direct=False):
         if direct:
             shape = tuple(inputs.shape)
-            if len(shape) != 4 or shape[1] != self.size or shape[2] != self.size:
-                raise ValueError(f"CoordinateEmbedding: a direct read needs the native [B, {self.size}, "
-                                 f"{self.size}, 2] grid, got shape {shape}")
+            if len(shape) != 4 or shape[1] != self.height or shape[2] != self.width:
+                raise ValueError(f"CoordinateEmbedding: a direct read needs the native [B, {self.height}, "
+                                 f"{self.width}, 2] grid, got shape {shape}")
             table = ops.cast(self.table, self.compute_dtype)
             batch = ops.shape(inputs)[0]
-            return ops.broadcast_to(table[None], (batch, self.size, self.size, self.units))
+            return ops.broadcast_to(table[None], (batch, self.height, self.width, self.units))
         # Sampling positions are computed in float32 even under mixed precision: bfloat16 cannot
         # address the cells of a 256-wide table.
-        sampled = grid_sample_border(ops.cast(self.table, "float32"), ops.cast(inputs, "float32"))
+        coords = ops.cast(inputs, "float32")
+        if self.height != self.width:  # the canvas's extent -> the table's [-1, 1] (a square skips this)
+            x_max, y_max = canvas_extent(self.height, self.width)
+            coords = coords / ops.convert_to_tensor([x_max, y_max], "float32")
+        sampled = grid_sample_border(ops.cast(self.table, "float32"), coords)
         return ops.cast(sampled, self.compute_dtype)
 
     def compute_output_shape(self, inputs_shape):
@@ -102,4 +119,6 @@ class CoordinateEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(size=self.size, units=self.units)
+        if (self.height, self.width) != (self.size, self.size):  # square configs stay as they were
+            config.update(height=self.height, width=self.width)
         return config

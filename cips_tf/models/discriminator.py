@@ -47,21 +47,26 @@ def freeze_first_blocks(discriminator, num_blocks):
 
 @keras.saving.register_keras_serializable(package="cips_tf")
 class Discriminator(keras.Model):
-    """StyleGAN2 residual discriminator at any power-of-two resolution.
+    """StyleGAN2 residual discriminator at any power-of-two resolution, square or not.
 
     from-RGB 1x1 conv (bias, fused lReLU) -> residual blocks down to 4 x 4 -> minibatch stddev
     (group 4) -> 3x3 conv -> flatten in the official NCHW order -> dense (fused lReLU) -> dense 1.
+    A non-square input (`height x width`, shorter side `size`) goes through the same blocks (their
+    number and widths are set by `size`) down to `4 x 4k` (e.g. 4 x 8 for 2:1); the first dense
+    layer's input grows to `C * 4 * 4k`.
 
     Args:
-        size: input resolution.
+        size: input resolution (the shorter side of a non-square input).
         channel_multiplier: `cm` of the official width table (2).
         widths: widths per resolution from `size` down to 4 (`log2(size) - 1` ints); None gives
             the official table.
         input_channels: image channels (3).
         stddev_group: minibatch-stddev group size (4).
+        height, width: the input of a non-square discriminator (default `size x size`); the
+            shorter side must be `size` and the longer one a multiple of `size / 4`.
 
     Call arguments:
-        inputs: `[B, size, size, input_channels]` images in about [-1, 1].
+        inputs: `[B, height, width, input_channels]` images in about [-1, 1].
 
     Returns:
         `[B, 1]` float32 logits.
@@ -71,9 +76,17 @@ class Discriminator(keras.Model):
         (4, 1)
     """
 
-    def __init__(self, size=256, channel_multiplier=2, widths=None, input_channels=3, stddev_group=4, **kwargs):
+    def __init__(self, size=256, channel_multiplier=2, widths=None, input_channels=3, stddev_group=4, height=None,
+                 width=None, **kwargs):
         super().__init__(**kwargs)
         self.size = int(size)
+        self.height = self.size if height is None else int(height)
+        self.width = self.size if width is None else int(width)
+        reduction = max(self.size // 4, 1)  # the blocks halve both sides down to 4 on the shorter one
+        if min(self.height, self.width) != self.size or self.height % reduction or self.width % reduction:
+            raise ValueError(f"Discriminator: a {self.height} x {self.width} input needs its shorter side equal to "
+                             f"size={self.size} and both sides multiples of size / 4 = {reduction} (the blocks reduce "
+                             f"the shorter side to 4)")
         self.channel_multiplier = int(channel_multiplier)
         if widths is None:
             widths = official_discriminator_widths(self.size, self.channel_multiplier)
@@ -91,12 +104,18 @@ class Discriminator(keras.Model):
         self.final_conv = EqualizedConv2D(self.widths[-1], 3, name="final_conv", dtype=policy)
         self.final_dense = EqualizedDense(self.widths[-1], activation="lrelu", name="final_dense", dtype=policy)
         self.final_out = EqualizedDense(1, name="final_out", dtype=policy)
-        self.build((None, self.size, self.size, self.input_channels))
+        self.build((None, self.height, self.width, self.input_channels))
+
+    @property
+    def final_shape(self):
+        """(h, w) of the final block: 4 x 4 for a square, 4 x 4k for a non-square input."""
+        reduction = max(self.size // 4, 1)
+        return self.height // reduction, self.width // reduction
 
     def build(self, input_shape):
         if self.built:
             return
-        shape = (None, self.size, self.size, self.input_channels)
+        shape = (None, self.height, self.width, self.input_channels)
         self.from_rgb.build(shape)
         shape = self.from_rgb.compute_output_shape(shape)
         for block in self.blocks:
@@ -104,7 +123,8 @@ class Discriminator(keras.Model):
             shape = block.compute_output_shape(shape)
         shape = shape[:-1] + (shape[-1] + 1,)
         self.final_conv.build(shape)
-        self.final_dense.build((None, self.widths[-1] * 16))
+        final_h, final_w = self.final_shape
+        self.final_dense.build((None, self.widths[-1] * final_h * final_w))
         self.final_out.build((None, self.widths[-1]))
         self.built = True
 
@@ -113,7 +133,7 @@ class Discriminator(keras.Model):
         for block in self.blocks:
             x = block(x)
         x = self.stddev(x)
-        x = self.final_conv(x)  # [B, 4, 4, C]
+        x = self.final_conv(x)  # [B, 4, 4, C] ([B, 4, 4k, C] for a non-square input)
         x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (ops.shape(x)[0], -1))  # official NCHW flatten
         x = self.final_dense(x)
         return ops.cast(self.final_out(x), "float32")
@@ -127,4 +147,6 @@ class Discriminator(keras.Model):
             input_channels=self.input_channels,
             stddev_group=self.stddev_group,
         )
+        if (self.height, self.width) != (self.size, self.size):  # square configs stay as they were
+            config.update(height=self.height, width=self.width)
         return config

@@ -1,6 +1,7 @@
 """Builds the models from an ml_collections config (the `model` and `discriminator` sections)."""
 import math
 
+from cips_tf.coords import canvas_size
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator, paper_widths
 
@@ -13,10 +14,17 @@ def _widths(value, size):
     return [int(w) for w in value]
 
 
+def training_canvas(config):
+    """(height, width) of the training images: `config.resolution` is the shorter side and
+    `config.aspect` ("W:H", default "1:1"; configs written before it are square) the shape."""
+    return canvas_size(config.resolution, config.get("aspect"), field="aspect")
+
+
 def generator_from_config(config, dtype=None):
-    """`config.resolution` and `config.model.{hidden_size, style_dim, n_mlp, lr_mlp, widths,
-    channel_multiplier, variant}`; widths may be None / "official", "paper" or a list."""
+    """`config.resolution`, `config.aspect` and `config.model.{hidden_size, style_dim, n_mlp, lr_mlp,
+    widths, channel_multiplier, variant}`; widths may be None / "official", "paper" or a list."""
     m = config.model
+    height, width = training_canvas(config)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     return CIPSGenerator.from_variant(
         m.get("variant", "skips"),
@@ -27,15 +35,19 @@ def generator_from_config(config, dtype=None):
         lr_mlp=m.lr_mlp,
         widths=_widths(m.get("widths"), config.resolution),
         channel_multiplier=m.get("channel_multiplier", 2),
+        height=height,
+        width=width,
         **kwargs,
     )
 
 
 def discriminator_from_config(config, dtype=None, size=None):
     """`config.discriminator.{channel_multiplier, widths}` at `size` (default
-    `config.discriminator.size`, else `config.resolution`)."""
+    `config.discriminator.size`, else `config.resolution`); at `config.resolution` it takes the
+    training canvas (`config.aspect`: e.g. 32 x 64 for resolution 32 and aspect "2:1")."""
     d = config.discriminator
     size = size or d.get("size") or config.resolution
+    height, width = training_canvas(config) if int(size) == int(config.resolution) else (size, size)
     widths = d.get("widths")
     if widths not in (None, "official"):
         # Widths are listed per resolution from config.resolution down to 4; a smaller
@@ -49,5 +61,7 @@ def discriminator_from_config(config, dtype=None, size=None):
         size=size,
         channel_multiplier=d.get("channel_multiplier", 2),
         widths=widths,
+        height=height,
+        width=width,
         **kwargs,
     )

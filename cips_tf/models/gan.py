@@ -146,7 +146,7 @@ class CIPSGAN(keras.Model):
         self.ema_decay = ema_decay if callable(ema_decay) else float(ema_decay)
         self.style_mixing_prob = float(style_mixing_prob)
         self.seed = int(seed)
-        self.sampler = sampler or FullGridSampler(generator.size)
+        self.sampler = sampler or FullGridSampler(generator.size, generator.height, generator.width)
         self.jit_compile = bool(jit_compile)
         self.augment = augment
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

@@ -59,7 +59,8 @@ class CIPSGenerator(keras.Model):
     ToRGB), "base" (`StyledBlock`s without ToRGB, one final ToRGB).
 
     Args:
-        size: training resolution (the coordinate-embedding table is `size x size`).
+        size: training resolution: the shorter side of the training canvas (the coordinate-embedding
+            table is `size x size` for a square model).
         hidden_size: width of the Fourier features and of the coordinate embeddings (512).
         style_dim: width of z and w (512).
         n_mlp: depth of the mapping network (8).
@@ -72,6 +73,10 @@ class CIPSGenerator(keras.Model):
         use_fourier: include the Fourier features in the encoding.
         use_embedding: include the coordinate embeddings in the encoding.
         activation: "lrelu" or "sin" for every ModFC layer.
+        height, width: the training canvas of a non-square model (default `size x size`); the
+            shorter side must be `size`. The native grid is `cips_tf.coords.canvas_grid(B, height,
+            width)` (square pixels: the shorter side spans [-1, 1]) and the embedding table is
+            `height x width`. Only the embedding depends on them: any model renders any grid.
 
     The paper's Table 3 variants are presets of the last four arguments: `VARIANTS[name]`, or
     `CIPSGenerator.from_variant(name, **kwargs)`.
@@ -87,7 +92,8 @@ class CIPSGenerator(keras.Model):
         randomize_noise: when no noise is given, draw fresh per-pixel noise (official) or add none.
         direct_embedding: read the coordinate-embedding table directly, as the official code does
             in training mode on the native grid; "coords" must then be the `[B, size, size, 2]`
-            training grid. False (default): the table is sampled bilinearly at "coords".
+            training grid (`[B, height, width, 2]`). False (default): the table is sampled
+            bilinearly at "coords".
 
     Returns:
         `[B, ..., 3]` float32 RGB, unclipped (about [-1, 1]).
@@ -112,10 +118,17 @@ class CIPSGenerator(keras.Model):
         use_fourier=True,
         use_embedding=True,
         activation="lrelu",
+        height=None,
+        width=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.size = int(size)
+        self.height = self.size if height is None else int(height)
+        self.width = self.size if width is None else int(width)
+        if min(self.height, self.width) != self.size:
+            raise ValueError(f"CIPSGenerator: the shorter side of the {self.height} x {self.width} canvas must be "
+                             f"size={self.size} (size names the shorter side)")
         self.hidden_size = int(hidden_size)
         self.style_dim = int(style_dim)
         self.n_mlp = int(n_mlp)
@@ -139,7 +152,8 @@ class CIPSGenerator(keras.Model):
         self.mapping = MappingNetwork(self.style_dim, self.n_mlp, self.lr_mlp, name="mapping", dtype=policy)
         self.fourier = FourierFeatures(self.hidden_size, name="fourier", dtype=policy) if self.use_fourier else None
         self.embedding = (
-            CoordinateEmbedding(self.size, self.hidden_size, name="embedding", dtype=policy)
+            CoordinateEmbedding(self.size, self.hidden_size, height=self.height, width=self.width, name="embedding",
+                                dtype=policy)
             if self.use_embedding
             else None
         )
@@ -289,4 +303,6 @@ class CIPSGenerator(keras.Model):
             use_embedding=self.use_embedding,
             activation=self.activation,
         )
+        if (self.height, self.width) != (self.size, self.size):  # square configs stay as they were
+            config.update(height=self.height, width=self.width)
         return config

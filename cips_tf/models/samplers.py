@@ -7,7 +7,8 @@ renders for a GLOBAL batch and the pixels of the real images they stand for:
 and `real(images, pixel_index)`. `direct_embedding` says whether the generator may read its
 coordinate-embedding table directly (only the native grid; see CoordinateEmbedding).
 
-- "full": the native `size x size` grid, embedding read directly (the official training).
+- "full": the native `size x size` grid, embedding read directly (the official training); for a
+  non-square model the `height x width` canvas grid (`cips_tf.coords.canvas_grid`).
 - "patch" (paper App. C): K x K patches `P_{K, sigma}(u, v) = {G(u + i sigma, v + j sigma)}` of the
   full grid, with the dilation sigma uniform in 1..max (capped so the patch fits) and the corner
   uniform over the valid range; real images are cut at the same pixels, and the discriminator
@@ -19,19 +20,23 @@ coordinate-embedding table directly (only the native grid; see CoordinateEmbeddi
 import tensorflow as tf
 
 from cips_tf import coords_extra
-from cips_tf.coords import make_grid
+from cips_tf.coords import canvas_grid, make_grid
 
 
 class FullGridSampler:
-    """The native grid for standard training (embedding read directly); real images as they are."""
+    """The native grid for standard training (embedding read directly); real images as they are.
+
+    `height` and `width` (default `resolution`) give a non-square canvas (square pixels)."""
 
     direct_embedding = True
 
-    def __init__(self, resolution):
+    def __init__(self, resolution, height=None, width=None):
         self.resolution = int(resolution)
+        self.height = self.resolution if height is None else int(height)
+        self.width = self.resolution if width is None else int(width)
 
     def sample(self, global_batch, seed):
-        return make_grid(global_batch, self.resolution), None
+        return canvas_grid(global_batch, self.height, self.width), None
 
     def real(self, images, pixel_index):
         return images
@@ -101,9 +106,15 @@ class CylindricalSampler:
 
 def make_sampler(config):
     """The sampler of `config.training.mode` ("full", "patch" or "cylindrical")."""
+    from cips_tf.models.factory import training_canvas
+
     t = config.training
+    height, width = training_canvas(config)
     if t.mode == "full":
-        return FullGridSampler(config.resolution)
+        return FullGridSampler(config.resolution, height, width)
+    if height != width:
+        raise ValueError(f"training.mode={t.mode!r} samples square windows of a square grid; a non-square aspect "
+                         f"({config.aspect}) trains with training.mode='full' only")
     if t.mode == "patch":
         return PatchSampler(config.resolution, t.patch_size, t.patch_max_dilation)
     if t.mode == "cylindrical":

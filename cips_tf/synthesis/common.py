@@ -8,6 +8,7 @@ import weakref
 
 import numpy as np
 
+from cips_tf.coords import render_extent
 from cips_tf.latents import quantize_images, styles_from_seeds, tile_images  # noqa: F401  (public here too)
 from cips_tf.synthesis.chunked import ChunkedRenderer
 
@@ -42,10 +43,27 @@ def renderer(generator, chunk_pixels=DEFAULT_CHUNK_PIXELS):
     return per_generator[chunk_pixels]
 
 
+def native_canvas(generator):
+    """(height, width) of the generator's training canvas (`size x size` for a square model, and for
+    an export written before non-square models)."""
+    size = int(generator.size)
+    return int(getattr(generator, "height", size) or size), int(getattr(generator, "width", size) or size)
+
+
 def render(generator, styles, height=None, width=None, per_layer=False, chunk_pixels=DEFAULT_CHUNK_PIXELS):
-    """Renders the `height x width` grid (default: the training size) -> `[B, H, W, 3]` numpy."""
-    height = generator.size if height is None else height
-    return renderer(generator, chunk_pixels).render(styles, height, width, per_layer=per_layer)
+    """Renders an H x W image -> `[B, H, W, 3]` numpy. Default: the training canvas; `height` alone
+    (width defaults to it) or both. The grid is `cips_tf.coords.render_extent`'s: the model's aspect
+    spans its training canvas (denser or coarser), any other aspect has square pixels with the
+    shorter side in [-1, 1], so a square model rendered wide extends x (panorama-style; beyond the
+    training canvas the learned embedding repeats its edge entries, see CoordinateEmbedding)."""
+    native_h, native_w = native_canvas(generator)
+    if height is None and width is None:
+        height, width = native_h, native_w
+    height = native_h if height is None else int(height)
+    width = height if width is None else int(width)
+    x_max, y_max = render_extent(height, width, native_h, native_w)
+    return renderer(generator, chunk_pixels).render(styles, height, width, per_layer=per_layer,
+                                                    x_range=(-x_max, x_max), y_range=(-y_max, y_max))
 
 
 def render_coords(generator, styles, coords, per_layer=False, shared=False, chunk_pixels=DEFAULT_CHUNK_PIXELS):

@@ -7,7 +7,11 @@ from cips_tf import data
 def default_config():
     """The official CIPS training setup (DESIGN.md) at 256 px; every field documented inline."""
     c = ml_collections.ConfigDict()
-    c.resolution = 256
+    c.resolution = 256  # the shorter side of the training images
+    # Width:height of the training images ("2:1": 32 x 64 at resolution 32), with square pixels: the
+    # coordinate grid's shorter side spans [-1, 1] and the longer one extends at the same pitch
+    # (cips_tf.coords.canvas_grid). Non-square needs training.mode="full" (README "Non-square images").
+    c.aspect = "1:1"
     c.batch_size = 32  # global batch (official: 4 per GPU x 8 GPUs)
     c.num_train_steps = 1_200_000
     c.seed = 0

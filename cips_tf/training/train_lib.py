@@ -251,13 +251,16 @@ def write_config(config, workdir):
 
 
 def render_samples(g_ema, z, resolution, batch=16):
-    """G_ema renders of fixed `z` on the native grid (eval mode, no noise) -> uint8 `[N, H, W, 3]`."""
-    from cips_tf.coords import make_grid
+    """G_ema renders of fixed `z` on the native grid (eval mode, no noise) -> uint8 `[N, H, W, 3]`;
+    at the model's own resolution that is its training canvas (`height x width`, square pixels)."""
+    from cips_tf.coords import canvas_grid
 
+    height, width = (g_ema.height, g_ema.width) if int(resolution) == g_ema.size else (resolution, resolution)
     outs = []
     for i in range(0, len(z), batch):
         zb = z[i : i + batch]
-        rgb = g_ema({"z": zb, "coords": make_grid(zb.shape[0], resolution)}, training=False, randomize_noise=False)
+        rgb = g_ema({"z": zb, "coords": canvas_grid(zb.shape[0], height, width)}, training=False,
+                    randomize_noise=False)
         outs.append(quantize_images(rgb).numpy())
     return np.concatenate(outs)
 
@@ -342,6 +345,7 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
     dataset = data_lib.build_dataset(
         config.data,
         resolution=int(config.resolution),
+        aspect=config.get("aspect"),
         batch_size=global_batch,
         seed=int(config.seed) + start_step,
         training=True,

@@ -15,12 +15,12 @@ from cips_tf.errors import ConfigError
 from cips_tf.training import budget
 
 # Fields whose change makes the checkpointed weights unusable: refused on resume.
-ARCHITECTURE_PREFIXES = ("resolution", "model.", "discriminator.", "training.mode", "training.patch_size",
+ARCHITECTURE_PREFIXES = ("resolution", "aspect", "model.", "discriminator.", "training.mode", "training.patch_size",
                          "training.freeze_d_layers")
 # Hyperparameters the config may change on resume (the new value wins; each change is logged).
 HYPERPARAMETER_PREFIXES = ("optimizer.", "loss.", "ema.", "batch_size", "augment.")
 # Fields added after runs were written: a checkpointed config.json without them had this value.
-ADDED_FIELD_DEFAULTS = {"training.freeze_d_layers": 0, "augment.mode": "noaug", "augment.pipeline": "bgc",
+ADDED_FIELD_DEFAULTS = {"aspect": "1:1", "training.freeze_d_layers": 0, "augment.mode": "noaug", "augment.pipeline": "bgc",
                         "augment.p": 0.0, "augment.ada_target": 0.6, "augment.ada_interval": 4,
                         "augment.ada_kimg": 500.0}
 _AUGMENT_MODES = ("noaug", "ada", "fixed")
@@ -148,6 +148,7 @@ def validate_config(config, num_replicas=1):
     _int(config, "num_train_steps", minimum=0)
     _int(config, "seed")
     _validate_model(config, resolution)
+    _validate_aspect(config, resolution)
 
     _float(config, "optimizer.learning_rate", low=0, low_open=True)
     _float(config, "optimizer.beta_1", low=0, high=1, high_open=True)
@@ -194,6 +195,35 @@ def validate_config(config, num_replicas=1):
                                                           f"{discriminator_size(config)}, got {frozen}")
     _validate_augment(config)
     _validate_data(config)
+
+
+def _validate_aspect(config, resolution):
+    """`aspect` ("W:H"): whole-pixel sides that the discriminator reduces to 4 x 4k, full-grid training."""
+    from cips_tf.coords import canvas_size, parse_aspect
+
+    aspect = config.get("aspect")
+    try:
+        parse_aspect(aspect)
+        height, width = canvas_size(resolution, aspect)
+    except ValueError as e:
+        raise ConfigError("aspect", str(e)) from None
+    if height == width:
+        return
+    reduction = resolution // 4
+    long_side = max(height, width)
+    if long_side % reduction:
+        raise ConfigError("aspect", f"{aspect!r} at resolution {resolution} gives {height} x {width}; the "
+                                    f"discriminator halves both sides until the shorter is 4, so the longer side must "
+                                    f"be a multiple of resolution / 4 = {reduction} (e.g. '2:1', '3:2', '4:1')")
+    if config.training.mode != "full":
+        raise ConfigError("training.mode", f"{config.training.mode!r} samples square windows of a square grid; "
+                                           f"aspect {aspect!r} ({height} x {width}) trains with 'full' only")
+    if config.discriminator.get("size") and int(config.discriminator.size) != resolution:
+        raise ConfigError("discriminator.size", f"a non-square run (aspect {aspect!r}) has its discriminator at the "
+                                                f"training canvas {height} x {width}; leave discriminator.size unset")
+    if not config.data.get("resize_shorter_side", True):
+        raise ConfigError("data.resize_shorter_side", f"False (native scale, central square) is for square "
+                                                      f"images; aspect {aspect!r} resizes each image to the canvas")
 
 
 def _validate_augment(config):

@@ -120,6 +120,21 @@ def _check_runtime_generate(cwd, ctx):
                                                                                                       4 * size, 3)
 
 
+def _check_wide_records(cwd, ctx):
+    from cips_tf.data import tfrecord  # pylint: disable=import-outside-toplevel
+
+    report = json.loads((cwd / "wide" / "dataset_report.json").read_text())
+    assert report["options"]["aspect"] == "2:1" and set(report["sizes"]) == {"32x64"}, report["sizes"]
+    assert tfrecord.list_tfrecord_files(str(cwd / "wide"))
+
+
+def _check_wide_sample(cwd, ctx):
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+
+    width, height = Image.open(cwd / "out" / "sample" / "seed0000.png").size
+    assert width == 3 * height, (width, height)
+
+
 HANDLING = {
     # ---------------------------------------------------------------- README.md
     "README.md: bash scripts/quickstart.sh": Run(
@@ -255,6 +270,24 @@ HANDLING = {
         "downloaded here; the folder input and the FID gate run in tests/pipelines"),
     "docs/pipeline.md: cips-pipeline --config=configs/churches256.py --pipeline_root=runs/churches \\": Skip(
         "needs a prepared TFDS lsun/church_outdoor in data_dir; TFDS catalog downloads fail here"),
+    # --- non-square images (issue 22) -------------------------------------------------------------
+    "README.md: cips-dataset --source=/data/wide_photos --dest=/data/wide --crop=none --aspect=2:1 --resolution=256": Run(
+        replace=(("/data/wide_photos", "{image_folder}", "a folder of Fashion-MNIST PNGs stands in for the user's"),
+                 ("/data/wide", "wide", "a path inside the test's directory"),
+                 ("--resolution=256", "--resolution=32", SMALL)),
+        check=_check_wide_records,
+    ),
+    "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/wide --config.aspect=2:1 --config.data.source=tfrecord --config.data.path=/data/wide": Run(
+        replace=(("configs/ffhq256.py", "configs/smoke.py", "FFHQ at 256 px trains for weeks; the smoke model at "
+                                                            "16 x 32"),
+                 ("/data/wide", "shards" + TINY_TRAIN, "shards that cips-dataset wrote from Fashion-MNIST PNGs")),
+        check=_exists("runs/wide/checkpoints", "runs/wide/samples"),
+    ),
+    "README.md: cips-generate --model=runs/wide --task=sample --out=out --seeds=0-7 --aspect=3:1": Run(
+        replace=(("runs/wide", "{workdir}", "the (square) quickstart model stands in: a square model renders 3:1 by "
+                                            "extending x"),),
+        check=_check_wide_sample,
+    ),
     # --- cips-dataset, Beam and Kubeflow (issue 13) ---------------------------------------------
     "README.md: cips-dataset --source=/data/images --dest=/data/shards --resolution=256 --shards=64": Run(
         replace=(("/data/images", "{image_folder}", "a folder of Fashion-MNIST PNGs stands in for the user's"),

@@ -116,3 +116,44 @@ def test_coordinate_embedding_keras_save_load_round_trip_equal(tmp_path):
     model = keras.Model(inputs, CoordinateEmbedding(size=4, units=3)(inputs))
     coords = np.random.default_rng(5).uniform(-1.1, 1.1, (2, 7, 2)).astype(np.float32)
     utils.assert_keras_save_load_round_trip(tmp_path, model, coords)
+
+
+# Non-square tables (a model trained at H x W, cips_tf.coords.canvas_grid).
+
+
+def test_coordinate_embedding_non_square_config_round_trip_and_table_shape():
+    layer = CoordinateEmbedding(size=4, units=3, height=4, width=8, name="e")
+    clone = utils.assert_config_round_trip(layer)
+    assert (clone.height, clone.width) == (4, 8)
+    layer.build((None, None, None, 2))
+    assert tuple(layer.table.shape) == (4, 8, 3)
+    assert "height" not in CoordinateEmbedding(size=4, units=3).get_config()  # square configs unchanged
+
+
+def test_coordinate_embedding_non_square_direct_reads_table_and_sampling_spans_canvas():
+    from cips_tf.coords import canvas_extent, canvas_grid_np
+
+    layer = CoordinateEmbedding(size=4, units=3, height=4, width=8)
+    coords = canvas_grid_np(4, 8)[None]  # x in +-7/3
+    np.testing.assert_array_equal(np.asarray(layer(coords, direct=True))[0], layer.table.numpy())
+    x_max, y_max = canvas_extent(4, 8)
+    want = torch_grid_sample_border(layer.table.numpy(), (coords / [x_max, y_max]).reshape(-1, 2)).reshape(1, 4, 8, 3)
+    np.testing.assert_allclose(np.asarray(layer(coords)), want, atol=1e-5)
+    # The canvas's corners sample the table's corner texels' edges: left column left, right column right.
+    np.testing.assert_allclose(np.asarray(layer(np.array([[[-x_max, -1.0], [x_max, 1.0]]], np.float32)))[0],
+                               layer.table.numpy()[[0, -1], [0, -1]], atol=1e-6)
+    with pytest.raises(ValueError, match=r"native \[B, 4, 8, 2\]"):
+        layer(canvas_grid_np(4, 4)[None], direct=True)
+
+
+def test_coordinate_embedding_beyond_table_repeats_edge_entries():
+    """A square model rendered wide: x beyond [-1, 1] reads the nearest edge column (border clamp)."""
+    layer = CoordinateEmbedding(size=4, units=3)
+    table = layer(np.zeros((1, 4, 4, 2), np.float32), direct=True)[0].numpy()
+    ys = np.linspace(-1, 1, 4, dtype=np.float32)
+    far_left = np.stack([np.full(4, -3.0, np.float32), ys], -1)[None]
+    far_right = np.stack([np.full(4, 2.5, np.float32), ys], -1)[None]
+    edge_left = np.stack([np.full(4, -1.0, np.float32), ys], -1)[None]
+    np.testing.assert_allclose(np.asarray(layer(far_left)), np.asarray(layer(edge_left)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer(far_right))[0], torch_grid_sample_border(
+        table, np.stack([np.ones(4), ys], -1)), atol=1e-5)

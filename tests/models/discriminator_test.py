@@ -58,3 +58,42 @@ def test_discriminator_minibatch_groups_interleave_samples():
 def test_discriminator_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Discriminator(**kwargs)
+
+
+# Non-square inputs (training at H x W): the same blocks down to 4 x 4k, a wider first dense layer.
+
+
+def test_discriminator_non_square_32x64_reduces_to_4x8_and_widens_dense():
+    widths = [8, 8, 8, 8]
+    square = Discriminator(size=32, widths=widths)
+    wide = Discriminator(size=32, widths=widths, height=32, width=64)
+    assert wide.final_shape == (4, 8) and square.final_shape == (4, 4)
+    assert tuple(wide.final_dense.kernel.shape) == (8 * 4 * 8, 8)
+    # Only the first dense layer grows: 8 channels x 16 more final pixels, times its 8 units.
+    assert wide.count_params() - square.count_params() == 8 * 16 * 8
+    out = wide(np.random.default_rng(0).normal(size=(4, 32, 64, 3)).astype(np.float32))
+    assert out.shape == (4, 1) and np.all(np.isfinite(np.asarray(out)))
+    tall = Discriminator(size=32, widths=widths, height=64, width=32)
+    assert tall.final_shape == (8, 4) and tall(np.zeros((4, 64, 32, 3), np.float32)).shape == (4, 1)
+    clone = Discriminator.from_config(wide.get_config())
+    assert (clone.height, clone.width) == (32, 64)
+    assert "height" not in square.get_config()  # square configs unchanged
+
+
+def test_discriminator_non_square_flatten_is_official_nchw_order():
+    """The dense layer sees the final [4, 8, C] map flattened channel-major (NCHW), like the square D."""
+    d = Discriminator(size=16, widths=[4, 4, 4], height=16, width=32)
+    x = np.random.default_rng(1).normal(size=(4, 16, 32, 3)).astype(np.float32)
+    feat = d.from_rgb(x)
+    for block in d.blocks:
+        feat = block(feat)
+    feat = np.asarray(d.final_conv(d.stddev(feat)))  # [4, 4, 8, 4]
+    flat = feat.transpose(0, 3, 1, 2).reshape(4, -1)
+    want = np.asarray(d.final_out(d.final_dense(flat)))
+    np.testing.assert_allclose(np.asarray(d(x)), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("height, width", [(32, 36), (24, 32), (30, 60)])
+def test_discriminator_non_square_sizes_it_cannot_reduce_raise(height, width):
+    with pytest.raises(ValueError, match="size / 4"):
+        Discriminator(size=32, widths=[8, 8, 8, 8], height=height, width=width)

@@ -216,3 +216,49 @@ def test_generator_coords_with_three_channels_raises(small_g):
 def test_generator_bad_constructor_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CIPSGenerator.from_variant(**{**SMALL, **kwargs})
+
+
+# Non-square canvases: the square case unchanged, an H x W embedding table, wide renders extend x.
+
+
+def test_generator_height_width_equal_to_size_is_the_square_model():
+    keras.utils.set_random_seed(3)
+    square = CIPSGenerator(**SMALL, name="g")
+    keras.utils.set_random_seed(3)
+    explicit = CIPSGenerator(**SMALL, height=8, width=8, name="g")
+    assert explicit.get_config() == square.get_config()
+    for a, b in zip(square.weights, explicit.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    z = _z(square)
+    for direct in (True, False):
+        np.testing.assert_array_equal(_render(square, {"z": z}, make_grid(2, 8), direct_embedding=direct),
+                                      _render(explicit, {"z": z}, make_grid(2, 8), direct_embedding=direct))
+
+
+def test_generator_non_square_table_direct_render_and_config_round_trip():
+    from cips_tf.coords import canvas_grid
+
+    g = _gen(height=8, width=16)
+    assert tuple(g.embedding.table.shape) == (8, 16, SMALL["hidden_size"])
+    coords = canvas_grid(2, 8, 16)
+    out = _render(g, {"z": _z(g)}, coords, training=True, direct_embedding=True)
+    assert out.shape == (2, 8, 16, 3) and np.all(np.isfinite(out))
+    assert _render(g, {"z": _z(g)}, coords).shape == (2, 8, 16, 3)
+    clone = CIPSGenerator.from_config(g.get_config())
+    assert (clone.height, clone.width) == (8, 16)
+    with pytest.raises(ValueError, match="shorter side"):
+        CIPSGenerator(**SMALL, height=16, width=16)
+
+
+@pytest.mark.parametrize("variant", ["skips", "ne"])
+def test_generator_square_model_rendered_wide_keeps_the_square_image_in_its_centre(variant):
+    """Panorama-style extension: the 8 x 16 canvas of a square 8 px model holds the 8 x 8 render in
+    its central columns (the same coordinates; pixels are independent), and more image on both sides."""
+    from cips_tf.coords import canvas_grid
+
+    g = _gen(variant)
+    z = _z(g)
+    square = _render(g, {"z": z}, make_grid(2, 8))
+    wide = _render(g, {"z": z}, canvas_grid(2, 8, 16))
+    np.testing.assert_allclose(wide[:, :, 4:12], square, atol=1e-5)
+    assert np.abs(wide[:, :, :4] - wide[:, :, 4:5]).max() > 1e-3  # the extension is not a smeared edge
