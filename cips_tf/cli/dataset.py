@@ -57,6 +57,10 @@ flags.DEFINE_string("aspect", None, "With --crop=none: width:height to centre-cr
                     "image's own aspect.")
 flags.DEFINE_integer("max_images", 0, "Read at most the first N inputs (sorted order); 0: all.", lower_bound=0)
 flags.DEFINE_integer("shards", 16, "Number of TFRecord shards.", lower_bound=1)
+flags.DEFINE_enum("labels", "none", ["none", "folder", "dataset.json"],
+                  "Class labels stored in each record (folder sources): class subfolders (class/xxx.png) or "
+                  "StyleGAN's dataset.json in the folder; the class names go to the report (train with "
+                  "data.labels='tfrecord').")
 flags.DEFINE_enum("runner", "local", list(prepare.RUNNERS), "local: this process; beam: an Apache Beam pipeline.")
 flags.DEFINE_list("beam_pipeline_args", [], "Beam pipeline options (comma-separated), with --runner=beam.")
 flags.DEFINE_string("split", "train", "TFDS split (TFDS sources).")
@@ -87,7 +91,7 @@ def main(argv):
     try:
         source = prepare.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,
                                           image_key=FLAGS.image_key, max_member_bytes=FLAGS.max_member_bytes,
-                                          max_zip_bytes=FLAGS.max_zip_bytes)
+                                          max_zip_bytes=FLAGS.max_zip_bytes, labels=FLAGS.labels)
         options = prepare.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, aspect=FLAGS.aspect or None,
                                   max_images=FLAGS.max_images,
                                   num_shards=FLAGS.shards, skip_bad_images=FLAGS.skip_bad_images,

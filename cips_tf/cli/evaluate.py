@@ -39,6 +39,12 @@ Writes DIR/metrics.json (every number with a description and whether it is stand
 spectra on one colour scale, paper Fig. 7a) and DIR/spectrum_profile.png (azimuthal integration
 of the power spectrum, real vs generated, Fig. 7b).
 
+Class-conditional models (trained with data.labels): the overall metrics generate each image with
+the class of a real image compared (the real labels in evaluation order, cycled), and FID is also
+measured per class, class c's renders against the real images of class c (up to --num_samples
+each): metrics.json's "per_class" {class name: {class, fid..., num_real, num_fake}}, printed one line
+per class. The --data must then carry labels (the run's own config.data does).
+
 Generated image k uses z = z_from_seed(--seed + k) (the seed of `cips-generate --seeds`), is
 truncated toward w_avg by --truncation_psi, and is rendered on the native grid in eval mode with
 reproducible per-pixel noise (see cips_tf.metrics.protocol; --nonoise renders without noise).
@@ -273,13 +279,17 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
     from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
+    from cips_tf import latents  # pylint: disable=g-import-not-at-top
 
     start = time.time()
     generator = loaded.generator
     resolution = int(generator.size)
     feature_metrics = tuple(m for m in requested if m != "spectrum")
     w_avg = loaded.w_avg_or_estimate(w_avg_samples) if truncation_psi != 1.0 else loaded.w_avg
-    sample_fn = protocol.make_sample_fn(generator, batch_size, seed, truncation_psi, w_avg, noise)
+    labels = None
+    if latents.num_classes(generator):  # conditional: the generated classes follow the real images compared
+        labels = protocol.real_labels(data_config, None if num_real == metric_log.FULL else int(num_real))
+    sample_fn = protocol.make_sample_fn(generator, batch_size, seed, truncation_psi, w_avg, noise, labels=labels)
     real = protocol.real_image_batches(data_config, resolution, batch_size)
     want_spectrum = "spectrum" in requested
     requested_real = num_real
@@ -310,6 +320,10 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
                                         step=int(step.group(1)) if step else None, pr_k=pr_k,
                                         model=str(model or loaded.source))
         report["metric_logs"] = [p.name for p in paths]
+        if latents.num_classes(generator) and "fid" in feature_metrics:  # FID per class beside the overall one
+            report["per_class"] = protocol.evaluate_per_class(
+                generator, data_config, extractor, num_samples, batch_size, seed, truncation_psi, w_avg, noise,
+                loaded.class_names)
     else:
         num_real = real_tap.limit  # spectra alone: num_real=FULL means as many real as generated images
         _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, seed)
@@ -385,6 +399,10 @@ def main(argv):
         if FLAGS.data_dir:
             data_config = data_config.copy_and_resolve_references()
             data_config.data_dir = FLAGS.data_dir
+    if getattr(loaded.generator, "num_classes", 0):  # conditional: the real images with their labels
+        from cips_tf.data import labels as labels_lib  # pylint: disable=g-import-not-at-top
+
+        data_config = labels_lib.with_labels(data_config)
     num_real = metric_log.FULL if FLAGS.num_real == 0 else (FLAGS.num_real or FLAGS.num_samples)
     summary, path = evaluate(
         loaded, FLAGS.out, data_config, extractor, requested, FLAGS.num_samples, num_real, FLAGS.batch_size,
@@ -400,6 +418,10 @@ def main(argv):
     for key, entry in summary["metrics"].items():
         value = "undefined" if entry["value"] is None else f"{entry['value']:.6g}"
         print(f"{key} = {value}{'' if entry['standard'] else '  (NON-STANDARD)'}")
+    for name, entry in summary.get("per_class", {}).items():  # conditional models: FID per class
+        fid_key = next(k for k in entry if k.startswith("fid"))
+        print(f"{fid_key} class {entry['class']} ({name}) = {entry[fid_key]:.6g}  ({entry['num_real']} real, "
+              f"{entry['num_fake']} generated)")
     print(path)
 
 

@@ -19,6 +19,10 @@ recorded in assets.extra/cips_export.json, and BASE/<model_name>/batching_parame
 Serving batching parameters that fit them (--enable_batching --batching_parameters_file=...).
 An export never replaces a version: an existing --version is refused.
 
+A class-conditional model (trained with data.labels) exports as saved_model only; its signatures
+that map z (serving_default, from_seed, render, mapping) REQUIRE a `class_index` [N] int64 input
+(the class of each example; refused outside 0..num_classes-1), and its
+class names go to assets.extra/class_names.json and the metadata.
 Truncation is not baked into the export: every request carries its own `truncation_psi`
 (1.0 = no truncation), since TF Serving signatures have no optional inputs.
 """
@@ -70,6 +74,7 @@ def main(argv):
         max_pixels=FLAGS.max_pixels,
         max_batch=FLAGS.max_batch,
         warmup=FLAGS.warmup,
+        **({"class_names": loaded.class_names} if loaded.class_names else {}),
     )
     for path in paths.values():
         print(path)

@@ -34,6 +34,11 @@ paper (Sec. 4.8, Fig. 11). Its Fourier features extend; its learned coordinate e
 (its table covers the training canvas only), so beyond it every pixel gets the embedding of the
 nearest edge entry: the border clamping of the official code's grid_sample.
 
+Class-conditional models (trained with data.labels and model.num_classes): --class=3 or a class name
+(--class=Sneaker) renders that class in every task; such a model needs --class, and an
+unconditional model, an index out of range or an unknown name are refused before any output. The
+names come from the run's class_names.json (or the export's).
+
 --runtime=saved_model|onnx|openvino|litert renders through an export (cips-export --format=...)
 instead of the Keras model: --model is then the export base, the model directory, a format
 directory or a version directory (the newest version of that format is used), and w_avg is the
@@ -98,6 +103,7 @@ flags.DEFINE_string("seeds", None, "Latent seeds, e.g. '0-7' or '1,5,9' (default
 flags.DEFINE_integer("seed", 0, "First seed when --seeds is not given; also seeds foveation patterns.")
 flags.DEFINE_integer("num", 8, "Number of seeds when --seeds is not given.")
 flags.DEFINE_string("seeds_b", None, "Seeds of the B latents (style_mix, blend); default: each seed + 1000.")
+flags.DEFINE_string("class", None, "Class of a class-conditional model: an index (3) or a class name (Sneaker).")
 flags.DEFINE_float("psi", 1.0, "Truncation psi toward w_avg (1 = none).")
 flags.DEFINE_alias("trunc", "psi")
 flags.DEFINE_integer("w_avg_samples", 10000, "z samples for estimating w_avg when the model has none.")
@@ -229,6 +235,7 @@ class Context:
         self.out_root = out_dir
         self.out = out_dir
         self._w_avg = loaded.w_avg
+        self.label = resolve_label(loaded, getattr(opts, "class"))
 
     @property
     def w_avg(self):
@@ -243,7 +250,7 @@ class Context:
 
     def styles(self, seeds):
         w_avg = self.w_avg if self.opts.psi != 1.0 else None
-        return common.styles_from_seeds(self.generator, seeds, self.opts.psi, w_avg)
+        return common.styles_from_seeds(self.generator, seeds, self.opts.psi, w_avg, self.label)
 
     def save_png(self, name, image):
         image = np.asarray(image)
@@ -255,6 +262,25 @@ class Context:
 
     def save_npy(self, name, array):
         np.save(self.out / name, np.asarray(array))
+
+
+def resolve_label(loaded, value):
+    """`--class` -> the class index of a conditional model (None for an unconditional one without
+    --class). Refuses (app.UsageError) --class on an unconditional model, a conditional model without
+    --class, an index out of range and an unknown name."""
+    from cips_tf import latents  # pylint: disable=g-import-not-at-top
+
+    count = latents.num_classes(loaded.generator)
+    if value is None:
+        if count:
+            names = f" ({', '.join(loaded.class_names)})" if loaded.class_names else ""
+            raise app.UsageError(f"{loaded.source}: a class-conditional model ({count} classes{names}): pass "
+                                 f"--class=INDEX (0..{count - 1}) or a class name")
+        return None
+    try:
+        return latents.resolve_class(value, loaded.class_names, count)
+    except ValueError as e:
+        raise app.UsageError(f"{e} [{loaded.source}]") from None
 
 
 def _parse_seeds(name, text):
@@ -344,7 +370,7 @@ def task_interpolate(ctx):
     opts = ctx.opts
     seeds = _seeds(opts)
     w_avg = ctx.w_avg if opts.psi != 1.0 else None
-    w = sampling.interpolation_styles(ctx.generator, seeds, opts.steps, opts.space, opts.psi, w_avg)
+    w = sampling.interpolation_styles(ctx.generator, seeds, opts.steps, opts.space, opts.psi, w_avg, ctx.label)
     height, width = render_size(ctx.generator, opts)
     frames = common.render(ctx.generator, w, height, width, chunk_pixels=opts.chunk_pixels)
     for i, frame in enumerate(frames):
@@ -547,7 +573,7 @@ def task_video(ctx):
     w_avg = ctx.w_avg if opts.psi != 1.0 else None
     try:
         w = video.latent_walk_styles(ctx.generator, seeds, opts.frames_per_seed, opts.psi, w_avg, opts.loop,
-                                     opts.walk)
+                                     opts.walk, labels=ctx.label)
     except ValueError as e:
         raise app.UsageError(f"--task=video: {e}") from e
     path = video.video_path(ctx.out / "video", opts.video_format)
@@ -638,6 +664,10 @@ def load_runtime(path, runtime, precision="fp32"):
     from cips_tf.models.loading import LoadedGenerator  # pylint: disable=g-import-not-at-top
 
     version_dir = find_export(path, runtime)
+    metadata = pathlib.Path(version_dir) / "assets.extra" / "cips_export.json"
+    if metadata.exists() and json.loads(metadata.read_text()).get("num_classes"):
+        raise app.UsageError(f"{version_dir}: a class-conditional export; --runtime renders unconditional exports "
+                             "only: render it with --runtime=keras --class=... (the export's Keras model loads too)")
     generator = RuntimeGenerator(version_dir, precision=precision)
     return LoadedGenerator(generator, generator.w_avg, None, f"{version_dir} ({runtime}, {precision})")
 
@@ -650,6 +680,9 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
     check_runtime(FLAGS.runtime, tasks, FLAGS.precision)
+    if FLAGS["class"].value is not None and FLAGS.runtime != "keras":
+        raise app.UsageError(f"--class renders through the Keras model; --runtime={FLAGS.runtime} does not take a "
+                             "class yet (the SavedModel's signatures do: see cips-export)")
     loaded = None
     if FLAGS.runtime != "keras":  # found and loaded before any output is touched
         if FLAGS.step is not None:

@@ -41,6 +41,10 @@ def default_config():
       cache: cache decoded images (after the deterministic geometry, as uint8) in memory.
       num_parallel_calls: decode/augment parallelism; -1 = tf.data.AUTOTUNE.
       drop_remainder_eval: drop the last partial batch when training=False.
+      labels: class labels for class-conditional training (`cips_tf.data.labels`): 'none' (default),
+        'folder' (class subfolders), 'dataset.json' (StyleGAN's file in data.path), 'fashion_mnist'
+        (its 10 classes) or 'tfrecord' (shards written by cips-dataset --labels). Batches are then
+        (images, labels).
     """
     config = ml_collections.ConfigDict()
     config.source = "fashion_mnist"
@@ -62,4 +66,5 @@ def default_config():
     config.cache = False
     config.num_parallel_calls = -1
     config.drop_remainder_eval = False
+    config.labels = "none"
     return config

@@ -257,9 +257,12 @@ def _describe_bad(describe, datas, names, bad):
     return tf.cond(tf.size(where) > 0, described, lambda: names)
 
 
-def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None, parse=None, describe=None):
+def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None, parse=None, describe=None,
+                   labels=False):
     """Dataset of (data, name) -> dataset of uint8 [H, W, 3] (see the module docstring).
 
+    `labels`: the elements are (data, name, label) and the result (image, label): each label stays
+    with its image (and goes with it when the image is skipped).
     `from_file`: `name` is a path to read (`data` is unused), else `data` holds the encoded bytes.
     `transform`: optional uint8 [H, W, 3] -> uint8 [h, w, 3] applied right after decoding (in the
     same parallel map); with a static output shape the chunks need no padding.
@@ -290,8 +293,9 @@ def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None
         image = transform(decode_rgb(tf.where(ok, encoded, _TINY_PNG)))
         return position, image, tf.shape(image), size
 
-    def check(datas, names, positions, images, shapes, sizes):
-        """One chunk: the positions that decoded (the marker last) -> its good images and shapes."""
+    def check(datas, names, chunk_labels, positions, images, shapes, sizes):
+        """One chunk: the positions that decoded (the marker last) -> its good images and shapes
+        (and, with `labels`, their labels)."""
         count = tf.shape(names)[0]
         positions, reasons = positions[:-1], refusal(sizes[:-1, 0], sizes[:-1, 1], limits)
         decoded = tf.scatter_nd(positions[:, None], tf.ones_like(positions), [count]) > 0
@@ -311,15 +315,18 @@ def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None
         keep = tf.equal(reasons, "")
         with tf.control_dependencies([recorded]):
             images = tf.boolean_mask(images[:-1], keep)
-        return images if fixed else (images, tf.boolean_mask(shapes[:-1], keep))
+        out = (images,) if fixed else (images, tf.boolean_mask(shapes[:-1], keep))
+        if labels:
+            out += (tf.boolean_mask(tf.gather(chunk_labels, positions), keep),)
+        return out[0] if len(out) == 1 else out
 
-    def decode_chunk(datas, names):
+    def decode_chunk(datas, names, chunk_labels=None):
         count = tf.shape(names)[0]
         good = tf.data.Dataset.from_tensor_slices((tf.range(count), datas, names)).map(attempt).ignore_errors()
         marker = tf.data.Dataset.from_tensors((count, empty, tf.shape(empty), tf.zeros([2], tf.int64)))
         good = good.concatenate(marker)
         batched = good.batch(CHUNK + 1) if fixed else good.padded_batch(CHUNK + 1)
-        return batched.map(lambda *chunk: check(datas, names, *chunk)).unbatch()
+        return batched.map(lambda *chunk: check(datas, names, chunk_labels, *chunk)).unbatch()
 
     ds = ds.batch(CHUNK).interleave(
         decode_chunk,
@@ -330,4 +337,5 @@ def decode_dataset(ds, *, from_file, skip, parallel, transform=None, limits=None
     )
     if fixed:
         return ds
-    return ds.map(lambda image, shape: image[: shape[0], : shape[1]], num_parallel_calls=parallel, deterministic=True)
+    return ds.map(lambda image, shape, *label: (image[: shape[0], : shape[1]],) + label if label
+                  else image[: shape[0], : shape[1]], num_parallel_calls=parallel, deterministic=True)

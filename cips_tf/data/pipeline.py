@@ -16,6 +16,11 @@ order also depends on the TF global seed. So the same `seed` gives the same batc
 global seed and parallelism. (Exception: the 'tfds' source shuffles its files with TFDS's own
 seeded shuffle, which also reads the global seed.)
 
+Labels (`data.labels`, `cips_tf.data.labels`): each element is `(image, label)` from the source on,
+the label travelling with its image through decoding (skips included), cache, shuffles and
+augmentation (which touches the image only); batches are `(images [B, H, W, 3], labels [B] int32)`.
+Without labels everything is as before.
+
 No Python runs inside the pipeline (images are decoded by TF ops, `graph_decode`), so a data
 error ends the process like any other exception: there is no Python callback for TF to hang on
 while it shuts an iterator down.
@@ -27,6 +32,7 @@ from cips_tf.data import config as config_lib
 from cips_tf.data import fashion_mnist
 from cips_tf.data import graph_decode
 from cips_tf.data import images as images_lib
+from cips_tf.data import labels as labels_lib
 from cips_tf.data import tfrecord
 from cips_tf.data import transforms
 
@@ -39,10 +45,11 @@ def _limits(cfg):
                                   float(cfg.get("max_aspect_ratio", images_lib.MAX_ASPECT_RATIO)))
 
 
-def _decode(ds, cfg, *, from_file, parallel, fit, parse=None, describe=None):
-    """Dataset of (data, name) -> dataset of fitted uint8 images, decoded in-graph by TF ops."""
+def _decode(ds, cfg, *, from_file, parallel, fit, parse=None, describe=None, labels=False):
+    """Dataset of (data, name[, label]) -> dataset of fitted uint8 images [with labels], decoded in-graph."""
     return graph_decode.decode_dataset(ds, from_file=from_file, skip=cfg.skip_bad_images, parallel=parallel,
-                                       transform=fit, limits=_limits(cfg), parse=parse, describe=describe)
+                                       transform=fit, limits=_limits(cfg), parse=parse, describe=describe,
+                                       labels=labels)
 
 
 def _gray_or_rgba_to_rgb(image):
@@ -90,19 +97,25 @@ def _block_shuffle(ds, block, seed):
 
     Used instead of `Dataset.shuffle`, whose order also depends on the TF global seed.
     """
-    ragged = not ds.element_spec.shape.is_fully_defined()
+    ragged = not tf.nest.flatten(ds.element_spec)[0].shape.is_fully_defined()
     ds = ds.apply(tf.data.experimental.dense_to_ragged_batch(block)) if ragged else ds.batch(block)
 
-    def permute(index, images):
+    def permute(index, *elements):  # images, or (images, labels)
+        images = elements[0]
         count = images.nrows() if isinstance(images, tf.RaggedTensor) else tf.shape(images)[0]
         order = tf.random.experimental.stateless_shuffle(
             tf.range(tf.cast(count, tf.int32)), seed=_seed_pair(seed, 2, index)
         )
-        return tf.gather(images, order)
+        out = tuple(tf.gather(e, order) for e in elements)
+        return out[0] if len(out) == 1 else out
 
-    ds = ds.enumerate().map(permute).unbatch()
+    ds = ds.enumerate().map(lambda index, element: permute(index, *tf.nest.flatten(element))).unbatch()
     if ragged:
-        ds = ds.map(lambda image: image.to_tensor() if isinstance(image, tf.RaggedTensor) else image)
+        def dense(*element):
+            out = tuple(e.to_tensor() if isinstance(e, tf.RaggedTensor) else e for e in element)
+            return out[0] if len(out) == 1 else out
+
+        ds = ds.map(dense)
     return ds
 
 
@@ -122,25 +135,45 @@ def _shard_args(input_context):
 
 
 def _fashion_mnist_source(cfg, training, seed, input_context, parallel, fit):
-    images, _ = fashion_mnist.load_fashion_mnist(cfg.split, data_dir=cfg.data_dir or None)
+    images, labels = fashion_mnist.load_fashion_mnist(cfg.split, data_dir=cfg.data_dir or None)
     images = tf.constant(images)  # [N, 28, 28] uint8, in memory
+    labels = tf.constant(labels.astype(np.int32))
+    with_labels = labels_lib.uses_labels(cfg)
     num, index = _shard_args(input_context)
     units = subset_indices(images.shape[0], cfg.get("max_images"))[index::num]
     ds = _ordered_units(units, training=training, cache=cfg.cache, seed=seed)
-    return ds.map(lambda i: fit(tf.image.grayscale_to_rgb(tf.gather(images, i)[..., None])),
-                  num_parallel_calls=parallel, deterministic=True)
+
+    def element(i):
+        image = fit(tf.image.grayscale_to_rgb(tf.gather(images, i)[..., None]))
+        return (image, tf.gather(labels, i)) if with_labels else image
+
+    return ds.map(element, num_parallel_calls=parallel, deterministic=True)
 
 
 def _folder_source(cfg, training, seed, input_context, parallel, fit):
-    files = images_lib.list_image_files(cfg.path)
-    files = [files[i] for i in subset_indices(len(files), cfg.get("max_images"))]
+    kind = cfg.get("labels") or "none"
+    labeled = None
+    if kind == "folder":
+        labeled = labels_lib.folder_labels(cfg.path)
+    elif kind == "dataset.json":
+        labeled = labels_lib.dataset_json_labels(cfg.path)
+    files = labeled.files if labeled else images_lib.list_image_files(cfg.path)
+    subset = subset_indices(len(files), cfg.get("max_images"))
+    files = [files[i] for i in subset]
+    if labeled:
+        labeled = labeled._replace(files=files, labels=[labeled.labels[i] for i in subset])
     graph_decode.check_decodable_files(files, skip=cfg.skip_bad_images)
     num, index = _shard_args(input_context)
     if len(files) < num:
         raise ValueError(f"{cfg.path}: {len(files)} image files cannot feed {num} input pipelines")
-    ds = _ordered_units(files[index::num], training=training, cache=cfg.cache, seed=seed)
-    ds = ds.map(lambda path: (tf.constant(b""), path))
-    return _decode(ds, cfg, from_file=True, parallel=parallel, fit=fit)
+    if labeled is None:
+        ds = _ordered_units(files[index::num], training=training, cache=cfg.cache, seed=seed)
+        ds = ds.map(lambda path: (tf.constant(b""), path))
+        return _decode(ds, cfg, from_file=True, parallel=parallel, fit=fit)
+    paths, labels = tf.constant(files), tf.constant(labeled.labels, tf.int32)
+    ds = _ordered_units(np.arange(index, len(files), num), training=training, cache=cfg.cache, seed=seed)
+    ds = ds.map(lambda i: (tf.constant(b""), tf.gather(paths, i), tf.gather(labels, i)))
+    return _decode(ds, cfg, from_file=True, parallel=parallel, fit=fit, labels=True)
 
 
 def _tfrecord_source(cfg, training, seed, input_context, parallel, fit):
@@ -156,6 +189,11 @@ def _tfrecord_source(cfg, training, seed, input_context, parallel, fit):
         return tf.data.TFRecordDataset(path).enumerate().map(named)
 
     cycle = min(len(files), _MAX_INTERLEAVE) if training else 1  # training: mixes shards
+    with_labels = labels_lib.uses_labels(cfg)
+    if with_labels:  # the label rides along the checked decode (a record without one is refused there)
+        def records(path, plain=records):
+            return plain(path).map(lambda serialized, name: (serialized, name, _record_label(serialized)))
+
     ds = ds.interleave(
         records,
         cycle_length=cycle,
@@ -173,7 +211,14 @@ def _tfrecord_source(cfg, training, seed, input_context, parallel, fit):
     # Parsed inside the checked decode: a malformed record (not an Example, no image) is a bad element,
     # skipped and counted under skip_bad_images, or the error naming it.
     return _decode(ds, cfg, from_file=False, parallel=parallel, fit=fit,
-                   parse=lambda serialized: tfrecord.parse_example(serialized)["image"], describe=describe)
+                   parse=lambda serialized: tfrecord.parse_example(serialized)["image"], describe=describe,
+                   labels=with_labels)
+
+
+def _record_label(serialized):
+    """A record's `label` feature (-1 when the record has none or does not parse; refused when batched)."""
+    parsed = tf.io.parse_single_example(serialized, {"label": tf.io.FixedLenFeature([], tf.int64, default_value=-1)})
+    return tf.cast(parsed["label"], tf.int32)
 
 
 def _tfds_source(cfg, training, seed, input_context, parallel, fit):
@@ -244,11 +289,25 @@ def _validate(cfg, resolution, batch_size, canvas):
         raise ValueError("data.resize_shorter_side=False (native scale, central square) works on square images "
                          f"only; a non-square aspect ({canvas[1]} x {canvas[0]}) resizes to the canvas")
     _limits(cfg).validate(prefix="data.")
+    kind = cfg.get("labels") or "none"
+    if kind != "none":
+        if kind not in labels_lib.LABEL_SOURCES:
+            raise ValueError(f"data.labels must be one of {', '.join(labels_lib.LABEL_SOURCES)}, got {kind!r}")
+        if labels_lib.COMPATIBLE_SOURCES[kind] != cfg.source:
+            raise ValueError(f"data.labels={kind!r} needs data.source="
+                             f"{labels_lib.COMPATIBLE_SOURCES[kind]!r}, got {cfg.source!r}")
+
+
+def _check_record_label(image, label):
+    check = tf.debugging.assert_non_negative(label, message="data.labels='tfrecord': a record has no label "
+                                             "feature (shards written without cips-dataset --labels)")
+    with tf.control_dependencies([check]):
+        return image, tf.identity(label)
 
 
 def build_dataset(data_config, *, resolution, batch_size, seed, training=True, input_context=None, aspect=None):
     """The input pipeline: float32 [B, resolution, resolution, 3] in [-1, 1], NHWC, RGB
-    ([B, H, W, 3] with a non-square `aspect`).
+    ([B, H, W, 3] with a non-square `aspect`); with `data.labels` batches of `(images, labels [B] int32)`.
 
     Args:
       data_config: a `default_config()`-shaped ConfigDict.
@@ -283,6 +342,8 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
         return transforms.fit_to_resolution(image, resolution, cfg.resize_shorter_side)
 
     ds = _SOURCES[cfg.source](cfg, training, seed, input_context, parallel, fit)
+    if labels_lib.uses_labels(cfg) and cfg.source == "tfrecord":
+        ds = ds.map(_check_record_label, num_parallel_calls=parallel, deterministic=True)
     if cfg.cache:
         ds = ds.cache()
     if training:
@@ -300,9 +361,11 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
         rotation_fill_mode=cfg.rotation_fill_mode,
     )
 
-    def finalize(index, image):
+    def finalize(index, element):
         element_seed = tf.random.experimental.stateless_fold_in(base_seed, index)
-        return transforms.augment_and_finalize(image, element_seed, **augment)
+        if isinstance(element, tuple):  # (image, label): the label passes untouched
+            return transforms.augment_and_finalize(element[0], element_seed, **augment), element[1]
+        return transforms.augment_and_finalize(element, element_seed, **augment)
 
     ds = ds.enumerate().map(finalize, num_parallel_calls=parallel, deterministic=True)
     ds = ds.batch(per_replica, drop_remainder=training or cfg.drop_remainder_eval)

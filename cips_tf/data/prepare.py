@@ -159,6 +159,7 @@ class RawItem:
     location: str  # where to find it (full path, archive:member, dataset[index]); used in reports
     data: Any = None
     error: Optional[str] = None
+    label: Optional[int] = None  # class index, when the source has labels (the record's `label`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +299,7 @@ def process_item(raw, options):
                                                          f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
     except images_lib.BadImageError as e:
         return Result(index=raw.index, location=raw.location, reason=e.reason, mode=mode, format=fmt)
-    return Result(index=raw.index, location=raw.location, record=tfrecord.make_example(image, raw.name),
+    return Result(index=raw.index, location=raw.location, record=tfrecord.make_example(image, raw.name, raw.label),
                   mode=mode, format=fmt, input_size=f"{height}x{width}", size=_hw(image))
 
 
@@ -404,12 +405,38 @@ def _process_cached(key, make):
 
 @dataclasses.dataclass(frozen=True)
 class FolderSource:
-    """A directory of images, read recursively (`images.list_image_files`); any gfile path."""
+    """A directory of images, read recursively (`images.list_image_files`); any gfile path.
+
+    `labels`: 'none', 'folder' (class subfolders) or 'dataset.json' (StyleGAN's file in the folder):
+    each record then carries its class index (`cips_tf.data.labels`), and `class_names()` the names.
+    """
 
     path: str
+    labels: str = "none"
 
     def describe(self):
-        return {"kind": "folder", "path": self.path}
+        return {"kind": "folder", "path": self.path, **({"labels": self.labels} if self.labels != "none" else {})}
+
+    def _label_table(self):
+        """({path relative to the folder: class index}, class names), or None without labels."""
+        from cips_tf.data import labels as labels_lib
+
+        if self.labels == "none":
+            return None
+        if self.labels not in ("folder", "dataset.json"):
+            raise ValueError(f"labels of an image folder must be none, folder or dataset.json, got {self.labels!r}")
+
+        def make():
+            labeled = (labels_lib.folder_labels(self.path) if self.labels == "folder"
+                       else labels_lib.dataset_json_labels(self.path))
+            return ({os.path.relpath(f, self.path): l for f, l in zip(labeled.files, labeled.labels)},
+                    labeled.class_names)
+
+        return _process_cached(("folder_labels", self.path, self.labels), make)
+
+    def class_names(self):
+        table = self._label_table()
+        return None if table is None else list(table[1])
 
     def scan(self, max_images=0):
         """(refs, left out: [(path, reason)]) (`images.scan_image_files`: the folder is never left)."""
@@ -428,13 +455,15 @@ class FolderSource:
 
         index, path = ref
         name = os.path.relpath(path, self.path)
+        table = self._label_table()
+        label = None if table is None else table[0][name]
         try:
             with tf.io.gfile.GFile(path, "rb") as f:
                 data = f.read()
         except Exception as e:  # gone since listing, unreadable ...
-            yield RawItem(index, name, path, error=f"unreadable: {type(e).__name__}: {e}")
+            yield RawItem(index, name, path, error=f"unreadable: {type(e).__name__}: {e}", label=label)
             return
-        yield RawItem(index, name, path, data=data)
+        yield RawItem(index, name, path, data=data, label=label)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -515,9 +544,21 @@ class FashionMnistSource:
 
     split: str = "train"
     data_dir: Optional[str] = None
+    labels: bool = False  # records carry the class (0..9, `labels.FASHION_MNIST_CLASSES`)
 
     def describe(self):
         return {"kind": "fashion_mnist", "split": self.split, "data_dir": self.data_dir}
+
+    def class_names(self):
+        from cips_tf.data import labels as labels_lib
+
+        return list(labels_lib.FASHION_MNIST_CLASSES) if self.labels else None
+
+    def _labels(self):
+        from cips_tf.data import fashion_mnist
+
+        return _process_cached(("fashion_mnist_labels", self.split, self.data_dir),
+                               lambda: fashion_mnist.load_fashion_mnist(self.split, self.data_dir)[1])
 
     def _images(self):
         from cips_tf.data import fashion_mnist
@@ -535,9 +576,10 @@ class FashionMnistSource:
 
     def read(self, ref):
         pixels = self._images()
+        labels = self._labels() if self.labels else None
         for i in range(*ref):
             name = f"fashion_mnist/{self.split}[{i}]"
-            yield RawItem(i, name, name, data=pixels[i])
+            yield RawItem(i, name, name, data=pixels[i], label=None if labels is None else int(labels[i]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -616,15 +658,19 @@ class TfdsSource:
 
 
 def source_from_spec(spec, *, split="train", data_dir=None, image_key="image", max_member_bytes=MAX_MEMBER_BYTES,
-                     max_zip_bytes=MAX_ZIP_BYTES):
-    """`--source`: an existing folder, a `.zip` file, or a TFDS dataset name prepared in `data_dir`."""
+                     max_zip_bytes=MAX_ZIP_BYTES, labels="none"):
+    """`--source`: an existing folder, a `.zip` file, or a TFDS dataset name prepared in `data_dir`.
+    `labels` ('folder', 'dataset.json'; `--labels`) only with a folder."""
     import tensorflow as tf
 
     spec = os.fspath(spec)
     if not spec:
         raise ValueError("source is empty: give an image folder, a .zip file or a prepared TFDS dataset name")
     if tf.io.gfile.isdir(spec):
-        return FolderSource(spec)
+        return FolderSource(spec, labels=labels or "none")
+    if (labels or "none") != "none":
+        raise ValueError(f"--labels={labels} needs an image folder as --source (class subfolders or a dataset.json), "
+                         f"got {spec}")
     if spec.lower().endswith(".zip"):
         if not tf.io.gfile.exists(spec):
             raise FileNotFoundError(f"{spec}: zip file not found")
@@ -707,6 +753,7 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
         for path in old:
             tf.io.gfile.remove(path)
     start = time.time()
+    class_names = source.class_names() if hasattr(source, "class_names") else None  # label errors before any work
     if hasattr(source, "scan"):
         refs, left_out = source.scan(int(options.max_images))
     else:
@@ -733,7 +780,8 @@ def prepare_dataset(source, out_dir, options, *, runner="local", beam_pipeline_a
     run["seconds"] = round(time.time() - start, 3)
     report = {"source": source.describe(), "options": options.to_json(), **report,
               "files": [os.path.basename(f) for f in files], "num_left_out": len(left_out),
-              "left_out": [{"path": p, "reason": r} for p, r in left_out], "run": run}
+              "left_out": [{"path": p, "reason": r} for p, r in left_out], "run": run,
+              **({"class_names": class_names} if class_names else {})}
     logging.info("cips-dataset: %d of %d inputs written, %d skipped, in %.1fs (%.1f inputs/s)", report["num_examples"],
                  report["num_inputs"], report["num_skipped"], run["seconds"],
                  report["num_inputs"] / max(run["seconds"], 1e-9))

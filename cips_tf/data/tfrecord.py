@@ -7,6 +7,8 @@ Format (one `tf.train.Example` per image; what ExampleGen writes and the 'tfreco
     width   int64   image width in pixels (equals the PNG's)
     source  bytes   optional: where the image came from (e.g. its path relative to the input
                     folder); used in error messages and for provenance. May be absent or empty.
+    label   int64   optional: the class index (cips-dataset --labels); the class names are in the
+                    shards' dataset_report.json ("class_names"). Read with data.labels='tfrecord'.
 
 Images are usually stored already at the training resolution (square), but any size is valid: the
 reader applies the same geometry as every other source (`transforms.fit_to_resolution`). Storing
@@ -41,8 +43,8 @@ def encode_png(image, compress_level=6):
     return buffer.getvalue()
 
 
-def make_example(image, source=""):
-    """uint8 [H, W, 3] RGB (+ optional source string) -> serialized tf.train.Example."""
+def make_example(image, source="", label=None):
+    """uint8 [H, W, 3] RGB (+ optional source string and class index) -> serialized tf.train.Example."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"{source or 'image'}: want uint8 [H, W, 3], got {image.dtype} {image.shape}")
@@ -52,6 +54,8 @@ def make_example(image, source=""):
         "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[image.shape[1]])),
         "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(source).encode("utf-8")])),
     }
+    if label is not None:  # absent otherwise: unlabelled records stay byte-identical
+        feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
     # deterministic: map entries sorted, so equal examples are equal bytes in every process
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 

@@ -212,6 +212,10 @@ def export_formats(generator, w_avg, export_base, model_name, formats, version=N
     """
     from cips_tf.export.saved_model import METADATA_FILE, export_generator
 
+    others = [f for f in formats if f != "saved_model"]
+    if getattr(generator, "num_classes", 0) and others:  # before the extras are looked for
+        raise FormatError(f"--format={others[0]}: a class-conditional model exports as saved_model only (its "
+                          "signatures take the class input); onnx, openvino and litert are unconditional for now")
     formats = check_formats(formats)
     model_dir = pathlib.Path(export_base) / model_name
     if version is None:

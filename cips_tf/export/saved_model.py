@@ -24,6 +24,16 @@ uint8; eval mode: the coordinate embedding is sampled bilinearly and no noise is
     synthesis        w [N, Z], coords [N, h, w, 2] -> images [N, h, w, 3] uint8
 
 `truncation_psi` is per example: `w = w_avg + psi * (M(z) - w_avg)`; psi = 1 disables truncation.
+
+Class-conditional generators (`num_classes > 0`): `serving_default`, `from_seed`, `render` and
+`mapping` take one more input, `class_index` [N] int64, the class of each example, and REQUIRE it
+(TF Serving signatures have no optional inputs, and a silent class 0 would hide a client's missing
+field; the name is not plain `class` because TF's signatures need input names that are Python
+identifiers); an index outside 0..num_classes-1 is refused with one InvalidArgument line naming the
+range.
+`synthesis` takes w, which already carries the class. The class names go to the metadata JSON
+(`class_names`) and to `assets.extra/class_names.json`. Unconditional exports are unchanged (no
+`class` input).
 `coords` follow `cips_tf.coords` (channel 0 = x along the width, linspace(-1, 1) on the training
 grid; denser grids render super-resolution, sub-ranges render patches).
 
@@ -71,7 +81,7 @@ import tensorflow as tf
 from cips_tf.coords import canvas_grid, make_grid
 from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
-from cips_tf.models.loading import SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
+from cips_tf.models.loading import SAVEDMODEL_CLASS_NAMES, SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
 
 # About 4 images of 256 x 256 per request (a few GB of activations for the official model).
 DEFAULT_MAX_PIXELS = 4 * 256 * 256
@@ -80,6 +90,7 @@ DEFAULT_MAX_RENDER_PIXELS = DEFAULT_MAX_PIXELS  # the name before max_batch exis
 # a shared server should take.
 DEFAULT_MAX_BATCH = 64
 SIGNATURES = ("serving_default", "from_seed", "render", "mapping", "synthesis")
+CLASS_INPUT = "class_index"  # the class input of a conditional export's signatures
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 METADATA_FILE = "assets.extra/cips_export.json"
 BATCHING_FILE = "batching_parameters.txt"
@@ -120,6 +131,7 @@ class CIPSServingModule(tf.Module):
             raise ExportLimitError(f"max_batch must be positive, got {max_batch}")
         self.size = int(generator.size)
         self.style_dim = int(generator.style_dim)
+        self.num_classes = int(getattr(generator, "num_classes", 0) or 0)
         self.w_avg = tf.Variable(w_avg, trainable=False, name="w_avg")
         # Track the generator's variables the way keras.export.ExportArchive does (not the Keras
         # object itself, whose own trackable children are not needed for serving).
@@ -131,13 +143,17 @@ class CIPSServingModule(tf.Module):
         psi_spec = tf.TensorSpec([None], tf.float32, name="truncation_psi")
         coords_spec = tf.TensorSpec([None, None, None, 2], tf.float32, name="coords")
 
+        # Conditional: a trailing `class` input on every signature that maps z.
+        cls = [tf.TensorSpec([None], tf.int64, name=CLASS_INPUT)] if self.num_classes else []
         functions = {
-            "serving_default": tf.function(self._serving_default, autograph=False, input_signature=[z_spec, psi_spec]),
+            "serving_default": tf.function(self._serving_default, autograph=False,
+                                           input_signature=[z_spec, psi_spec] + cls),
             "from_seed": tf.function(
-                self._from_seed, autograph=False, input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), psi_spec]
+                self._from_seed, autograph=False,
+                input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), psi_spec] + cls
             ),
-            "render": tf.function(self._render, autograph=False, input_signature=[z_spec, psi_spec, coords_spec]),
-            "mapping": tf.function(self._mapping, autograph=False, input_signature=[z_spec]),
+            "render": tf.function(self._render, autograph=False, input_signature=[z_spec, psi_spec, coords_spec] + cls),
+            "mapping": tf.function(self._mapping, autograph=False, input_signature=[z_spec] + cls),
             "synthesis": tf.function(
                 self._synthesis,
                 autograph=False,
@@ -149,9 +165,24 @@ class CIPSServingModule(tf.Module):
         object.__setattr__(self, "functions", functions)
 
     # -- building blocks ------------------------------------------------------------------------
-    def _styles(self, z, truncation_psi):
+    def _labels(self, label):
+        """The checked class indices of a conditional request (None for an unconditional export)."""
+        if label is None:
+            return None
+        message = f"input {CLASS_INPUT} must be a class index in 0..{self.num_classes - 1}"
+        checks = [tf.debugging.assert_less(label, tf.constant(self.num_classes, tf.int64), message=message),
+                  tf.debugging.assert_non_negative(label, message=message)]
+        with tf.control_dependencies(checks):
+            return tf.cast(label, tf.int32)
+
+    def _styles(self, z, truncation_psi, label=None):
         z, truncation_psi = _finite(z, "z"), _finite(truncation_psi, "truncation_psi")
-        return styles(self._generator, z, truncation_psi, tf.convert_to_tensor(self.w_avg))  # [N, S] float32
+        return styles(self._generator, z, truncation_psi, tf.convert_to_tensor(self.w_avg),
+                      self._labels(label))  # [N, S] float32
+
+    @staticmethod
+    def _with_class(tensors, label):
+        return tensors if label is None else {**tensors, CLASS_INPUT: label}
 
     def _synthesize(self, w, coords):
         w, coords = _finite(w, "w"), _finite(coords, "coords")
@@ -210,30 +241,33 @@ class CIPSServingModule(tf.Module):
         return checks + [self._check_pixels(signature, pixels, f"N * {self.height} * {self.width}")]
 
     # -- signatures -------------------------------------------------------------------------------
-    def _serving_default(self, z, truncation_psi):
-        with tf.control_dependencies(self._check_images("serving_default", {"z": z, "truncation_psi": truncation_psi})):
+    def _serving_default(self, z, truncation_psi, label=None):
+        batch = self._with_class({"z": z, "truncation_psi": truncation_psi}, label)
+        with tf.control_dependencies(self._check_images("serving_default", batch)):
             z = tf.identity(z)
-        w = self._styles(z, truncation_psi)
+        w = self._styles(z, truncation_psi, label)
         return {"images": self._synthesize(w, canvas_grid(tf.shape(z)[0], self.height, self.width))}
 
-    def _from_seed(self, seed, truncation_psi):
-        with tf.control_dependencies(self._check_images("from_seed", {"seed": seed, "truncation_psi": truncation_psi})):
+    def _from_seed(self, seed, truncation_psi, label=None):
+        batch = self._with_class({"seed": seed, "truncation_psi": truncation_psi}, label)
+        with tf.control_dependencies(self._check_images("from_seed", batch)):
             seed = tf.identity(seed)
         z = z_from_seed(seed, self.style_dim)  # [N, Z]
-        w = self._styles(z, truncation_psi)
+        w = self._styles(z, truncation_psi, label)
         return {"images": self._synthesize(w, canvas_grid(tf.shape(seed)[0], self.height, self.width))}
 
-    def _render(self, z, truncation_psi, coords):
-        checks = self._check_request("render", coords, {"z": z, "truncation_psi": truncation_psi})
+    def _render(self, z, truncation_psi, coords, label=None):
+        checks = self._check_request("render", coords, self._with_class({"z": z, "truncation_psi": truncation_psi},
+                                                                        label))
         with tf.control_dependencies(checks):
             coords, z = tf.identity(coords), tf.identity(z)
-        w = self._styles(z, truncation_psi)
+        w = self._styles(z, truncation_psi, label)
         return {"images": self._synthesize(w, coords)}
 
-    def _mapping(self, z):
-        with tf.control_dependencies(self._check_batch("mapping", {"z": z})):
+    def _mapping(self, z, label=None):
+        with tf.control_dependencies(self._check_batch("mapping", self._with_class({"z": z}, label))):
             z = tf.identity(z)
-        return {"w": tf.cast(self._generator.mapping(_finite(z, "z")), tf.float32)}
+        return {"w": styles(self._generator, _finite(z, "z"), 1.0, None, self._labels(label))}
 
     def _synthesis(self, w, coords):
         checks = self._check_request("synthesis", coords, {"w": w})
@@ -264,12 +298,13 @@ def warmup_inputs(module, batch=1):
     psi = np.ones([batch], np.float32)
     side = max(1, min(module.size, math.isqrt(module.max_pixels // batch)))
     coords = make_grid(batch, side).numpy()
-    w = module.functions["mapping"](tf.constant(z))["w"].numpy()
+    cls = {CLASS_INPUT: np.arange(batch, dtype=np.int64) % module.num_classes} if module.num_classes else {}
+    w = module.functions["mapping"](tf.constant(z), *[tf.constant(v) for v in cls.values()])["w"].numpy()
     return {
-        "serving_default": {"z": z, "truncation_psi": psi},
-        "from_seed": {"seed": np.arange(batch, dtype=np.int64), "truncation_psi": psi},
-        "render": {"z": z, "truncation_psi": psi, "coords": coords},
-        "mapping": {"z": z},
+        "serving_default": {"z": z, "truncation_psi": psi, **cls},
+        "from_seed": {"seed": np.arange(batch, dtype=np.int64), "truncation_psi": psi, **cls},
+        "render": {"z": z, "truncation_psi": psi, "coords": coords, **cls},
+        "mapping": {"z": z, **cls},
         "synthesis": {"w": w, "coords": coords},
     }
 
@@ -456,6 +491,7 @@ def export_generator(
     warmup=True,
     extra_json=None,
     max_render_pixels=None,
+    class_names=None,
 ):
     """Exports `generator` as `<export_base>/<model_name>/<version>/` atomically; returns that path.
 
@@ -471,6 +507,8 @@ def export_generator(
         warmup: write `assets.extra/tf_serving_warmup_requests` (needs tensorflow-serving-api).
         extra_json: `{relative path: dict}` more JSON files for the version (the pipeline's Pusher
             adds its record), written with the final `"version"` before the version appears.
+        class_names: a conditional generator's class names (index i -> name), recorded in the
+            metadata and `assets.extra/class_names.json`; None: unknown (indices only).
 
     Returns:
         `pathlib.Path` of the new version directory.
@@ -492,6 +530,8 @@ def export_generator(
         generator.save(str(tmp_dir / SAVEDMODEL_KERAS))
         np.save(tmp_dir / SAVEDMODEL_W_AVG, np.asarray(w_avg, np.float32))
         (tmp_dir / BATCHING_ASSET).write_text(batching)
+        if class_names:
+            (tmp_dir / SAVEDMODEL_CLASS_NAMES).write_text(json.dumps(list(class_names), indent=1) + "\n")
         if warmup:
             write_warmup_requests(tmp_dir / WARMUP_FILE, model_name, warmup_inputs(module))
 
@@ -506,6 +546,9 @@ def export_generator(
         "batching_parameters_file": BATCHING_FILE,
         "signatures": list(SIGNATURES),
         "generator_config": generator.get_config(),
+        **({"num_classes": int(generator.num_classes), "class_names": list(class_names or []),
+            "class_input": f"{CLASS_INPUT} [N] int64, required by serving_default, from_seed, render and mapping"}
+           if getattr(generator, "num_classes", 0) else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     batching = batching_parameters(generator.size, max_pixels, max_batch, width=_canvas(generator)[1],

@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -215,6 +216,65 @@ def real_image_batches(data_config, resolution, batch_size, split=None):
     return data_lib.build_dataset(cfg, resolution=int(resolution), batch_size=int(batch_size), seed=0, training=False)
 
 
+def real_labels(data_config, limit=None):
+    """The class labels of the real images in evaluation order (`real_image_batches`' order), as an
+    int32 array (the first `limit`); read without decoding for the folder and Fashion-MNIST sources."""
+    from cips_tf.data import fashion_mnist
+    from cips_tf.data import labels as labels_lib
+
+    kind = data_config.get("labels") or "none"
+    if kind == "fashion_mnist":
+        labels = fashion_mnist.load_fashion_mnist(data_config.split, data_config.get("data_dir") or None)[1]
+    elif kind == "folder":
+        labels = labels_lib.folder_labels(data_config.path).labels
+    elif kind == "dataset.json":
+        labels = labels_lib.dataset_json_labels(data_config.path).labels
+    elif kind == "tfrecord":
+        labels = [int(l) for _, l in real_image_batches(data_config, 4, 256).unbatch().as_numpy_iterator()]
+    else:
+        raise ValueError("real_labels: the data have no labels (data.labels='none')")
+    labels = np.asarray(labels, np.int32)
+    return labels if limit is None else labels[:limit]
+
+
+def class_batches(batches, class_index, batch_size):
+    """The real images of one class from a dataset of `(images, labels)` batches, rebatched."""
+    ds = batches.unbatch().filter(lambda image, label: tf.equal(label, class_index))
+    return ds.map(lambda image, label: image).batch(int(batch_size))
+
+
+def evaluate_per_class(generator, data_config, extractor, num_samples, batch_size, seed=0, psi=1.0, w_avg=None,
+                       noise=True, class_names=None, progress=False):
+    """FID of a class-conditional generator per class: class c's renders (every image of class c, the
+    seeds `seed, seed + 1, ...`) against the real images of class c (the first `num_samples` in
+    evaluation order, fewer when the class has fewer).
+
+    Returns `{class name: {"class": c, "fid<suffix>": value, "num_real": n, "num_fake": n}}` (names
+    "0", "1", ... when `class_names` is None). The real statistics are not cached (they are per class).
+    """
+    from cips_tf.metrics import evaluate as evaluate_lib
+
+    count = latents.num_classes(generator)
+    if not count:
+        raise ValueError("per-class FID needs a class-conditional generator")
+    names = list(class_names) if class_names else [str(c) for c in range(count)]
+    per_class_real = np.bincount(real_labels(data_config), minlength=count)
+    results = {}
+    for c in range(count):
+        n = int(min(num_samples, per_class_real[c]))
+        if n < 2:
+            logging.warning("per-class FID: class %d (%s) has %d real image(s); skipped", c, names[c], n)
+            continue
+        real = LazyBatches(lambda c=c: class_batches(real_image_batches(data_config, generator.size, batch_size), c,
+                                                     batch_size))
+        sample_fn = make_sample_fn(generator, batch_size, seed, psi, w_avg, noise, labels=c)
+        r = evaluate_lib.evaluate_generator(real, sample_fn, extractor, num_samples=n, batch_size=batch_size,
+                                            num_real=n, metrics=("fid",), seed=seed, progress=progress)
+        key = f"fid{extractor.metric_suffix}"
+        results[names[c]] = {"class": c, key: float(r[key]), "num_real": r["num_real"], "num_fake": r["num_fake"]}
+    return results
+
+
 class LazyBatches:
     """Builds the real-data pipeline only when iterated (skipped when statistics are cached)."""
 
@@ -225,17 +285,33 @@ class LazyBatches:
         return iter(self._build())
 
 
-def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noise=True):
+def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noise=True, labels=None):
     """`sample_fn(n, batch_seed)` for `evaluate_generator(..., seed=first_seed)`.
 
     Batch `batch_seed` holds images `first_seed + (batch_seed - first_seed) * batch_size + j`,
     j < n (see the module docstring for the sampling protocol): float32 numpy [n, R, R, 3].
+
+    Class-conditional generators need `labels`: one int (every image of that class: per-class FID),
+    or a 1-D pool of class indices, image seed s taking `pool[(s - first_seed) % len(pool)]` (the
+    overall FID passes the labels of the real images it compares with, so the generated classes
+    follow the real ones; `real_labels`).
     """
     size = int(generator.size)
     num_noise = int(generator.num_noise)
     batch_size = int(batch_size)
     if psi != 1.0 and w_avg is None:
         raise ValueError("truncation (psi != 1) needs w_avg")
+
+    conditional = latents.num_classes(generator) > 0
+    if conditional and labels is None:
+        raise ValueError(f"a class-conditional generator (num_classes={latents.num_classes(generator)}) is "
+                         "evaluated with labels: a class, or the real labels")
+    pool = None if labels is None else tf.reshape(tf.constant(np.asarray(labels, np.int32)), [-1])
+
+    def seed_labels(seeds):
+        if pool is None:
+            return None
+        return tf.gather(pool, tf.math.floormod(seeds - first_seed, tf.cast(tf.size(pool), tf.int64)))
 
     def image_noise(seed):  # [num_noise, R, R, 1] for one image seed
         return tf.stack(
@@ -245,7 +321,8 @@ def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noi
 
     @tf.function(reduce_retracing=True)
     def render(seeds):  # [n] int64 -> [n, R, R, 3]
-        w = latents.styles(generator, latents.z_from_seed(seeds, generator.style_dim), psi, w_avg)  # [n, S]
+        w = latents.styles(generator, latents.z_from_seed(seeds, generator.style_dim), psi, w_avg,
+                           seed_labels(seeds))  # [n, S]
         coords = make_grid(tf.shape(seeds)[0], size)  # [n, R, R, 2]
         layer_noise = None
         if noise:

@@ -1,4 +1,5 @@
-"""The StyleGAN2 residual discriminator, unchanged, as CIPS uses it (paper Sec. 4.1)."""
+"""The StyleGAN2 residual discriminator, unchanged, as CIPS uses it (paper Sec. 4.1); optionally with
+StyleGAN2-ADA's projection conditioning on class labels."""
 import math
 
 import keras
@@ -9,6 +10,7 @@ from cips_tf.layers.equalized_conv2d import EqualizedConv2D
 from cips_tf.layers.equalized_dense import EqualizedDense
 from cips_tf.layers.minibatch_stddev import MinibatchStddev
 from cips_tf.layers.tracking import expose_for_checkpoint
+from cips_tf.models.mapping_network import MappingNetwork, check_labels
 
 
 def official_discriminator_widths(size, channel_multiplier=2):
@@ -64,9 +66,16 @@ class Discriminator(keras.Model):
         stddev_group: minibatch-stddev group size (4).
         height, width: the input of a non-square discriminator (default `size x size`); the
             shorter side must be `size` and the longer one a multiple of `size / 4`.
+        num_classes: projection conditioning (StyleGAN2-ADA's `DiscriminatorEpilogue`, Miyato & Koyama
+            2018) when > 0: a label-only mapping network gives `cmap = M(c)` `[B, cmap_dim]`, the last
+            dense layer gives `cmap_dim` features `h`, and the logit is `sum(h * cmap) / sqrt(cmap_dim)`.
+            0 (default) is the unconditional discriminator, unchanged.
+        cmap_dim: width of the projection (None: the 4 x 4 width, `widths[-1]`, as ADA).
+        mapping_layers: depth of the label mapping (8, ADA's default; lr multiplier 0.01).
 
     Call arguments:
         inputs: `[B, height, width, input_channels]` images in about [-1, 1].
+        labels: `[B]` int class indices (conditional discriminators only).
 
     Returns:
         `[B, 1]` float32 logits.
@@ -77,7 +86,7 @@ class Discriminator(keras.Model):
     """
 
     def __init__(self, size=256, channel_multiplier=2, widths=None, input_channels=3, stddev_group=4, height=None,
-                 width=None, **kwargs):
+                 width=None, num_classes=0, cmap_dim=None, mapping_layers=8, **kwargs):
         super().__init__(**kwargs)
         self.size = int(size)
         self.height = self.size if height is None else int(height)
@@ -96,6 +105,9 @@ class Discriminator(keras.Model):
             raise ValueError(f"Discriminator(size={size}) needs {expected} widths (size down to 4), got {widths}")
         self.input_channels = int(input_channels)
         self.stddev_group = int(stddev_group)
+        self.num_classes = int(num_classes)
+        self.cmap_dim = (int(cmap_dim) if cmap_dim else self.widths[-1]) if self.num_classes else 0
+        self.mapping_layers = int(mapping_layers)
         policy = self.dtype_policy
         self.from_rgb = EqualizedConv2D(self.widths[0], 1, name="from_rgb", dtype=policy)
         self.blocks = [DiscriminatorBlock(w, name=f"block_{i}", dtype=policy) for i, w in enumerate(self.widths[1:])]
@@ -103,7 +115,9 @@ class Discriminator(keras.Model):
         self.stddev = MinibatchStddev(self.stddev_group, name="minibatch_stddev", dtype=policy)
         self.final_conv = EqualizedConv2D(self.widths[-1], 3, name="final_conv", dtype=policy)
         self.final_dense = EqualizedDense(self.widths[-1], activation="lrelu", name="final_dense", dtype=policy)
-        self.final_out = EqualizedDense(1, name="final_out", dtype=policy)
+        self.final_out = EqualizedDense(self.cmap_dim or 1, name="final_out", dtype=policy)
+        self.mapping = (MappingNetwork(self.cmap_dim, self.mapping_layers, num_classes=self.num_classes, z_dim=0,
+                                       name="mapping", dtype=policy) if self.num_classes else None)
         self.build((None, self.height, self.width, self.input_channels))
 
     @property
@@ -126,9 +140,12 @@ class Discriminator(keras.Model):
         final_h, final_w = self.final_shape
         self.final_dense.build((None, self.widths[-1] * final_h * final_w))
         self.final_out.build((None, self.widths[-1]))
+        if self.mapping is not None:
+            self.mapping.build()
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, labels=None):
+        check_labels(labels, self.num_classes, "this Discriminator")
         x = self.from_rgb(inputs)
         for block in self.blocks:
             x = block(x)
@@ -136,7 +153,11 @@ class Discriminator(keras.Model):
         x = self.final_conv(x)  # [B, 4, 4, C] ([B, 4, 4k, C] for a non-square input)
         x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (ops.shape(x)[0], -1))  # official NCHW flatten
         x = self.final_dense(x)
-        return ops.cast(self.final_out(x), "float32")
+        x = self.final_out(x)
+        if self.mapping is not None:  # projection: <h, M(c)> / sqrt(cmap_dim)
+            cmap = self.mapping(ops.zeros((ops.shape(x)[0], 0), x.dtype), labels=labels)
+            x = ops.sum(x * ops.cast(cmap, x.dtype), axis=1, keepdims=True) * (1.0 / math.sqrt(self.cmap_dim))
+        return ops.cast(x, "float32")
 
     def get_config(self):
         config = super().get_config()
@@ -149,4 +170,6 @@ class Discriminator(keras.Model):
         )
         if (self.height, self.width) != (self.size, self.size):  # square configs stay as they were
             config.update(height=self.height, width=self.width)
+        if self.num_classes:
+            config.update(num_classes=self.num_classes, cmap_dim=self.cmap_dim, mapping_layers=self.mapping_layers)
         return config

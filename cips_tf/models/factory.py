@@ -22,10 +22,12 @@ def training_canvas(config):
 
 def generator_from_config(config, dtype=None):
     """`config.resolution`, `config.aspect` and `config.model.{hidden_size, style_dim, n_mlp, lr_mlp,
-    widths, channel_multiplier, variant}`; widths may be None / "official", "paper" or a list."""
+    widths, channel_multiplier, variant, num_classes}`; widths may be None / "official", "paper" or a list."""
     m = config.model
     height, width = training_canvas(config)
     kwargs = {"dtype": dtype} if dtype is not None else {}
+    if m.get("num_classes"):  # class-conditional (StyleGAN2-ADA style); 0 / absent: unconditional
+        kwargs["num_classes"] = int(m.num_classes)
     return CIPSGenerator.from_variant(
         m.get("variant", "skips"),
         size=config.resolution,
@@ -42,9 +44,10 @@ def generator_from_config(config, dtype=None):
 
 
 def discriminator_from_config(config, dtype=None, size=None):
-    """`config.discriminator.{channel_multiplier, widths}` at `size` (default
-    `config.discriminator.size`, else `config.resolution`); at `config.resolution` it takes the
-    training canvas (`config.aspect`: e.g. 32 x 64 for resolution 32 and aspect "2:1")."""
+    """`config.discriminator.{channel_multiplier, widths, mapping_layers}` (and `config.model.num_classes`
+    for projection conditioning) at `size` (default `config.discriminator.size`, else
+    `config.resolution`); at `config.resolution` it takes the training canvas (`config.aspect`: e.g.
+    32 x 64 for resolution 32 and aspect "2:1")."""
     d = config.discriminator
     size = size or d.get("size") or config.resolution
     height, width = training_canvas(config) if int(size) == int(config.resolution) else (size, size)
@@ -57,6 +60,9 @@ def discriminator_from_config(config, dtype=None, size=None):
     else:
         widths = None
     kwargs = {"dtype": dtype} if dtype is not None else {}
+    if config.model.get("num_classes"):  # projection conditioning on the generator's classes
+        kwargs["num_classes"] = int(config.model.num_classes)
+        kwargs["mapping_layers"] = int(d.get("mapping_layers", 8))
     return Discriminator(
         size=size,
         channel_multiplier=d.get("channel_multiplier", 2),

@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 
 from cips_tf import losses
+from cips_tf.latents import labels_for_fakes
 from cips_tf.models.samplers import FullGridSampler
 
 # Random streams: every draw of a step is `stateless_*(seed=[seed * SEED_STRIDE + salt, step])`, with
@@ -133,6 +134,13 @@ class CIPSGAN(keras.Model):
             Real and fake images of the D step, the reals of the R1 term (the penalty is the gradient
             w.r.t. the image BEFORE augmentation, as ADA) and the fakes of the G step are augmented,
             each with its own stateless draws for the global batch, sliced per replica.
+
+    Class-conditional training (G and D built with `num_classes > 0`): the per-replica batch is
+    `(images [b, H, W, 3], labels [b] int32)`. As StyleGAN2-ADA, the fakes' labels are real labels
+    drawn from the dataset: here simply the labels of the same step's real batch
+    (`latents.labels_for_fakes`), which are uniform draws from the dataset's labels, so the classes are
+    generated as often as the data holds them. D sees each image with its label (projection);
+    augmentation touches the images only.
     """
 
     def __init__(self, generator, discriminator, g_ema, r1_gamma=10.0, d_reg_every=16, ema_decay=0.999,
@@ -220,10 +228,11 @@ class CIPSGAN(keras.Model):
     def _generate(self, inputs):
         """G(inputs) in training mode; with style mixing, layers from `mix_cut` on use `z_mix`."""
         g = self.generator
+        label = g.label_kwargs(inputs.get("label"))
         if "z_mix" not in inputs:
-            latents = {"z": inputs["z"]}
+            latents = {"z": inputs["z"], **({"label": inputs["label"]} if label else {})}
         else:
-            w1, w2 = g.mapping(inputs["z"]), g.mapping(inputs["z_mix"])
+            w1, w2 = g.mapping(inputs["z"], **label), g.mapping(inputs["z_mix"], **label)
             layer = tf.range(g.num_ws)[None, :, None]  # [1, L, 1]
             latents = {"ws": tf.where(layer < inputs["mix_cut"][:, None, None], w1[:, None, :], w2[:, None, :])}
         return g({**latents, "coords": inputs["coords"], "noise": inputs["noise"]}, training=True,
@@ -237,9 +246,30 @@ class CIPSGAN(keras.Model):
             for i in range(self.generator.num_noise)
         ]
 
-    def _sample(self, real_images, stream):
+    def _split(self, batch):
+        """A per-replica batch -> `(images, labels)`: labels None for an unconditional model (a
+        `(images, labels)` pair then keeps only its images, as `fit()` passes them)."""
+        if isinstance(batch, (tuple, list)):
+            images, labels = batch[0], (batch[1] if len(batch) > 1 else None)
+        else:
+            images, labels = batch, None
+        if not getattr(self.generator, "num_classes", 0):
+            return images, None
+        if labels is None:
+            raise ValueError("a class-conditional CIPSGAN (num_classes="
+                             f"{self.generator.num_classes}) needs (images, labels) batches: set data.labels")
+        return images, tf.cast(labels, tf.int32)
+
+    def _d(self, images, labels, training=True):
+        """D's logits, with the labels (projection conditioning) when conditional."""
+        if labels is None:
+            return self.discriminator(images, training=training)
+        return self.discriminator(images, labels=labels, training=training)
+
+    def _sample(self, real_images, stream, real_labels=None):
         """Generator inputs for this replica's slice (and the pixel index of the real images they stand
-        for); `stream` (D_STREAM or G_STREAM) keeps the random streams of the two steps disjoint."""
+        for); `stream` (D_STREAM or G_STREAM) keeps the random streams of the two steps disjoint;
+        conditional: the fakes' labels (`labels_for_fakes`)."""
         ctx = tf.distribute.get_replica_context()
         num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
         rid = ctx.replica_id_in_sync_group if ctx is not None else 0
@@ -250,6 +280,8 @@ class CIPSGAN(keras.Model):
         base = STREAM_STRIDE * stream
         coords, pixel_index = self.sampler.sample(global_batch, self._seed(base + COORDS_SALT))
         inputs = self._sample_latents(global_batch, base + LATENTS_SALT, rid, local_batch)
+        if real_labels is not None:
+            inputs["label"] = labels_for_fakes(real_labels)
         inputs["coords"] = self._local(coords, rid, local_batch)
         inputs["noise"] = self._sample_noise(global_batch, coords.shape, base + NOISE_SALT, rid, local_batch)
         if pixel_index is not None:
@@ -258,13 +290,13 @@ class CIPSGAN(keras.Model):
 
     # -- gradient computations (optionally XLA-compiled per replica) ---------------------------
 
-    def _d_grads(self, real, fake, global_batch, offset=0):
+    def _d_grads(self, real, fake, global_batch, offset=0, real_labels=None, fake_labels=None):
         d = self.discriminator
         with tf.GradientTape() as tape:
             fake = self._augment(fake, AUG_D_FAKE, global_batch, offset)
             real = self._augment(real, AUG_D_REAL, global_batch, offset)
-            fake_logits = tf.cast(d(fake, training=True), tf.float32)
-            real_logits = tf.cast(d(real, training=True), tf.float32)
+            fake_logits = tf.cast(self._d(fake, fake_labels), tf.float32)
+            real_logits = tf.cast(self._d(real, real_labels), tf.float32)
             loss = tf.nn.compute_average_loss(losses.d_logistic_loss(real_logits, fake_logits),
                                               global_batch_size=global_batch)
             scaled = self.d_optimizer.scale_loss(loss)
@@ -281,11 +313,13 @@ class CIPSGAN(keras.Model):
             metrics["real_sign_sum"] = tf.reduce_sum(tf.sign(real_logits))
         return grads, metrics
 
-    def _r1_grads(self, real, global_batch, offset=0):
+    def _r1_grads(self, real, global_batch, offset=0, labels=None):
         def d_of_augmented(images, training):  # R1 differentiates w.r.t. the image before augmentation
-            return self.discriminator(self._augment(images, AUG_R1_REAL, global_batch, offset), training=training)
+            if self.augment is not None:
+                images = self._augment(images, AUG_R1_REAL, global_batch, offset)
+            return self._d(images, labels, training=training)
 
-        d = self.discriminator if self.augment is None else d_of_augmented
+        d = self.discriminator if self.augment is None and labels is None else d_of_augmented
         with tf.GradientTape() as tape:
             penalty, real_logits = losses.r1_penalty(d, real)
             r1 = tf.nn.compute_average_loss(penalty, global_batch_size=global_batch)
@@ -298,11 +332,11 @@ class CIPSGAN(keras.Model):
         return tape.gradient(scaled, self.discriminator.trainable_variables), r1
 
     def _g_grads(self, inputs, global_batch, offset=0):
-        g, d = self.generator, self.discriminator
+        g = self.generator
         with tf.GradientTape() as tape:
             fake = self._generate(inputs)
             fake = self._augment(fake, AUG_G_FAKE, global_batch, offset)
-            fake_logits = tf.cast(d(fake, training=True), tf.float32)
+            fake_logits = tf.cast(self._d(fake, inputs.get("label")), tf.float32)
             loss = tf.nn.compute_average_loss(losses.g_nonsaturating_loss(fake_logits), global_batch_size=global_batch)
             scaled = self.g_optimizer.scale_loss(loss)
         return tape.gradient(scaled, g.trainable_variables), loss
@@ -310,19 +344,21 @@ class CIPSGAN(keras.Model):
     # -- the step ------------------------------------------------------------------------------
 
     def d_step(self, real_images):
-        """The D part of a step on a per-replica batch `[b, H, W, 3]`: G renders (D stream), D takes
-        one logistic-loss update. Returns the real images D saw (cut by the sampler), which the R1
-        part regularizes, and the metrics."""
-        d_inputs, pixel_index, global_batch = self._sample(real_images, stream=D_STREAM)
+        """The D part of a step on a per-replica batch `[b, H, W, 3]` (conditional: `(images, labels)`):
+        G renders (D stream), D takes one logistic-loss update. Returns the real images D saw (cut by
+        the sampler; conditional: `(images, labels)`), which the R1 part regularizes, and the metrics."""
+        real_images, real_labels = self._split(real_images)
+        d_inputs, pixel_index, global_batch = self._sample(real_images, stream=D_STREAM, real_labels=real_labels)
         fake = tf.stop_gradient(self._generate(d_inputs))
         real = self.sampler.real(real_images, pixel_index)
-        grads, metrics = self._d_grads_fn(real, fake, global_batch, self._replica_offset(real.shape[0]))
+        label_args = {} if real_labels is None else {"real_labels": real_labels, "fake_labels": d_inputs["label"]}
+        grads, metrics = self._d_grads_fn(real, fake, global_batch, self._replica_offset(real.shape[0]), **label_args)
         self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
         if "real_sign_sum" in metrics:
             metrics = dict(metrics)
             self._observe_signs(metrics.pop("real_sign_sum"), float(real.shape[0]))
         self._track(metrics)
-        return real, metrics
+        return (real if real_labels is None else (real, real_labels)), metrics
 
     def _observe_signs(self, sign_sum, count):
         """Accumulates ADA's sign(D(real)) over all replicas (a merge_call sums the replicas' shares)."""
@@ -338,8 +374,10 @@ class CIPSGAN(keras.Model):
             self.augment.observe(sign_sum, count)
 
     def _apply_r1(self, real):
+        real, labels = self._split(real)
         r1_grads, r1 = self._r1_grads_fn(real, real.shape[0] * self._num_replicas(),
-                                         self._replica_offset(real.shape[0]))
+                                         self._replica_offset(real.shape[0]),
+                                         **({} if labels is None else {"labels": labels}))
         self.d_optimizer.apply(r1_grads, self.discriminator.trainable_variables)
         return r1
 
@@ -353,7 +391,8 @@ class CIPSGAN(keras.Model):
     def g_step(self, real):
         """The G part (after `d_step` and any `r1_step`): G takes one non-saturating update (G
         stream), then `G_ema` follows and the step counter advances. `real` gives the local batch."""
-        g_inputs, _, global_batch = self._sample(real, stream=G_STREAM)
+        real, real_labels = self._split(real)
+        g_inputs, _, global_batch = self._sample(real, stream=G_STREAM, real_labels=real_labels)
         g_grads, g_loss = self._g_grads_fn(g_inputs, global_batch, self._replica_offset(real.shape[0]))
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
 
@@ -394,8 +433,7 @@ class CIPSGAN(keras.Model):
         cross-replica update cannot sit in a `tf.cond`). Returns the per-replica share of each
         metric (sum across replicas gives the global mean).
         """
-        real_images = data[0] if isinstance(data, (tuple, list)) else data
-        real, metrics = self.d_step(real_images)
+        real, metrics = self.d_step(data)
         metrics = dict(metrics)
         if do_r1 is None:
             is_reg_step = self.step % self.d_reg_every == 0

@@ -10,7 +10,7 @@ from cips_tf.layers.modulated_dense import ModulatedDense
 from cips_tf.layers.styled_block import StyledBlock, ToRGB
 from cips_tf.layers.styled_res_block import StyledResBlock
 from cips_tf.layers.tracking import expose_for_checkpoint
-from cips_tf.models.mapping_network import MappingNetwork
+from cips_tf.models.mapping_network import MappingNetwork, check_labels
 
 ARCHITECTURES = ("skips", "res", "base")
 
@@ -77,6 +77,8 @@ class CIPSGenerator(keras.Model):
             shorter side must be `size`. The native grid is `cips_tf.coords.canvas_grid(B, height,
             width)` (square pixels: the shorter side spans [-1, 1]) and the embedding table is
             `height x width`. Only the embedding depends on them: any model renders any grid.
+        num_classes: class-conditional generation (StyleGAN2-ADA style: a label embedding joins z in the
+            mapping network, see `MappingNetwork`); 0 (default) is the unconditional CIPS.
 
     The paper's Table 3 variants are presets of the last four arguments: `VARIANTS[name]`, or
     `CIPSGenerator.from_variant(name, **kwargs)`.
@@ -86,7 +88,8 @@ class CIPSGenerator(keras.Model):
             `linspace(-1, 1, size)` on the training grid) and exactly one latent:
             "z" `[B, style_dim]`, "w" `[B, style_dim]` (or `[B, ..., style_dim]`, one style per
             pixel, for pixel-wise blending) or "ws" `[B, num_ws, style_dim]` (one style per
-            modulated layer, for style mixing). Optional "noise": a list of `num_noise` tensors
+            modulated layer, for style mixing). "label" `[B]` int class indices goes with "z" in a
+            conditional generator (w and ws already carry the class). Optional "noise": a list of `num_noise` tensors
             `[B, ..., 1]`.
         training: Python bool (the layers have no training-specific behaviour of their own).
         randomize_noise: when no noise is given, draw fresh per-pixel noise (official) or add none.
@@ -120,6 +123,7 @@ class CIPSGenerator(keras.Model):
         activation="lrelu",
         height=None,
         width=None,
+        num_classes=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -138,6 +142,7 @@ class CIPSGenerator(keras.Model):
         self.use_fourier = bool(use_fourier)
         self.use_embedding = bool(use_embedding)
         self.activation = activation
+        self.num_classes = int(num_classes)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if not (self.use_fourier or self.use_embedding):
@@ -149,7 +154,8 @@ class CIPSGenerator(keras.Model):
             raise ValueError(f"widths must be a non-empty list of positive ints, got {widths}")
         policy = self.dtype_policy
 
-        self.mapping = MappingNetwork(self.style_dim, self.n_mlp, self.lr_mlp, name="mapping", dtype=policy)
+        self.mapping = MappingNetwork(self.style_dim, self.n_mlp, self.lr_mlp, num_classes=self.num_classes,
+                                      name="mapping", dtype=policy)
         self.fourier = FourierFeatures(self.hidden_size, name="fourier", dtype=policy) if self.use_fourier else None
         self.embedding = (
             CoordinateEmbedding(self.size, self.hidden_size, height=self.height, width=self.width, name="embedding",
@@ -175,6 +181,15 @@ class CIPSGenerator(keras.Model):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
         return cls(**{**VARIANTS[variant], **kwargs})
+
+    @property
+    def conditional(self):
+        return self.num_classes > 0
+
+    def label_kwargs(self, labels):
+        """`{"labels": labels}` for a conditional mapping call, `{}` for an unconditional one (so an
+        unconditional mapping is called exactly as before)."""
+        return {"labels": labels} if self.num_classes else {}
 
     @property
     def input_channels(self):
@@ -240,7 +255,8 @@ class CIPSGenerator(keras.Model):
         if len(latents) != 1:
             raise ValueError(f"CIPSGenerator expects exactly one of 'z', 'w', 'ws'; got {latents or 'none'}")
         if "z" in latents:
-            styles = self.mapping(inputs["z"])
+            check_labels(inputs.get("label"), self.num_classes, "this CIPSGenerator")
+            styles = self.mapping(inputs["z"], **self.label_kwargs(inputs.get("label")))
         else:
             styles = inputs[latents[0]]
         per_layer = latents[0] == "ws"
@@ -305,4 +321,6 @@ class CIPSGenerator(keras.Model):
         )
         if (self.height, self.width) != (self.size, self.size):  # square configs stay as they were
             config.update(height=self.height, width=self.width)
+        if self.num_classes:
+            config.update(num_classes=self.num_classes)
         return config

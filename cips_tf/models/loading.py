@@ -7,6 +7,10 @@
   with `assets.extra/w_avg.npy`.
 - `cips-convert` output directory (`DIR/generator.keras`): the converted official generator
   (no w_avg: estimated where needed).
+
+Class-conditional models carry their class names: `DIR/class_names.json` of a training workdir,
+`assets.extra/class_names.json` of an export (`LoadedGenerator.class_names`; None when unknown or
+unconditional).
 """
 import dataclasses
 import json
@@ -17,6 +21,8 @@ import numpy as np
 
 SAVEDMODEL_KERAS = "assets.extra/cips_generator.keras"
 SAVEDMODEL_W_AVG = "assets.extra/w_avg.npy"
+SAVEDMODEL_CLASS_NAMES = "assets.extra/class_names.json"
+WORKDIR_CLASS_NAMES = "class_names.json"
 
 
 @dataclasses.dataclass
@@ -25,6 +31,7 @@ class LoadedGenerator:
     w_avg: object  # np.ndarray [style_dim] or None when unknown
     config: object  # ml_collections.ConfigDict of the run, or None
     source: str
+    class_names: object = None  # list of str (index i -> name) of a conditional model, or None
 
     def w_avg_or_estimate(self, num_samples=10000, seed=0):
         """The stored `w_avg`, or (for checkpoints and exports without one) the mean of the
@@ -76,11 +83,23 @@ def load_generator(path, step=None):
         generator = keras.saving.load_model(keras_path, compile=False)
         w_avg_path = path / SAVEDMODEL_W_AVG
         w_avg = np.load(w_avg_path) if w_avg_path.exists() else None
-        return LoadedGenerator(generator, w_avg, None, str(path))
+        return LoadedGenerator(generator, w_avg, None, str(path), _class_names(path / SAVEDMODEL_CLASS_NAMES))
     config = read_config(path)
     generator = generator_from_config(config)
     ckpt_path = checkpoint_path(path, step)
     w_avg = tf.Variable(tf.zeros([generator.style_dim]), trainable=False)
     tf.train.Checkpoint(g_ema=generator, w_avg=w_avg).read(ckpt_path).expect_partial()
     w_avg_value = w_avg.numpy()
-    return LoadedGenerator(generator, w_avg_value if np.any(w_avg_value) else None, config, ckpt_path)
+    return LoadedGenerator(generator, w_avg_value if np.any(w_avg_value) else None, config, ckpt_path,
+                           _class_names(path / WORKDIR_CLASS_NAMES))
+
+
+def _class_names(path):
+    """The class names stored at `path` (a JSON list), or None when there is no such file."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return None
+    names = json.loads(path.read_text())
+    if not isinstance(names, list):
+        raise ValueError(f"{path}: want a JSON list of class names")
+    return [str(n) for n in names]

@@ -5,18 +5,21 @@ from cips_tf import latents
 from cips_tf.synthesis import common
 
 
-def sample(generator, seeds, psi=1.0, w_avg=None, height=None, width=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
-    """One image per seed, truncated toward `w_avg` by `psi` -> `[N, H, W, 3]` float32 numpy."""
-    w = latents.styles_from_seeds(generator, seeds, psi, w_avg)
+def sample(generator, seeds, psi=1.0, w_avg=None, height=None, width=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS,
+           labels=None):
+    """One image per seed, truncated toward `w_avg` by `psi` -> `[N, H, W, 3]` float32 numpy
+    (`labels`: the class of a conditional generator, one int or `[N]`)."""
+    w = latents.styles_from_seeds(generator, seeds, psi, w_avg, labels)
     return common.render(generator, w, height, width, chunk_pixels=chunk_pixels)
 
 
-def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None):
+def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None, labels=None):
     """`[F, style_dim]` styles morphing linearly through the latents of `seeds` (in order).
 
     Each consecutive pair gets `steps` frames, endpoints included (shared endpoints are not
     repeated), so `F = (len(seeds) - 1) * (steps - 1) + 1`. `space="w"` interpolates the styles
     `w = M(z)`; `space="z"` interpolates z and maps each frame. Truncation applies after mapping.
+    `labels`: one class (an int) for a conditional generator.
     """
     seeds = list(seeds)
     if len(seeds) < 2 or steps < 2:
@@ -25,7 +28,7 @@ def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None
         raise ValueError(f"space must be 'w' or 'z', got {space!r}")
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]  # [steps, 1]
     if space == "w":
-        keys = latents.styles_from_seeds(generator, seeds).numpy()
+        keys = latents.styles_from_seeds(generator, seeds, labels=labels).numpy()
     else:
         keys = latents.z_from_seed(np.asarray(seeds, np.int64), generator.style_dim).numpy()
     frames = [keys[0:1]]
@@ -35,7 +38,7 @@ def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None
         frames.append(seg[1:])
     lat = np.concatenate(frames).astype(np.float32)
     if space == "z":
-        return latents.styles(generator, lat, psi, w_avg)
+        return latents.styles(generator, lat, psi, w_avg, labels)
     if psi == 1.0:
         return lat
     if w_avg is None:

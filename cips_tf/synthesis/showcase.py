@@ -55,3 +55,27 @@ def training_progress(checkpoint):
         else None
     seconds = "train_seconds/.ATTRIBUTES/VARIABLE_VALUE"
     return step, float(reader.get_tensor(seconds)) if seconds in names else None
+
+
+def class_grid(rows, names, scale=1, font_size=12):
+    """One row of samples per class, each labelled on the left with its class name.
+
+    `rows`: per class a uint8 `[n, H, W, 3]` batch (the same n); `names`: the class names. Returns
+    one uint8 image on white: the label column, then the n samples of that class, upscaled `scale`
+    times (nearest neighbour).
+    """
+    if len(rows) != len(names):
+        raise ValueError(f"class_grid: {len(rows)} rows but {len(names)} names")
+    font = _font(font_size)
+    strips = [upscale(np.concatenate(list(np.asarray(r)), axis=1), scale) for r in rows]  # [H, n * W, 3] each
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_width = max(int(probe.textlength(str(n), font=font)) for n in names) + 2 * 4
+    row_height = max(max(s.shape[0] for s in strips), font_size + 4)
+    width = MARGIN + label_width + max(s.shape[1] for s in strips) + MARGIN
+    canvas = Image.new("RGB", (width, MARGIN + len(strips) * (row_height + 2) + MARGIN), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (name, strip) in enumerate(zip(names, strips)):
+        y = MARGIN + i * (row_height + 2)
+        draw.text((MARGIN, y + max(0, (strip.shape[0] - font_size) // 2)), str(name), fill=(0, 0, 0), font=font)
+        canvas.paste(Image.fromarray(strip), (MARGIN + label_width, y))
+    return np.asarray(canvas)

@@ -102,13 +102,15 @@ def read_video(path):
     return np.stack(imageio.mimread(str(path), memtest=False))
 
 
-def latent_walk_styles(generator, seeds, frames_per_seed=24, psi=1.0, w_avg=None, loop=True, kind="cubic"):
+def latent_walk_styles(generator, seeds, frames_per_seed=24, psi=1.0, w_avg=None, loop=True, kind="cubic",
+                       labels=None):
     """`[F, style_dim]` styles of a walk through the w of `seeds` (in order), `frames_per_seed`
     frames from one seed to the next; frame `i * frames_per_seed` is exactly seed i's w.
 
     `loop=True` returns to the first seed (periodic spline, F = len(seeds) * frames_per_seed, the
     last frame just before the first again); otherwise F = (len(seeds) - 1) * frames_per_seed + 1.
     `kind` is "cubic" (C2-smooth) or "linear". Truncation toward `w_avg` applies after the walk.
+    `labels`: one class (an int) for a conditional generator.
     """
     from scipy import interpolate  # pylint: disable=g-import-not-at-top
 
@@ -119,7 +121,7 @@ def latent_walk_styles(generator, seeds, frames_per_seed=24, psi=1.0, w_avg=None
         raise ValueError(f"frames_per_seed must be >= 1, got {frames_per_seed}")
     if kind not in ("cubic", "linear"):
         raise ValueError(f"kind must be 'cubic' or 'linear', got {kind!r}")
-    keys = np.asarray(styles_from_seeds(generator, seeds), np.float64)  # [K, S]; the spline is SciPy's
+    keys = np.asarray(styles_from_seeds(generator, seeds, labels=labels), np.float64)  # [K, S]; the spline is SciPy's
     knots = np.arange(len(seeds), dtype=np.float64)
     if loop:
         keys = np.concatenate([keys, keys[:1]])

@@ -27,11 +27,16 @@ def default_config():
     c.model.widths = ml_collections.config_dict.placeholder(object)  # None/"official", "paper" or a list
     c.model.channel_multiplier = 2
     c.model.variant = "skips"  # skips | res | base | ne | no_fourier | sine
+    # Class-conditional CIPS (StyleGAN2-ADA style: a label embedding joins z in the mapping network, D
+    # uses projection conditioning). 0: unconditional (the paper). > 0: must equal the number of
+    # classes of data.labels (folder names, dataset.json, fashion_mnist, tfrecord).
+    c.model.num_classes = 0
 
     c.discriminator = ml_collections.ConfigDict()
     c.discriminator.channel_multiplier = 2
     c.discriminator.widths = ml_collections.config_dict.placeholder(object)
     c.discriminator.size = ml_collections.config_dict.placeholder(int)  # patch training: the patch size
+    c.discriminator.mapping_layers = 8  # conditional only: depth of D's label mapping (cmap), as ADA
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.learning_rate = 2e-3

@@ -113,7 +113,13 @@ class FidHook:
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:
-            self._sampler = (generator, protocol.make_sample_fn(generator, self.batch_size, first_seed=self.seed))
+            labels = None
+            if getattr(generator, "num_classes", 0):  # conditional: the classes of the real images compared
+                cfg = self.data_config.copy_and_resolve_references()
+                cfg.split = self.split
+                labels = protocol.real_labels(cfg, None if self.num_real == FULL else self.num_real)
+            self._sampler = (generator, protocol.make_sample_fn(generator, self.batch_size, first_seed=self.seed,
+                                                                labels=labels))
         return self._sampler[1]
 
     def __call__(self, generator, step):

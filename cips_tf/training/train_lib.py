@@ -5,7 +5,9 @@ Workdir layout:
     DIR/checkpoints/         tf.train.CheckpointManager: G, D, G_ema, both optimizers, `step`,
                              w_avg (the mean of G_ema's mapping over 10k z, refreshed at every save)
     DIR/events.out.tfevents* TensorBoard: losses, R1, learning rates, steps/s, images/s, samples
-    DIR/samples/             PNG grids of a fixed set of z rendered by G_ema
+    DIR/samples/             PNG grids of a fixed set of z rendered by G_ema (class-conditional: one
+                             row per class, labelled with its name)
+    DIR/class_names.json     class-conditional runs: the class names, index i -> name (data.labels)
 
 Fault tolerance: checkpoints are written every `training.checkpoint_every` steps and at the last
 step; SIGTERM (preemption) checkpoints, then returns. CheckpointManager writes the data files
@@ -250,19 +252,51 @@ def write_config(config, workdir):
     return path
 
 
-def render_samples(g_ema, z, resolution, batch=16):
-    """G_ema renders of fixed `z` on the native grid (eval mode, no noise) -> uint8 `[N, H, W, 3]`;
-    at the model's own resolution that is its training canvas (`height x width`, square pixels)."""
+CLASS_NAMES_FILE = "class_names.json"
+
+
+def render_samples(g_ema, z, resolution, batch=16, labels=None):
+    """G_ema renders of fixed `z` (with `labels` `[N]` for a conditional G_ema) on the native grid
+    (eval mode, no noise) -> uint8 `[N, H, W, 3]`; at the model's own resolution that is its
+    training canvas (`height x width`, square pixels)."""
     from cips_tf.coords import canvas_grid
 
     height, width = (g_ema.height, g_ema.width) if int(resolution) == g_ema.size else (resolution, resolution)
     outs = []
     for i in range(0, len(z), batch):
         zb = z[i : i + batch]
-        rgb = g_ema({"z": zb, "coords": canvas_grid(zb.shape[0], height, width)}, training=False,
-                    randomize_noise=False)
+        inputs = {"z": zb, "coords": canvas_grid(zb.shape[0], height, width)}
+        if labels is not None:
+            inputs["label"] = tf.constant(np.asarray(labels[i : i + batch], np.int32))
+        rgb = g_ema(inputs, training=False, randomize_noise=False)
         outs.append(quantize_images(rgb).numpy())
     return np.concatenate(outs)
+
+
+def sample_grid(g_ema, num_images, resolution, class_names=None):
+    """The training sample grid: `num_images` fixed seeds (0, 1, ...) tiled; class-conditional: one
+    row per class with the same ceil(num_images / num_classes) seeds in every row, labelled with the
+    class names (so a column shows one z under every class)."""
+    if not class_names:
+        return tile_images(render_samples(g_ema, z_from_seed(np.arange(num_images), g_ema.style_dim), resolution))
+    from cips_tf.synthesis import showcase
+
+    per_class = max(1, -(-int(num_images) // len(class_names)))
+    z = z_from_seed(np.tile(np.arange(per_class), len(class_names)), g_ema.style_dim)
+    labels = np.repeat(np.arange(len(class_names)), per_class)
+    images = render_samples(g_ema, z, resolution, labels=labels).reshape(len(class_names), per_class,
+                                                                          resolution, resolution, 3)
+    scale = max(1, 64 // resolution)  # small renders upscaled so the names fit their rows
+    return showcase.class_grid(list(images), class_names, scale=scale)
+
+
+def class_names_of_run(config):
+    """The class names of a conditional run (`data.labels`), or None for an unconditional one."""
+    if not config.model.get("num_classes"):
+        return None
+    from cips_tf.data import labels as labels_lib
+
+    return labels_lib.class_names(config.data)
 
 
 def train_and_evaluate(config, workdir, max_steps=None):
@@ -328,8 +362,11 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
         from cips_tf.training import pretrained
 
         pretrained.initialize_gan(gan, config.init_from)
+    class_names = class_names_of_run(config)
     if chief:  # after the restore: a config that does not fit the checkpoints never overwrites it
         write_config(config, workdir)
+        if class_names:
+            (workdir / CLASS_NAMES_FILE).write_text(json.dumps(class_names, indent=1) + "\n")
     start_step = int(gan.step.numpy())
     total_steps = int(config.num_train_steps)
     if max_steps is not None:
@@ -391,7 +428,6 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
 
     writer = tf.summary.create_file_writer(str(workdir)) if chief else tf.summary.create_noop_writer()
     fid_hook = eval_hook.FidHook(config, workdir) if chief else None
-    sample_z = z_from_seed(np.arange(t.num_sample_images), gan.generator.style_dim)
     samples_dir = workdir / "samples"
     step = start_step
     last_saved = start_step if latest else None
@@ -488,7 +524,7 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
                 while next_timed_save is not None and next_timed_save <= now_elapsed:
                     next_timed_save += save_every_secs
             if t.sample_every and (step % t.sample_every == 0 or final) and chief:
-                grid = tile_images(render_samples(gan.g_ema, sample_z, int(config.resolution)))
+                grid = sample_grid(gan.g_ema, t.num_sample_images, int(config.resolution), class_names)
                 samples_dir.mkdir(exist_ok=True)
                 Image.fromarray(grid).save(samples_dir / f"step_{step:08d}.png")
                 with writer.as_default(step=step):

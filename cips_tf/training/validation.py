@@ -20,7 +20,8 @@ ARCHITECTURE_PREFIXES = ("resolution", "aspect", "model.", "discriminator.", "tr
 # Hyperparameters the config may change on resume (the new value wins; each change is logged).
 HYPERPARAMETER_PREFIXES = ("optimizer.", "loss.", "ema.", "batch_size", "augment.")
 # Fields added after runs were written: a checkpointed config.json without them had this value.
-ADDED_FIELD_DEFAULTS = {"aspect": "1:1", "training.freeze_d_layers": 0, "augment.mode": "noaug", "augment.pipeline": "bgc",
+ADDED_FIELD_DEFAULTS = {"aspect": "1:1", "model.num_classes": 0, "discriminator.mapping_layers": 8, "data.labels": "none",
+                        "training.freeze_d_layers": 0, "augment.mode": "noaug", "augment.pipeline": "bgc",
                         "augment.p": 0.0, "augment.ada_target": 0.6, "augment.ada_interval": 4,
                         "augment.ada_kimg": 500.0}
 _AUGMENT_MODES = ("noaug", "ada", "fixed")
@@ -94,6 +95,34 @@ def _validate_model(config, resolution):
                                                   f"resolution from {resolution} down to 4), got {len(d_widths)}")
     if d_widths is None and resolution > 1024:
         raise ConfigError("resolution", f"official discriminator widths are defined up to 1024, got {resolution}")
+    if m.get("num_classes"):
+        _int(config, "model.num_classes", minimum=0)
+        if "mapping_layers" in config.discriminator:
+            _int(config, "discriminator.mapping_layers", minimum=1)
+
+
+def _validate_labels(config):
+    """`model.num_classes` against `data.labels`: both set or both off, and the class counts equal."""
+    from cips_tf.data import labels as labels_lib
+
+    num_classes = config.model.get("num_classes") or 0
+    kind = config.data.get("labels") or "none"
+    if kind not in labels_lib.LABEL_SOURCES:
+        raise ConfigError("data.labels", f"must be one of {', '.join(labels_lib.LABEL_SOURCES)}, got {kind!r}")
+    if kind == "none":
+        if num_classes:
+            raise ConfigError("model.num_classes", f"{num_classes} classes need labelled data: set data.labels "
+                                                   f"({', '.join(labels_lib.LABEL_SOURCES[1:])})")
+        return None
+    try:
+        names = labels_lib.class_names(config.data)
+    except (labels_lib.LabelError, FileNotFoundError) as e:
+        raise ConfigError("data.labels", str(e)) from None
+    if num_classes != len(names):
+        raise ConfigError("model.num_classes", f"data.labels={kind!r} gives {len(names)} classes "
+                                               f"({', '.join(names[:12])}{' ...' if len(names) > 12 else ''}); "
+                                               f"set model.num_classes={len(names)}")
+    return names
 
 
 def _validate_data(config):
@@ -195,6 +224,7 @@ def validate_config(config, num_replicas=1):
                                                           f"{discriminator_size(config)}, got {frozen}")
     _validate_augment(config)
     _validate_data(config)
+    _validate_labels(config)
 
 
 def _validate_aspect(config, resolution):

@@ -170,6 +170,16 @@ HANDLING = {
     "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/my_faces \\": Skip(
         "fine-tunes the 256 px FFHQ model for 20k steps; tests/training/pretrained_test.py runs this recipe "
         "(cips-convert of an official-format checkpoint, then cips-train --config.init_from) for two steps"),
+    "README.md: cips-train --config=configs/quickstart_conditional.py --workdir=runs/quickstart_conditional": Run(
+        replace=(("runs/quickstart_conditional", "runs/quickstart_conditional" + TINY_TRAIN, SMALL),),
+        check=_exists("runs/quickstart_conditional/class_names.json", "runs/quickstart_conditional/samples"),
+    ),
+    "README.md: cips-generate --model=runs/quickstart_conditional --task=sample --class=Sneaker --out=out_cond --seeds=0-7": Skip(
+        "needs the conditional run of the block before it (blocks run in their own directories); "
+        "tests/cli/generate_class_test.py runs --class by name on a conditional workdir"),
+    "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/my_classes \\": Skip(
+        "a folder of the user's labelled images at 256 px; tests/training/conditional_train_test.py trains the "
+        "smoke config with data.labels, and tests/data/labels_test.py reads class folders and dataset.json"),
     "README.md: cips-train --config=configs/ffhq256.py --workdir=runs/my_faces_small \\": Skip(
         "the recipe above on a small folder with ADA and FreezeD; tests/training/train_lib_test.py trains the smoke "
         "config with --config.augment.mode=ada and --config.training.freeze_d_layers"),
