@@ -134,9 +134,9 @@ def test_wide_model_render_matches_training_grid_and_extends_at_the_same_pitch(t
     w = common.styles_from_seeds(g, [0])
     native = common.render(g, w)
     want = g({"w": w, "coords": canvas_grid(1, 32, 64)}, randomize_noise=False).numpy()
-    np.testing.assert_allclose(native, want, atol=1e-5)
+    np.testing.assert_allclose(native, want, atol=1e-4)  # float32 sums in another order (chunks)
     wider = common.render(g, w, 32, 128)  # 4:1: the 2:1 canvas in the middle, 32 more columns each side
-    np.testing.assert_allclose(wider[:, :, 32:96], native, atol=1e-5)
+    np.testing.assert_allclose(wider[:, :, 32:96], native, atol=1e-4)
 
 
 def test_saved_model_serves_the_32x64_canvas(trained, tmp_path):
