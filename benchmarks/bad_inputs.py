@@ -343,6 +343,10 @@ def main():
         if base and base not in names and not args.no_baselines:
             names.insert(0, base)
     names.sort(key=lambda n: scenarios[n].get("baseline") is not None)
+    import importlib.util  # noqa: E402  (the harness itself never imports TensorFlow)
+
+    if importlib.util.find_spec("tensorflow") is None:
+        sys.exit(f"{PY} has no tensorflow: run this with the project's venv (source .venv/bin/activate)")
     work = pathlib.Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -19,10 +19,10 @@ fingerprints in any process; downstream components key their cache on their inpu
 import dataclasses
 import hashlib
 import json
-import os
 import pathlib
 import time
-import uuid
+
+from cips_tf import fileio
 
 ARTIFACT_FILE = "artifact.json"
 
@@ -47,19 +47,9 @@ def fingerprint_of(value):
 
 def write_json_atomic(path, value):
     """Writes `value` as indented JSON to `path` via a temporary file and `os.replace`."""
-    path = pathlib.Path(path)
-    # A unique name created exclusively, never through a symlink: writers in other pods (same PID,
-    # shared volume) never share a temporary file.
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+    # Unique, exclusive and never through a symlink: writers in other pods never share a file.
+    with fileio.atomic_write(path) as f:
+        f.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def utc_now():

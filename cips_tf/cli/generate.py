@@ -58,12 +58,10 @@ which empties DIR/TASK/ first.
 """
 import hashlib
 import json
-import os
 import pathlib
 import shutil
 import time
 import types
-import uuid
 
 import numpy as np
 from absl import app, flags, logging
@@ -72,7 +70,7 @@ from cips_tf.cli import errors as cli_errors
 from cips_tf.cli import outputs
 from PIL import Image
 
-from cips_tf import coords_extra
+from cips_tf import coords_extra, fileio
 from cips_tf.models.loading import load_generator
 from cips_tf import data as data_lib
 from cips_tf.synthesis import showcase
@@ -189,27 +187,19 @@ def model_fingerprint(generator, *extra):
 def _read_cache(path):
     """The array cached at `path`, or None when there is none; never through a symlink."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        f = fileio.open_nofollow(path)
     except FileNotFoundError:
         return None
     except OSError as e:
         raise FileExistsError(f"{path}: not a regular file (a symlink?); caches are never followed: remove it") from e
-    with os.fdopen(fd, "rb") as f:
+    with f:
         return np.load(f, allow_pickle=False)
 
 
 def _write_cache(path, array):
     """Writes `array` to `path` atomically via a unique temporary file, never through a symlink."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.asarray(array))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+    with fileio.atomic_write(path, "wb") as f:
+        np.save(f, np.asarray(array))
 
 
 def _prepare_task_dirs(out, tasks, overwrite):

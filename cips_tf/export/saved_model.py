@@ -65,7 +65,6 @@ newest file is older than `STALE_TMP_SECONDS` (6 h; an export takes minutes and 
 as it writes) is removed by the next export. `export_base` must be on a local/POSIX filesystem
 (object stores have no atomic directory rename).
 """
-import contextlib
 import json
 import math
 import os
@@ -78,6 +77,7 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
+from cips_tf import fileio
 from cips_tf.coords import canvas_grid, make_grid
 from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
@@ -463,23 +463,6 @@ def batching_parameters(size, max_pixels, max_batch, num_batch_threads=4, height
     )
 
 
-def _write_atomic_text(path, text):
-    """Writes `path` through a uniquely named temporary file and one rename (never a half file)."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def export_generator(
     generator,
     w_avg,
@@ -555,5 +538,6 @@ def export_generator(
                                    height=_canvas(generator)[0])
     model_dir = pathlib.Path(export_base) / model_name
     path = publish_version(model_dir, write, version, {METADATA_FILE: metadata, **(extra_json or {})})
-    _write_atomic_text(model_dir / BATCHING_FILE, batching)
+    with fileio.atomic_write(model_dir / BATCHING_FILE) as f:
+        f.write(batching)
     return path

@@ -21,14 +21,13 @@ Pieces:
   * `RealStatisticsCache`: real-data statistics on disk, keyed by
     (dataset, split, resolution, extractor).
 """
-import os
 import pathlib
 import re
-import uuid
 
 import numpy as np
 import tensorflow as tf
 
+from cips_tf import fileio
 from cips_tf.latents import quantize_images  # noqa: F401  (public here too: the FID convention)
 
 __all__ = [
@@ -59,11 +58,6 @@ def resize_images(images, size):
     if tuple(images.shape[1:3]) == size:
         return tf.cast(images, tf.float32)
     return tf.image.resize(tf.cast(images, tf.float32), size, method="bilinear", antialias=False)
-
-
-def _open_nofollow(path):
-    """`open(path, "rb")` that refuses a symlink (OSError ELOOP): caches are read only as themselves."""
-    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
 
 class ActivationStatistics:
@@ -171,23 +165,15 @@ class ActivationStatistics:
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._check_nonempty(1)
-        # A unique temporary name, created exclusively and never through a symlink (a shared cache
-        # directory: two writers, or a planted link, must not meet in one file).
-        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}.npz")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, count=np.int64(self._count), mean=self._mean, m2=self._m2, **extra_arrays)
-            os.replace(tmp, path)  # atomic: readers never see half a file
-        except BaseException:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            raise
+        # Unique, exclusive, never through a symlink: a shared cache directory (two writers, or a
+        # planted link) never meets in one file, and readers never see half a file.
+        with fileio.atomic_write(path, "wb") as f:
+            np.savez(f, count=np.int64(self._count), mean=self._mean, m2=self._m2, **extra_arrays)
 
     @classmethod
     def load(cls, path):
         """Reads statistics written by `save()` (never through a symlink: OSError ELOOP)."""
-        with _open_nofollow(path) as f, np.load(f) as data:
+        with fileio.open_nofollow(path) as f, np.load(f) as data:
             stats = cls(dim=data["mean"].shape[0])
             stats._count = int(data["count"])
             stats._mean = data["mean"].astype(np.float64)
@@ -271,7 +257,7 @@ class RealStatisticsCache:
         if not path.exists():
             return None
         stats = ActivationStatistics.load(path)
-        with _open_nofollow(path) as f, np.load(f) as data:
+        with fileio.open_nofollow(path) as f, np.load(f) as data:
             features = data["features"] if "features" in data.files else None
         return stats, features
 

@@ -44,6 +44,7 @@ import tarfile
 
 import tensorflow as tf
 
+from cips_tf import fileio
 from cips_tf.metrics import fid as fid_lib
 
 __all__ = [
@@ -111,8 +112,7 @@ def sha256_of(path):
 
 def _file_digest(path):
     h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
+    with fileio.open_nofollow(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h
