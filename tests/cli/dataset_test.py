@@ -44,6 +44,7 @@ def test_dataset_cli_writes_shards_report_and_lists_skipped_files(prepared):
     assert "inputs (100.0%)" in proc.stderr  # progress lines with rate and ETA
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~18 s of training
 def test_dataset_cli_training_runs_on_the_result(prepared, tmp_path):
     from cips_tf.training import train_lib
 

@@ -124,6 +124,7 @@ def test_evaluate_bad_data_spec_is_a_usage_error(tiny_workdir, tmp_path):
     assert "fashion_mnist[:train|test|all]" in result.stderr
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~30 s
 def test_evaluate_full_real_set_is_named_full_and_cached_by_dataset_fingerprint(tiny_workdir, tiny_extractor,
                                                                                  tmp_path):
     from cips_tf.data.fashion_mnist import load_fashion_mnist

@@ -91,11 +91,11 @@ def pathlib_root(cfg):
 
 
 def test_cips_evaluate_reports_overall_and_per_class_fid(conditional, labelled_folder, tmp_path):
-    from cips_tf.cli import evaluate as evaluate_cli
+    from cips_tf.metrics import report  # the library call cips-evaluate makes (no flags in this process)
     from cips_tf.models.loading import LoadedGenerator
 
     loaded = LoadedGenerator(conditional, None, None, "memory", class_names=NAMES)
-    summary, _ = evaluate_cli.evaluate(loaded, tmp_path, labelled_folder, _ProjectionExtractor(), ("fid",),
+    summary, _ = report.evaluate(loaded, tmp_path, labelled_folder, _ProjectionExtractor(), ("fid",),
                                        num_samples=8, num_real=8, batch_size=4)
     assert np.isfinite(summary["metrics"]["fid8_offline"]["value"])
     assert sorted(summary["per_class"]) == NAMES

@@ -112,6 +112,7 @@ def test_train_step_r1_steps_report_penalty_others_do_not():
     assert "r1_penalty" not in metrics[1]
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~20 s; the Python-decision R1 test stays fast
 def test_train_step_in_graph_r1_decision_matches_python_decision():
     strategy = tf.distribute.get_strategy()
     a, b = _make_gan(strategy), _make_gan(strategy)
@@ -122,6 +123,7 @@ def test_train_step_in_graph_r1_decision_matches_python_decision():
         np.testing.assert_allclose(x, y, atol=1e-6)
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~19 s
 def test_train_step_style_mixing_runs_and_changes_update():
     strategy = tf.distribute.get_strategy()
     plain, mixed = _make_gan(strategy), _make_gan(strategy, mixing=1.0)
@@ -151,6 +153,7 @@ def test_train_step_mixed_precision_runs_with_finite_losses(policy):
     assert g.conv1.kernel.dtype == "float32"  # variables stay float32
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~80 s (two-replica traces)
 def test_trackers_two_replicas_equal_global_metrics():
     strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     gan = _make_gan(strategy)

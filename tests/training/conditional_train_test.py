@@ -33,6 +33,7 @@ def _rows_have_text(grid, rows, resolution, scale):
         assert (label < 100).any(), f"row {i} has no label"
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~50 s of training
 def test_tiny_conditional_run_trains_records_classes_and_writes_a_labelled_grid(tmp_path, tiny_extractor):
     config = _config(**{"training.eval_every": 4, "training.eval_num_samples": 16, "eval.batch_size": 8,
                         "eval.extractor_path": str(tiny_extractor)})

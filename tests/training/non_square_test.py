@@ -17,6 +17,9 @@ from data_test_utils import gradient_image, save  # noqa: E402  pylint: disable=
 import tiny_models  # noqa: E402
 from tiny_models import smoke_config  # noqa: E402
 
+# Trains a 32 x 64 model (~2 min on a busy 2-core machine) and runs the CLIs on it: the slow tier (CI).
+pytestmark = pytest.mark.slow
+
 
 def _wide_config(shards, **overrides):
     """configs/smoke.py at resolution 32, aspect 2:1 (32 x 64), on the shards of `shards`."""

@@ -200,6 +200,7 @@ def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["patch", "cylindrical"])
+@pytest.mark.slow  # fast tier under 10 min: ~28 s per mode
 def test_train_and_evaluate_alternative_modes_run(tmp_path, mode):
     c = smoke_config(**{"num_train_steps": 3, "training.mode": mode, "training.patch_size": 8,
                         "training.patch_max_dilation": 2, "training.strategy": "mirrored"})
@@ -245,6 +246,7 @@ def test_train_and_evaluate_checkpoint_every_secs_keeps_timed_snapshots(tmp_path
     assert seconds == sorted(seconds) and seconds[0] > 0
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~21 s of training
 def test_train_and_evaluate_non_chief_removes_its_temporary_checkpoints_at_exit(tmp_path, monkeypatch):
     import tempfile
 
@@ -303,6 +305,7 @@ def test_train_and_evaluate_ada_and_freeze_d_log_save_and_restore_p(tmp_path, ca
     assert float(fixed["gan"].augment.p.numpy()) == pytest.approx(0.25)  # fixed: the config's p wins
 
 
+@pytest.mark.slow  # fast tier under 10 min: ~27 s of training
 def test_train_and_evaluate_without_augment_saves_no_augment_state(tmp_path):
     result = train_lib.train_and_evaluate(_config(**{"num_train_steps": 1, "training.sample_every": 0}), tmp_path)
     assert result["gan"].augment is None
