@@ -10,22 +10,13 @@ from cips_tf.metrics import fid, protocol
 from cips_tf.models.generator import CIPSGenerator
 from tiny_models import TINY
 
+from .evaluate_test import _ProjectionExtractor as _Projection
+
+
+def _ProjectionExtractor():  # evaluate_test's stand-in, at this file's 16 x 16 x 3 images and 5 dims
+    return _Projection(pixels=16 * 16 * 3, dim=5)
+
 NAMES = ["a", "b"]
-
-
-class _ProjectionExtractor:
-    """A deterministic stand-in extractor: quantized pixels projected to 5 dims."""
-
-    name = "projection"
-    standard = False
-    metric_suffix = "_offline"
-
-    def __init__(self, pixels=16 * 16 * 3, dim=5):
-        self.projection = np.random.default_rng(0).normal(size=[pixels, dim]) / np.sqrt(pixels)
-
-    def __call__(self, images):
-        x = fid.dequantize_images(fid.quantize_images(images)).numpy().reshape(len(images), -1)
-        return (x @ self.projection).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
