@@ -27,9 +27,12 @@ from cips_tf.models.samplers import discriminator_size
 
 # Fields of get_config() that define the weights and the function they compute. `variant` and
 # `channel_multiplier` are left out: they only choose defaults of the fields listed here.
-GENERATOR_FIELDS = ("size", "hidden_size", "style_dim", "n_mlp", "lr_mlp", "widths", "architecture",
-                    "use_fourier", "use_embedding", "activation")
-DISCRIMINATOR_FIELDS = ("size", "widths", "input_channels", "stddev_group")
+GENERATOR_FIELDS = ("size", "height", "width", "num_classes", "hidden_size", "style_dim", "n_mlp", "lr_mlp", "widths",
+                    "architecture", "use_fourier", "use_embedding", "activation")
+DISCRIMINATOR_FIELDS = ("size", "height", "width", "num_classes", "input_channels", "widths", "stddev_group")
+# Square and unconditional models leave these out of get_config() (their configs stay as they were
+# before non-square and class-conditional models); the attributes always hold them.
+_ATTRIBUTE_FIELDS = ("height", "width", "num_classes")
 
 
 class ArchitectureMismatchError(ValueError):
@@ -113,6 +116,8 @@ def load_pretrained(path, step=None):
 def architecture_differences(expected, found, fields, label):
     """`["label.field: config builds X, pretrained has Y", ...]` for every differing field."""
     a, b = expected.get_config(), found.get_config()
+    for config, model in ((a, expected), (b, found)):
+        config.update({field: getattr(model, field) for field in _ATTRIBUTE_FIELDS if hasattr(model, field)})
     diffs = []
     for field in fields:
         if a.get(field) != b.get(field):
@@ -149,7 +154,8 @@ def initialize_gan(gan, path, step=None):
         raise ArchitectureMismatchError(
             f"config.init_from={path}: the pretrained models do not match the config's architecture:\n  "
             + "\n  ".join(diffs)
-            + "\nSet the config's model / discriminator / resolution fields to the pretrained values."
+            + "\nSet the config's model / discriminator / resolution / aspect fields to the pretrained values "
+            "(height and width come from resolution and aspect; num_classes from model.num_classes)."
         )
     _copy(gan.generator, pretrained.generator, "generator")
     _copy(gan.g_ema, pretrained.g_ema, "g_ema")

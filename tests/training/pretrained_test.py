@@ -8,6 +8,8 @@ import pytest
 import tensorflow as tf
 
 from cips_tf.coords import make_grid
+from cips_tf.models.discriminator import Discriminator
+from cips_tf.models.generator import CIPSGenerator
 from cips_tf.models.loading import load_generator
 from cips_tf.training import pretrained, train_lib
 from tiny_models import run_cli, smoke_config
@@ -107,6 +109,25 @@ def test_init_from_refuses_mismatched_architectures_listing_each_difference(conv
     with_d = _convert(tmp_path / "with_d", with_d=True)  # its discriminator is 16 px, the generator 8 px
     with pytest.raises(pretrained.ArchitectureMismatchError, match="discriminator.size: the config builds 8"):
         train_lib.train_and_evaluate(_config(init_from=str(with_d), **CONVERTED_ARCH), tmp_path / "run2", max_steps=0)
+
+
+def test_architecture_differences_name_shape_and_classes_that_get_config_leaves_out():
+    # A square, unconditional G or D has no height / width / num_classes in get_config(); a
+    # fine-tuning config that is wide or conditional must still be refused by name, not by a weight count.
+    small = {"size": 8, "hidden_size": 16, "style_dim": 16, "n_mlp": 1, "widths": [16, 16]}
+    square, wide = CIPSGenerator(**small), CIPSGenerator(**small, width=16)
+    conditional = CIPSGenerator(**small, num_classes=3)
+    fields = pretrained.GENERATOR_FIELDS
+    assert pretrained.architecture_differences(square, CIPSGenerator(**small), fields, "generator") == []
+    assert pretrained.architecture_differences(wide, square, fields, "generator") == [
+        "generator.width: the config builds 16, the pretrained model has 8"]
+    assert pretrained.architecture_differences(conditional, square, fields, "generator") == [
+        "generator.num_classes: the config builds 3, the pretrained model has 0"]
+    d_square = Discriminator(size=8, widths=[16, 16])
+    d_wide = Discriminator(size=8, widths=[16, 16], width=16, num_classes=3)
+    assert pretrained.architecture_differences(d_wide, d_square, pretrained.DISCRIMINATOR_FIELDS, "discriminator") == [
+        "discriminator.width: the config builds 16, the pretrained model has 8",
+        "discriminator.num_classes: the config builds 3, the pretrained model has 0"]
 
 
 @pytest.mark.slow
