@@ -589,9 +589,11 @@ def _prepare(key, cwd, context):
         extras.require("beam")
     if key.startswith("README.md: cips-train") and "tfrecord" in key:
         from cips_tf.data import prepare  # pylint: disable=import-outside-toplevel
+        from cips_tf.data import processing  # pylint: disable=import-outside-toplevel
+        from cips_tf.data import sources  # pylint: disable=import-outside-toplevel
 
-        prepare.prepare_dataset(prepare.FolderSource(context["image_folder"]), cwd / "shards",
-                                prepare.Options(resolution=16, num_shards=2))
+        prepare.prepare_dataset(sources.FolderSource(context["image_folder"]), cwd / "shards",
+                                processing.Options(resolution=16, num_shards=2))
     if key == "README.md: tensorboard --logdir=runs/ffhq":
         shutil.copytree(context["workdir"], cwd / "runs" / "ffhq")
 
