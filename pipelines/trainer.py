@@ -3,7 +3,7 @@
 Input `examples` (Examples). Output `model` (Model):
 
     <uri>/workdir/            a cips_tf training workdir: config.json, checkpoints/, samples/,
-                              TensorBoard events; `cips_tf.models.loading.load_generator` reads it
+                              TensorBoard events; `cips_tf.loading.load_generator` reads it
 
 The training config is the pipeline config without its `pipeline` section, with
 `data.source = 'tfrecord'` and `data.path = <examples>/Split-train`. The Trainer is resumable: a

@@ -121,7 +121,7 @@ def main(argv):
     from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
 
     data_config = None
     if FLAGS.data is not None:

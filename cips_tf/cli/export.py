@@ -57,7 +57,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from cips_tf.export.runtimes import check_formats, export_formats  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
 
     formats = check_formats(FLAGS.format)  # unknown names and missing extras fail before any work
     loaded = load_generator(FLAGS.model, step=FLAGS.step)

@@ -71,7 +71,7 @@ from cips_tf.cli import outputs
 from PIL import Image
 
 from cips_tf import coords_extra, fileio
-from cips_tf.models.loading import load_generator
+from cips_tf.loading import load_generator
 from cips_tf import data as data_lib
 from cips_tf.synthesis import showcase
 from cips_tf.synthesis import blend, common, encodings, foveated, neighbours, panorama, sampling, style_mixing
@@ -651,7 +651,7 @@ def load_runtime(path, runtime, precision="fp32"):
     """The export of format `runtime` that `path` names, as a `LoadedGenerator` whose generator is a
     `RuntimeGenerator` (w_avg: the export's)."""
     from cips_tf.export.runtimes import RuntimeGenerator, find_export  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import LoadedGenerator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import LoadedGenerator  # pylint: disable=g-import-not-at-top
 
     version_dir = find_export(path, runtime)
     metadata = pathlib.Path(version_dir) / "assets.extra" / "cips_export.json"

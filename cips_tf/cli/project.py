@@ -172,7 +172,7 @@ def main(argv):
     for out in out_dirs:  # before any work: existing outputs are kept unless --overwrite
         outputs.refuse_overwrite(out, OUTPUT_FILES, "cips-project", FLAGS.overwrite)
 
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
     from cips_tf.synthesis import common, projection, video  # pylint: disable=g-import-not-at-top
 
     loaded = load_generator(FLAGS.model, step=FLAGS.step)

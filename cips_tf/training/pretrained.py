@@ -21,9 +21,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from cips_tf.models import loading
-from cips_tf.models.factory import discriminator_from_config, generator_from_config
-from cips_tf.models.samplers import discriminator_size
+from cips_tf import loading
+from cips_tf.models.factory import discriminator_from_config, discriminator_size, generator_from_config
 
 # Fields of get_config() that define the weights and the function they compute. `variant` and
 # `channel_multiplier` are left out: they only choose defaults of the fields listed here.

@@ -47,11 +47,11 @@ from cips_tf import hardware
 from cips_tf.errors import RunError
 from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
 from cips_tf.models.discriminator import freeze_first_blocks
-from cips_tf.models.factory import discriminator_from_config, generator_from_config
+from cips_tf.models.factory import discriminator_from_config, discriminator_size, generator_from_config
 from cips_tf.models.gan import AdaptiveAugment, CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.training import budget as budget_lib
 from cips_tf.training import checkpoints as ckpt_lib
-from cips_tf.models.samplers import discriminator_size, make_sampler
+from cips_tf.models.samplers import make_sampler
 from cips_tf.training import eval_hook
 from cips_tf.training import validation
 

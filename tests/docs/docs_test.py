@@ -88,7 +88,7 @@ def _check_runtime_block(cwd, ctx):
     """The ONNX render equals the Keras model's (the export's tolerance, 1e-4)."""
     from cips_tf.coords import make_grid
     from cips_tf.latents import styles
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
 
     ns = ctx["namespace"]
     loaded = load_generator(cwd / "serving" / "cips" / "1")
@@ -103,7 +103,7 @@ def _check_runtime_generate(cwd, ctx):
     uint8 level (tests/cli/generate_runtime_test.py's tolerance)."""
     from PIL import Image
 
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from cips_tf.synthesis import common
 
     flags = json.loads((cwd / "out" / "sample" / "flags.json").read_text())

@@ -190,7 +190,7 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
 
 @pytest.mark.slow  # ~50 s: a full train_and_evaluate with resume; the fast tier keeps the smoke run
 def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from cips_tf.latents import estimate_w_avg
 
     train_lib.train_and_evaluate(_config(**{"num_train_steps": 2, "training.sample_every": 0}), tmp_path)
