@@ -28,6 +28,7 @@ FLOORS = {
     "cips_tf.data": LOWER,
     "cips_tf.models": LOWER,
     "cips_tf.loading": LOWER,  # reads workdirs and exports: builds models, so above them, below their users
+    "cips_tf.entry_point": LOWER,  # the entry points' error policy: names data's bad-image errors
     "cips_tf.training": CAPABILITY,
     "cips_tf.synthesis": CAPABILITY,
     "cips_tf.metrics": CAPABILITY,

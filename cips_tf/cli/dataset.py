@@ -40,7 +40,7 @@ Both runners write the same records into the same shards and the same report.
 """
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.data import images as images_lib
 from cips_tf.data import prepare
 from cips_tf.data import processing
@@ -103,7 +103,7 @@ def main(argv):
                                          beam_pipeline_args=FLAGS.beam_pipeline_args, num_workers=FLAGS.num_workers,
                                          overwrite=FLAGS.overwrite)
     except images_lib.BadImageError:
-        raise  # a RunError: one line, exit code 1 (cips_tf.cli.errors)
+        raise  # a RunError: one line, exit code 1 (cips_tf.entry_point)
     except (ValueError, ImportError) as e:  # an option or source the library rejects, a missing extra
         raise UserError(str(e)) from e  # one line, exit code 2; missing paths (OSError) are user errors already
     path = report_lib.write_report(report, FLAGS.report or os.path.join(FLAGS.dest, report_lib.REPORT_FILE))
@@ -120,7 +120,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`cips-dataset`)."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ import time
 
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.cli import outputs
 from cips_tf.metrics.report import OUTPUT_FILES, evaluate, extractor_summary
 
@@ -176,7 +176,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

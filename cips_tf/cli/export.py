@@ -28,7 +28,7 @@ Truncation is not baked into the export: every request carries its own `truncati
 """
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 
 from cips_tf.export.saved_model import DEFAULT_MAX_BATCH, DEFAULT_MAX_PIXELS
 
@@ -82,7 +82,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import numpy as np
 from absl import app, flags, logging
 from PIL import Image
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.cli import outputs
 
 FLAGS = flags.FLAGS
@@ -249,7 +249,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from cips_tf.metrics import metric_log
+from cips_tf.metrics import training_hook
 from cips_tf.training import train_lib
 from tiny_models import smoke_config
 
@@ -183,7 +184,7 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
     extractor = tiny_extractor
     c = _config(**{"training.eval_every": 3, "training.eval_num_samples": 32, "eval.batch_size": 16,
                    "eval.extractor_path": str(extractor)})
-    train_lib.train_and_evaluate(c, tmp_path / "run")
+    train_lib.train_and_evaluate(c, tmp_path / "run", make_eval_hook=training_hook.FidHook)
     assert _scalar_steps(tmp_path / "run", "eval/fid32_offline") == [3, 6]
     assert [r["step"] for r in metric_log.read_metric_log(tmp_path / "run" / "metric-fid32_offline.jsonl")] == [3, 6]
 
