@@ -258,6 +258,8 @@ HANDLING = {
         "needs a running tensorflow_model_server (gRPC on :8500), which no registry here provides"),
     "README.md: cips_tf/layers/     one Keras layer per file (ModulatedDense, FourierFeatures, CoordinateEmbedding, ...)": Text(
         "the source layout"),
+    "README.md: cips_tf/cli/, pipelines/                      entry points; neither imports the other": Text(
+        "the import layering (tests/import_graph_test.py checks it)"),
     # ---------------------------------------------------------------- CONTRIBUTING.md
     "CONTRIBUTING.md: source .venv/bin/activate": Run(),
     "CONTRIBUTING.md: python -m pytest tests/coords_test.py -q": Run(),
