@@ -69,6 +69,8 @@ def main(argv):
     import pathlib
 
     from cips_tf.data import prepare
+    from cips_tf.data import processing
+    from cips_tf.data import sources
 
     logging.set_verbosity(logging.WARNING)
     work = pathlib.Path(FLAGS.workdir)
@@ -77,8 +79,8 @@ def main(argv):
     start = time.time()
     write_folder(folder, FLAGS.num_images)
     print(f"wrote {FLAGS.num_images} PNG files in {time.time() - start:.1f}s to {folder}")
-    options = prepare.Options(resolution=FLAGS.resolution, num_shards=FLAGS.shards)
-    source = prepare.FolderSource(str(folder))
+    options = processing.Options(resolution=FLAGS.resolution, num_shards=FLAGS.shards)
+    source = sources.FolderSource(str(folder))
     results, reference = {}, None
     for name in FLAGS.runners:
         out = work / name

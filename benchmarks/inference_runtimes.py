@@ -118,7 +118,7 @@ def load_runtime(name, workdir, threads):
 
     model_dir = os.path.join(workdir, MODEL_NAME)
     if name in ("keras_eager", "keras", "xla"):
-        from cips_tf.models.loading import load_generator
+        from cips_tf.loading import load_generator
 
         generator = load_generator(os.path.join(model_dir, "1")).generator
         return _EagerKeras(generator) if name == "keras_eager" else generator

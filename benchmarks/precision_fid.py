@@ -34,7 +34,7 @@ from cips_tf.coords import make_grid  # noqa: E402
 from cips_tf.export import runtimes  # noqa: E402
 from cips_tf.latents import z_from_seed  # noqa: E402
 from cips_tf.metrics import evaluate, feature_extractor  # noqa: E402
-from cips_tf.models.loading import load_generator  # noqa: E402
+from cips_tf.loading import load_generator  # noqa: E402
 
 
 def renderers(generator, w_avg, export_base):

@@ -118,7 +118,7 @@ def checkpoints_with_time(workdir):
 def score(workdir, extractor, num_samples, real_config):
     from cips_tf import data as data_lib
     from cips_tf.metrics import evaluate
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from quickstart_learning import sample_fn_for
 
     points = []

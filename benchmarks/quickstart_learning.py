@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 from cips_tf import data as data_lib  # noqa: E402
 from cips_tf.coords import make_grid  # noqa: E402
 from cips_tf.metrics import evaluate, feature_extractor  # noqa: E402
-from cips_tf.models.loading import load_generator, read_config  # noqa: E402
+from cips_tf.loading import load_generator, read_config  # noqa: E402
 from cips_tf.latents import z_from_seed  # noqa: E402
 from cips_tf.training import train_lib  # noqa: E402
 

@@ -86,7 +86,7 @@ def bf16_psnr(config, num=16, model=None):
 
     keras.utils.set_random_seed(0)
     if model:
-        from cips_tf.models.loading import load_generator
+        from cips_tf.loading import load_generator
 
         loaded = load_generator(model)
         g32, config = loaded.generator, loaded.config

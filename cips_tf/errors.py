@@ -1,7 +1,7 @@
 """The two kinds of expected failure, so entry points can report them in one line.
 
 - `UserError`: the user's input is wrong (a config field, a path, a flag, a busy workdir). The CLIs
-  print its message in one line and exit with code 2 (`cips_tf.cli.errors`).
+  print its message in one line and exit with code 2 (`cips_tf.entry_point`).
 - `RunError`: the run failed for a known reason that a traceback would not explain better
   (training diverged, a bad image in the data). One line, exit code 1.
 

@@ -137,7 +137,7 @@ def _execute(ctx):
     from cips_tf import data as data_lib
     from cips_tf.metrics import evaluate as evaluate_lib
     from cips_tf.metrics import protocol
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
 
     p = ctx.config.pipeline
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]

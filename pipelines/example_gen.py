@@ -21,8 +21,13 @@ folder; the prepared dataset files for TFDS / Fashion-MNIST), so new or changed 
 import os
 import shlex
 
+import tensorflow as tf
 from absl import logging
 
+from cips_tf.data import fashion_mnist
+from cips_tf.data import prepare
+from cips_tf.data import processing
+from cips_tf.data import sources
 from pipelines import artifacts as artifacts_lib
 from pipelines import runner
 
@@ -48,8 +53,6 @@ def _config_view(config, pipeline_root):
 
 def _file_list_fingerprint(directory):
     """(relative path, size, mtime) of every non-hidden file under `directory`, hashed."""
-    import tensorflow as tf
-
     entries = []
     directory = os.fspath(directory)
     for root, dirs, names in tf.io.gfile.walk(directory):
@@ -70,11 +73,9 @@ def _external_state(config, pipeline_root, inputs):
             raise FileNotFoundError(f"pipeline.input_path {p.input_path}: image folder not found")
         return {"folder": _file_list_fingerprint(p.input_path)}
     if p.input_source == "fashion_mnist":
-        from cips_tf.data import fashion_mnist
-
         directory = p.input_data_dir or os.environ.get("CIPS_FASHION_MNIST_DIR", fashion_mnist.DEFAULT_DIR)
         return {"fashion_mnist": _file_list_fingerprint(directory) if os.path.isdir(directory) else "missing"}
-    import tensorflow_datasets as tfds  # tfds: the prepared dataset's files identify it
+    import tensorflow_datasets as tfds  # slow to import (seconds): only for TFDS inputs; its files identify it
 
     builder = tfds.builder(p.input_name, data_dir=p.input_data_dir or None)
     state = {"tfds": p.input_name, "version": str(builder.info.version)}
@@ -84,31 +85,25 @@ def _external_state(config, pipeline_root, inputs):
 
 
 def source_of(config):
-    """The `cips_tf.data.prepare` source the `pipeline` section names."""
-    from cips_tf.data import prepare
-
+    """The `cips_tf.data.sources` source the `pipeline` section names."""
     p = config.pipeline
     if p.input_source == "folder":
-        return prepare.FolderSource(str(p.input_path))
+        return sources.FolderSource(str(p.input_path))
     if p.input_source == "fashion_mnist":
-        return prepare.FashionMnistSource(split=p.input_split, data_dir=p.input_data_dir)
-    return prepare.TfdsSource(p.input_name, split=p.input_split, data_dir=p.input_data_dir,
+        return sources.FashionMnistSource(split=p.input_split, data_dir=p.input_data_dir)
+    return sources.TfdsSource(p.input_name, split=p.input_split, data_dir=p.input_data_dir,
                               image_key=p.input_image_key)
 
 
 def options_of(config):
-    """The `prepare.Options` of ExampleGen: square images at the training resolution."""
-    from cips_tf.data import prepare
-
+    """The `processing.Options` of ExampleGen: square images at the training resolution."""
     p = config.pipeline
-    return prepare.Options(resolution=int(config.resolution), crop="center",
+    return processing.Options(resolution=int(config.resolution), crop="center",
                            resize_shorter_side=bool(p.resize_shorter_side), max_images=int(p.max_examples),
                            num_shards=int(p.num_shards), prefix=SPLIT, skip_bad_images=bool(p.skip_bad_images))
 
 
 def _execute(ctx):
-    from cips_tf.data import prepare
-
     p = ctx.config.pipeline
     resolution = int(ctx.config.resolution)
     out = ctx.output_dirs["examples"]

@@ -41,7 +41,7 @@ def push(generator, w_avg, config, pipeline_root, record, warmup=True):
 
 
 def _execute(ctx):
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
 
     p = ctx.config.pipeline
     model, blessing = ctx.inputs["model"], ctx.inputs["model_blessing"]

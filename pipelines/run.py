@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from cips_tf.cli import errors as cli_errors  # noqa: E402
+from cips_tf import entry_point  # noqa: E402
 from pipelines import config as config_lib  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`cips-pipeline = pipelines.run:run`)."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

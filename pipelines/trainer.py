@@ -3,7 +3,7 @@
 Input `examples` (Examples). Output `model` (Model):
 
     <uri>/workdir/            a cips_tf training workdir: config.json, checkpoints/, samples/,
-                              TensorBoard events; `cips_tf.models.loading.load_generator` reads it
+                              TensorBoard events; `cips_tf.loading.load_generator` reads it
 
 The training config is the pipeline config without its `pipeline` section, with
 `data.source = 'tfrecord'` and `data.path = <examples>/Split-train`. The Trainer is resumable: a
@@ -47,6 +47,7 @@ def _config_view(config, pipeline_root):
 
 
 def _execute(ctx):
+    from cips_tf.metrics import training_hook
     from cips_tf.training import train_lib
 
     examples = ctx.inputs["examples"]
@@ -59,7 +60,7 @@ def _execute(ctx):
     logging.info("[Trainer] training to step %d on %d examples in %s%s", target,
                  examples.properties["num_examples"], run_dir,
                  f" (attempt {ctx.attempt}: resuming)" if ctx.attempt > 1 else "")
-    result = train_lib.train_and_evaluate(config, run_dir)
+    result = train_lib.train_and_evaluate(config, run_dir, make_eval_hook=training_hook.FidHook)
     step = int(result["step"])
     if step < target and not result.get("budget_reached"):
         raise RuntimeError(f"training stopped at step {step} of {target} (preempted?); rerun to resume")

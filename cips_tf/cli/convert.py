@@ -27,7 +27,7 @@ import re
 
 from absl import app, flags
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.cli import outputs
 from cips_tf.errors import UserError
 
@@ -188,7 +188,7 @@ def main(argv):
 
 
 def run():
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

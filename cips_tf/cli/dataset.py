@@ -40,9 +40,12 @@ Both runners write the same records into the same shards and the same report.
 """
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.data import images as images_lib
 from cips_tf.data import prepare
+from cips_tf.data import processing
+from cips_tf.data import report as report_lib
+from cips_tf.data import sources
 from cips_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -50,7 +53,7 @@ flags.DEFINE_string("source", None, "Image folder, .zip file, or prepared TFDS d
 flags.DEFINE_string("dest", None, "Output directory of the TFRecord shards (any tf.io.gfile path).", required=True)
 flags.DEFINE_integer("resolution", None, "Stored size (shorter side, or the square with --crop=center); "
                      "default: the native size.", lower_bound=1)
-flags.DEFINE_enum("crop", "center", list(prepare.CROPS), "center: square images (center crop); none: keep the "
+flags.DEFINE_enum("crop", "center", list(processing.CROPS), "center: square images (center crop); none: keep the "
                   "aspect ratio (the reader crops at training time).")
 flags.DEFINE_string("aspect", None, "With --crop=none: width:height to centre-crop every image to (e.g. 2:1); "
                     "--resolution then names the shorter side (32 and 2:1: 32 x 64). Default: keep each "
@@ -74,9 +77,9 @@ flags.DEFINE_integer("max_image_pixels", images_lib.MAX_IMAGE_PIXELS, "Images wh
                      "are refused (bad files) before decoding.", lower_bound=1)
 flags.DEFINE_float("max_aspect_ratio", images_lib.MAX_ASPECT_RATIO, "Images more elongated than this (longer / "
                    "shorter side) are refused (bad files).", lower_bound=1)
-flags.DEFINE_integer("max_member_bytes", prepare.MAX_MEMBER_BYTES, "Zip members larger than this uncompressed are "
+flags.DEFINE_integer("max_member_bytes", sources.MAX_MEMBER_BYTES, "Zip members larger than this uncompressed are "
                      "refused (bad files); no member is read past it.", lower_bound=1)
-flags.DEFINE_integer("max_zip_bytes", prepare.MAX_ZIP_BYTES, "A zip whose image members hold more than this "
+flags.DEFINE_integer("max_zip_bytes", sources.MAX_ZIP_BYTES, "A zip whose image members hold more than this "
                      "uncompressed in all is refused.", lower_bound=1)
 
 
@@ -89,10 +92,10 @@ def main(argv):
 
     logging.set_verbosity(logging.INFO)
     try:
-        source = prepare.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,
+        source = sources.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,
                                           image_key=FLAGS.image_key, max_member_bytes=FLAGS.max_member_bytes,
                                           max_zip_bytes=FLAGS.max_zip_bytes, labels=FLAGS.labels)
-        options = prepare.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, aspect=FLAGS.aspect or None,
+        options = processing.Options(resolution=FLAGS.resolution, crop=FLAGS.crop, aspect=FLAGS.aspect or None,
                                   max_images=FLAGS.max_images,
                                   num_shards=FLAGS.shards, skip_bad_images=FLAGS.skip_bad_images,
                                   max_image_pixels=FLAGS.max_image_pixels, max_aspect_ratio=FLAGS.max_aspect_ratio)
@@ -100,10 +103,10 @@ def main(argv):
                                          beam_pipeline_args=FLAGS.beam_pipeline_args, num_workers=FLAGS.num_workers,
                                          overwrite=FLAGS.overwrite)
     except images_lib.BadImageError:
-        raise  # a RunError: one line, exit code 1 (cips_tf.cli.errors)
+        raise  # a RunError: one line, exit code 1 (cips_tf.entry_point)
     except (ValueError, ImportError) as e:  # an option or source the library rejects, a missing extra
         raise UserError(str(e)) from e  # one line, exit code 2; missing paths (OSError) are user errors already
-    path = prepare.write_report(report, FLAGS.report or os.path.join(FLAGS.dest, prepare.REPORT_FILE))
+    path = report_lib.write_report(report, FLAGS.report or os.path.join(FLAGS.dest, report_lib.REPORT_FILE))
     for item in report["left_out"][:10]:
         print(f"left out {item['path']}: {item['reason']}")
     if report["num_left_out"] > 10:
@@ -117,7 +120,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`cips-dataset`)."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

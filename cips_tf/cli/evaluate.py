@@ -58,7 +58,7 @@ import time
 
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.cli import outputs
 from cips_tf.metrics.report import OUTPUT_FILES, evaluate, extractor_summary
 
@@ -121,7 +121,7 @@ def main(argv):
     from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
     from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
 
     data_config = None
     if FLAGS.data is not None:
@@ -176,7 +176,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

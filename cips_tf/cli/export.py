@@ -28,7 +28,7 @@ Truncation is not baked into the export: every request carries its own `truncati
 """
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 
 from cips_tf.export.saved_model import DEFAULT_MAX_BATCH, DEFAULT_MAX_PIXELS
 
@@ -57,7 +57,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from cips_tf.export.runtimes import check_formats, export_formats  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
 
     formats = check_formats(FLAGS.format)  # unknown names and missing extras fail before any work
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
@@ -82,7 +82,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import json
 
 from absl import flags
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Directory to write the trained extractor into.", required=True)
@@ -43,7 +43,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

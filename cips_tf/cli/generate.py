@@ -66,13 +66,14 @@ import types
 import numpy as np
 from absl import app, flags, logging
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.cli import outputs
 from PIL import Image
 
 from cips_tf import coords_extra, fileio
-from cips_tf.models.loading import load_generator
+from cips_tf.loading import load_generator
 from cips_tf import data as data_lib
+from cips_tf.metrics import feature_extractor
 from cips_tf.synthesis import showcase
 from cips_tf.synthesis import blend, common, encodings, foveated, neighbours, panorama, sampling, style_mixing
 from cips_tf.synthesis import super_resolution, video, zoom
@@ -527,7 +528,7 @@ def task_neighbours(ctx):
                              f"renders {' x '.join(map(str, common.native_canvas(g)))}")
     feature_fn, feature_name = None, neighbours.PIXEL_FEATURES
     if opts.features in ("auto", "classifier") and opts.extractor:
-        feature_fn = neighbours.classifier_features(opts.extractor)
+        feature_fn = feature_extractor.classifier_features(opts.extractor)
         if feature_fn is not None:
             feature_name = neighbours.CLASSIFIER_FEATURES
     if feature_fn is None:
@@ -651,7 +652,7 @@ def load_runtime(path, runtime, precision="fp32"):
     """The export of format `runtime` that `path` names, as a `LoadedGenerator` whose generator is a
     `RuntimeGenerator` (w_avg: the export's)."""
     from cips_tf.export.runtimes import RuntimeGenerator, find_export  # pylint: disable=g-import-not-at-top
-    from cips_tf.models.loading import LoadedGenerator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import LoadedGenerator  # pylint: disable=g-import-not-at-top
 
     version_dir = find_export(path, runtime)
     metadata = pathlib.Path(version_dir) / "assets.extra" / "cips_export.json"
@@ -700,7 +701,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

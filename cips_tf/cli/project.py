@@ -39,7 +39,7 @@ import numpy as np
 from absl import app, flags, logging
 from PIL import Image
 
-from cips_tf.cli import errors as cli_errors
+from cips_tf import entry_point
 from cips_tf.cli import outputs
 
 FLAGS = flags.FLAGS
@@ -172,7 +172,7 @@ def main(argv):
     for out in out_dirs:  # before any work: existing outputs are kept unless --overwrite
         outputs.refuse_overwrite(out, OUTPUT_FILES, "cips-project", FLAGS.overwrite)
 
-    from cips_tf.models.loading import load_generator  # pylint: disable=g-import-not-at-top
+    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
     from cips_tf.synthesis import common, projection, video  # pylint: disable=g-import-not-at-top
 
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
@@ -249,7 +249,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

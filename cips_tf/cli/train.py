@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from cips_tf.cli import errors as cli_errors  # noqa: E402
+from cips_tf import entry_point  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
@@ -20,10 +20,11 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from cips_tf.metrics import training_hook  # TensorFlow: loaded after the flags are checked
     from cips_tf.training import train_lib
 
     logging.set_verbosity(logging.INFO)
-    result = train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    result = train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, make_eval_hook=training_hook.FidHook)
     logging.info("done at step %d; checkpoint %s", result["step"], result["checkpoint"])
     # Everything is saved and flushed. Exit now, with result["data_iterator"] still alive, rather than
     # wait while TensorFlow winds down the input pipeline's worker threads: after long runs that
@@ -36,7 +37,7 @@ def main(argv):
 
 
 def run():
-    cli_errors.run(main)
+    entry_point.run(main)
 
 
 if __name__ == "__main__":

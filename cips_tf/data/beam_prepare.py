@@ -1,10 +1,12 @@
 """The dataset work of `cips_tf.data.prepare` as one Apache Beam pipeline (the optional [beam] extra).
+It uses the shared parts (`processing`, `report`, `tfrecord`) and `prepare` calls it; none of them
+imports Beam (only `require_beam` and `run_beam` do, when called).
 
     ListInputs (driver: the refs) -> Reshuffle -> ReadProcess (read, decode, validate, fit, encode:
-    `prepare.process_item`) -+-> KeyByShard (input index % num_shards) -> GroupByKey -> WriteShard
+    `processing.process_item`) -+-> KeyByShard (input index % num_shards) -> GroupByKey -> WriteShard
                              +-> Summaries -> CombineGlobally(Statistics) -> WriteStatistics
 
-Every record lands in the shard `prepare.shard_index` gives it, as in the local runner, so the
+Every record lands in the shard `processing.shard_index` gives it, as in the local runner, so the
 shard files hold the same records (order inside a shard aside) and the report is the same. A shard
 is written under a temporary name and renamed, so a retried bundle never leaves a half shard;
 shards that receive no record are created empty on the driver afterwards. The statistics go
@@ -22,9 +24,12 @@ import os
 import time
 import uuid
 
+import tensorflow as tf
 from absl import logging
 
-from cips_tf.data import prepare
+from cips_tf.data import processing
+from cips_tf.data import report as report_lib
+from cips_tf.data import tfrecord
 
 _NAMESPACE = "cips_dataset"
 
@@ -32,7 +37,7 @@ _NAMESPACE = "cips_dataset"
 def require_beam():
     """The apache_beam module; ImportError naming the extra to install when it is missing."""
     try:
-        import apache_beam as beam  # pylint: disable=import-outside-toplevel
+        import apache_beam as beam  # pylint: disable=import-outside-toplevel  (the optional [beam] extra)
     except ImportError as e:
         raise ImportError("runner='beam' needs Apache Beam: pip install 'cips-tf[beam]' "
                           "(apache-beam==2.77.0)") from e
@@ -41,7 +46,7 @@ def require_beam():
 
 def _make_fns(beam):
     class ReadProcessFn(beam.DoFn):
-        """ref -> prepare.Result for each input it holds."""
+        """ref -> processing.Result for each input it holds."""
 
         def __init__(self, source, options, total):
             super().__init__()
@@ -55,7 +60,7 @@ def _make_fns(beam):
 
         def process(self, ref):
             for raw in self.source.read(ref):
-                result = prepare.process_item(raw, self.options)
+                result = processing.process_item(raw, self.options)
                 self.inputs.inc()
                 (self.written if result.ok else self.skipped).inc()
                 if not result.ok:
@@ -69,14 +74,14 @@ def _make_fns(beam):
                 yield result
 
     class StatisticsCombineFn(beam.CombineFn):
-        """`prepare.Statistics` as a Beam combiner over `Result.summary()` dicts."""
+        """`report.Statistics` as a Beam combiner over `Result.summary()` dicts."""
 
         def __init__(self, num_shards):
             super().__init__()
             self.num_shards = num_shards
 
         def create_accumulator(self):
-            return prepare.Statistics(self.num_shards)
+            return report_lib.Statistics(self.num_shards)
 
         def add_input(self, accumulator, summary):
             return accumulator.add(summary)
@@ -96,10 +101,6 @@ def _make_fns(beam):
 
 def _write_shard(shard_and_records, out_dir, prefix, num_shards):
     """Writes one shard (all its records) under a temporary name, then renames it into place."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    from cips_tf.data import tfrecord  # pylint: disable=import-outside-toplevel
-
     shard, records = shard_and_records
     path = tfrecord.shard_path(out_dir, prefix, shard, num_shards)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
@@ -113,8 +114,6 @@ def _write_shard(shard_and_records, out_dir, prefix, num_shards):
 
 
 def _write_json(value, path):
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
     with tf.io.gfile.GFile(path, "w") as f:
         f.write(json.dumps(value))
 
@@ -122,10 +121,7 @@ def _write_json(value, path):
 def run_beam(source, refs, out_dir, options, pipeline_args):
     """Runs the pipeline to completion; returns the runner-independent report (`Statistics.report`)."""
     beam = require_beam()
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
-
-    from cips_tf.data import tfrecord  # pylint: disable=import-outside-toplevel
+    from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402  (the optional [beam] extra)
 
     ReadProcessFn, StatisticsCombineFn = _make_fns(beam)
     out_dir = os.fspath(out_dir)
@@ -146,7 +142,7 @@ def run_beam(source, refs, out_dir, options, pipeline_args):
         _ = (
             results
             | "KeyByShard" >> beam.FlatMap(
-                lambda r, n: [(prepare.shard_index(r.index, n), r.record)] if r.ok else [], num_shards)
+                lambda r, n: [(processing.shard_index(r.index, n), r.record)] if r.ok else [], num_shards)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.Map(_write_shard, out_dir, options.prefix, num_shards)
         )

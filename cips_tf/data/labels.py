@@ -20,6 +20,7 @@ import os
 from typing import List, NamedTuple
 
 from cips_tf.data import images as images_lib
+from cips_tf.data.report import REPORT_FILE
 
 LABEL_SOURCES = ("none", "folder", "dataset.json", "fashion_mnist", "tfrecord")
 # Which data.source each label source works with.
@@ -120,10 +121,8 @@ def dataset_json_labels(folder):
 
 def tfrecord_class_names(path):
     """Class names recorded by `cips-dataset --labels` in the shards' `dataset_report.json`."""
-    from cips_tf.data import prepare
-
     directory = os.fspath(path) if os.path.isdir(os.fspath(path)) else os.path.dirname(os.fspath(path))
-    report = os.path.join(directory, prepare.REPORT_FILE)
+    report = os.path.join(directory, REPORT_FILE)
     try:
         with open(report, encoding="utf-8") as f:
             names = json.load(f).get("class_names")

@@ -425,7 +425,7 @@ class RuntimeGenerator:
         self.points, self.batch = self.metadata.get("points"), self.metadata.get("batch")
         self.max_batch = self.max_pixels = None
         if self.format == "saved_model":
-            from cips_tf.models.loading import SAVEDMODEL_W_AVG
+            from cips_tf.loading import SAVEDMODEL_W_AVG  # TensorFlow and Keras: not needed by ONNX / TFLite runtimes
 
             self.w_avg = np.load(self.path / SAVEDMODEL_W_AVG)
             self.max_batch, self.max_pixels = int(self.metadata["max_batch"]), int(self.metadata["max_pixels"])

@@ -4,7 +4,7 @@ Layout written by `export_generator` (TF Serving's model base path is `<export_b
 
     <export_base>/<model_name>/<version>/
         saved_model.pb, variables/           the serving graph (tf.Module, five signatures)
-        assets.extra/cips_generator.keras    the Keras generator (`cips_tf.models.loading`)
+        assets.extra/cips_generator.keras    the Keras generator (`cips_tf.loading`)
         assets.extra/w_avg.npy               the truncation centre `w_avg` [style_dim] float32
         assets.extra/cips_export.json        export metadata (resolution, limits, signatures)
         assets.extra/tf_serving_warmup_requests   PredictionLog TFRecords, one per signature
@@ -81,7 +81,7 @@ from cips_tf import fileio
 from cips_tf.coords import canvas_grid, make_grid
 from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
-from cips_tf.models.loading import SAVEDMODEL_CLASS_NAMES, SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
+from cips_tf.loading import SAVEDMODEL_CLASS_NAMES, SAVEDMODEL_KERAS, SAVEDMODEL_W_AVG
 
 # About 4 images of 256 x 256 per request (a few GB of activations for the official model).
 DEFAULT_MAX_PIXELS = 4 * 256 * 256

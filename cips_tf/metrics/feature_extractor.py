@@ -251,3 +251,13 @@ def load_feature_extractor(path):
         )
     model = keras.saving.load_model(path, compile=False)
     return OfflineFeatureExtractor(model)
+
+
+def classifier_features(extractor_path):
+    """The feature function `[B, H, W, 3] in [-1, 1] -> float32 [B, D]` of the extractor at
+    `extractor_path` (e.g. for `cips_tf.synthesis.neighbours`), or None when it cannot be loaded."""
+    try:
+        extractor = load_feature_extractor(extractor_path)
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    return lambda images: np.asarray(extractor(tf.convert_to_tensor(images, tf.float32)), np.float32)

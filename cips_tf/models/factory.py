@@ -20,6 +20,13 @@ def training_canvas(config):
     return canvas_size(config.resolution, config.get("aspect"), field="aspect")
 
 
+def discriminator_size(config):
+    """The discriminator's input size: the patch size in patch mode, else the resolution."""
+    if config.discriminator.get("size"):
+        return int(config.discriminator.size)
+    return int(config.training.patch_size) if config.training.mode == "patch" else int(config.resolution)
+
+
 def generator_from_config(config, dtype=None):
     """`config.resolution`, `config.aspect` and `config.model.{hidden_size, style_dim, n_mlp, lr_mlp,
     widths, channel_multiplier, variant, num_classes}`; widths may be None / "official", "paper" or a list."""

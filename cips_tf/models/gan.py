@@ -8,7 +8,10 @@ from cips_tf.models.samplers import FullGridSampler
 
 # Random streams: every draw of a step is `stateless_*(seed=[seed * SEED_STRIDE + salt, step])`, with
 # `salt = stream * STREAM_STRIDE + part + offset`; the streams (D step, G step) and the parts
-# (coordinates, latents, per-layer noise) get disjoint salts, so no two draws share a seed.
+# (coordinates, latents, per-layer noise) get disjoint salts, so no two draws share a seed. The
+# coordinates are the exception: ONE draw per step (seeded as the D step's always were) that both
+# halves render, as the official training renders the data loader's one `converted` tensor in the D
+# and the G half of an iteration (saic-mdal/CIPS train.py); latents and noise are drawn per half.
 SEED_STRIDE = 1000003  # a prime larger than any salt
 STREAM_STRIDE = 1000
 D_STREAM, G_STREAM = 1, 2
@@ -17,6 +20,7 @@ AUGMENT_STREAM = 3
 AUG_D_REAL, AUG_D_FAKE, AUG_R1_REAL, AUG_G_FAKE = 0, 1, 2, 3
 COORDS_SALT, LATENTS_SALT, NOISE_SALT = 0, 10, 100  # noise: + layer index (< 900 layers)
 Z_OFFSET, Z_MIX_OFFSET, MIX_PROB_OFFSET, MIX_CUT_OFFSET = 0, 1, 2, 3  # within LATENTS_SALT
+STEP_COORDS_SALT = D_STREAM * STREAM_STRIDE + COORDS_SALT  # the step's one coordinate draw
 
 
 def lazy_regularization_adam(learning_rate, beta_1, beta_2, epsilon, reg_every):
@@ -268,8 +272,11 @@ class CIPSGAN(keras.Model):
 
     def _sample(self, real_images, stream, real_labels=None):
         """Generator inputs for this replica's slice (and the pixel index of the real images they stand
-        for); `stream` (D_STREAM or G_STREAM) keeps the random streams of the two steps disjoint;
-        conditional: the fakes' labels (`labels_for_fakes`)."""
+        for); `stream` (D_STREAM or G_STREAM) keeps the latent and noise streams of the two halves
+        disjoint, while the coordinates are the step's one draw (the same tensor in both halves: a
+        stateless function of (seed, step), and the step advances only at the end of the G half; the
+        G half needs no real pixels and ignores the index); conditional: the fakes' labels
+        (`labels_for_fakes`)."""
         ctx = tf.distribute.get_replica_context()
         num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
         rid = ctx.replica_id_in_sync_group if ctx is not None else 0
@@ -278,7 +285,7 @@ class CIPSGAN(keras.Model):
             raise ValueError("CIPSGAN needs a static per-replica batch size (batch with drop_remainder=True)")
         global_batch = local_batch * num_replicas
         base = STREAM_STRIDE * stream
-        coords, pixel_index = self.sampler.sample(global_batch, self._seed(base + COORDS_SALT))
+        coords, pixel_index = self.sampler.sample(global_batch, self._seed(STEP_COORDS_SALT))
         inputs = self._sample_latents(global_batch, base + LATENTS_SALT, rid, local_batch)
         if real_labels is not None:
             inputs["label"] = labels_for_fakes(real_labels)

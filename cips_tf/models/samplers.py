@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from cips_tf import coords_extra
 from cips_tf.coords import canvas_grid, make_grid
+from cips_tf.models.factory import training_canvas
 
 
 class FullGridSampler:
@@ -106,8 +107,6 @@ class CylindricalSampler:
 
 def make_sampler(config):
     """The sampler of `config.training.mode` ("full", "patch" or "cylindrical")."""
-    from cips_tf.models.factory import training_canvas
-
     t = config.training
     height, width = training_canvas(config)
     if t.mode == "full":
@@ -123,10 +122,3 @@ def make_sampler(config):
             t.get("cylinder_r_outer", coords_extra.DEFAULT_R_OUTER),
         )
     raise ValueError(f"training.mode must be 'full', 'patch' or 'cylindrical', got {t.mode!r}")
-
-
-def discriminator_size(config):
-    """The discriminator's input size: the patch size in patch mode, else the resolution."""
-    if config.discriminator.get("size"):
-        return int(config.discriminator.size)
-    return int(config.training.patch_size) if config.training.mode == "patch" else int(config.resolution)

@@ -1,13 +1,15 @@
 """Nearest training images of generated samples (paper App. E, Fig. 18).
 
 The paper uses FaceNet descriptors of MTCNN face crops, which are neither offline nor generic. Here
-the feature space is a parameter: `pixel_features` (flattened, area-downsampled pixels; always
-available) or, when `cips_tf.metrics.feature_extractor` and a trained extractor are present, the
-penultimate layer of the offline Fashion-MNIST classifier (`classifier_features`). Results say
-which features they used.
+the feature space is a parameter, a `feature_fn` the caller passes in: `pixel_features`
+(flattened, area-downsampled pixels; always available) or the penultimate layer of the offline
+Fashion-MNIST classifier (`cips_tf.metrics.feature_extractor.classifier_features`, which the entry
+point loads: synthesis imports no metrics). Results say which features they used.
 """
 import numpy as np
 import tensorflow as tf
+
+from cips_tf.data.fashion_mnist import load_fashion_mnist
 
 PIXEL_FEATURES = "pixels"
 CLASSIFIER_FEATURES = "fashion_mnist_cnn"
@@ -26,8 +28,6 @@ def load_reference_uint8(dataset="fashion_mnist", split="train", limit=None, dat
     as an `.npy` file of uint8 `[N, H, W]` or `[N, H, W, C]` images.
     """
     if dataset == "fashion_mnist":
-        from cips_tf.data.fashion_mnist import load_fashion_mnist  # pylint: disable=g-import-not-at-top
-
         images, _ = load_fashion_mnist(split, data_dir)
         images = images[..., None]
     else:
@@ -59,19 +59,6 @@ def pixel_features(images, resolution=8):
     """Flattened `resolution x resolution` area-downsampled pixels: `[N, resolution**2 * C]` float32."""
     x = tf.image.resize(tf.convert_to_tensor(np.asarray(images, np.float32)), (resolution, resolution), method="area")
     return x.numpy().reshape(x.shape[0], -1)
-
-
-def classifier_features(extractor_path):
-    """The offline classifier's feature function, or None when `cips_tf.metrics` or the model is missing."""
-    try:
-        from cips_tf.metrics.feature_extractor import load_feature_extractor  # pylint: disable=g-import-not-at-top
-    except ImportError:
-        return None
-    try:
-        extractor = load_feature_extractor(extractor_path)
-    except (FileNotFoundError, OSError, ValueError):
-        return None
-    return lambda images: np.asarray(extractor(tf.convert_to_tensor(images, tf.float32)), np.float32)
 
 
 def batched(fn, images, batch_size=256):

@@ -107,7 +107,7 @@ def default_config():
     c.training.max_consecutive_nonfinite = 0
     c.training.restore_step = ml_collections.config_dict.placeholder(int)  # resume from ckpt-N (None: newest good)
 
-    # In-training and CLI evaluation (cips_tf.training.eval_hook, cips-evaluate).
+    # In-training and CLI evaluation (cips_tf.metrics.training_hook, cips-evaluate).
     c.eval = ml_collections.ConfigDict()
     c.eval.extractor = "offline"  # offline (NON-STANDARD Fashion-MNIST CNN, "*_offline") | inception
     c.eval.extractor_path = ml_collections.config_dict.placeholder(str)  # None: default cache / $CIPS_INCEPTION_PATH

@@ -20,10 +20,10 @@ import pathlib
 import keras
 import tensorflow as tf
 from absl import logging
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from cips_tf.models import loading
-from cips_tf.models.factory import discriminator_from_config, generator_from_config
-from cips_tf.models.samplers import discriminator_size
+from cips_tf import loading
+from cips_tf.models.factory import discriminator_from_config, discriminator_size, generator_from_config
 
 # Fields of get_config() that define the weights and the function they compute. `variant` and
 # `channel_multiplier` are left out: they only choose defaults of the fields listed here.
@@ -53,8 +53,6 @@ def _checkpoint_objects(ckpt_path):
 
     Read from the object graph: a variable is listed under the first path that reached it (often an
     optimizer's), so variable names do not tell which models were saved."""
-    from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-import-not-at-top
-
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
     graph.ParseFromString(tf.train.load_checkpoint(ckpt_path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
     return {child.local_name for child in graph.nodes[0].children}

@@ -47,12 +47,11 @@ from cips_tf import hardware
 from cips_tf.errors import RunError
 from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
 from cips_tf.models.discriminator import freeze_first_blocks
-from cips_tf.models.factory import discriminator_from_config, generator_from_config
+from cips_tf.models.factory import discriminator_from_config, discriminator_size, generator_from_config
 from cips_tf.models.gan import AdaptiveAugment, CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.training import budget as budget_lib
 from cips_tf.training import checkpoints as ckpt_lib
-from cips_tf.models.samplers import discriminator_size, make_sampler
-from cips_tf.training import eval_hook
+from cips_tf.models.samplers import make_sampler
 from cips_tf.training import validation
 
 
@@ -299,11 +298,15 @@ def class_names_of_run(config):
     return labels_lib.class_names(config.data)
 
 
-def train_and_evaluate(config, workdir, max_steps=None):
+def train_and_evaluate(config, workdir, max_steps=None, make_eval_hook=None):
     """Trains (or resumes) the run in `workdir` up to `config.num_train_steps`.
 
-    `max_steps` stops after that many steps of this invocation (tests use it). Returns a dict with
-    the final `step`, the last `metrics`, the latest `checkpoint` path and the `gan`.
+    `max_steps` stops after that many steps of this invocation (tests use it). `make_eval_hook`:
+    the in-training evaluation, `make_eval_hook(config, workdir) -> hook` with `hook.should_run(step)`
+    and `hook(g_ema, step) -> {name: scalar}`, made on the chief; training imports no metrics, so the
+    caller passes it (cips-train and the pipeline pass `cips_tf.metrics.training_hook.FidHook`); it is
+    required when `training.eval_every` > 0. Returns a dict with the final `step`, the last
+    `metrics`, the latest `checkpoint` path and the `gan`.
     """
     started = time.monotonic()
     workdir = pathlib.Path(workdir)
@@ -311,21 +314,26 @@ def train_and_evaluate(config, workdir, max_steps=None):
     strategy = get_strategy(t.get("strategy", "auto"))
     chief = is_chief(strategy)
     validation.validate_config(config, num_replicas=strategy.num_replicas_in_sync)
+    if int(t.get("eval_every", 0) or 0) > 0 and make_eval_hook is None:
+        raise ConfigError("training.eval_every", f"{t.eval_every} asks for an in-training evaluation, but the "
+                          "caller passed none (train_and_evaluate(..., make_eval_hook=training_hook.FidHook); "
+                          "cips-train does); set it to 0 or pass one")
     workdir.mkdir(parents=True, exist_ok=True)
     if not chief:
         # A worker's checkpoints are scratch (only the chief's count): a private mkdtemp, removed at exit.
         scratch = pathlib.Path(tempfile.mkdtemp(prefix="cips_worker_ckpt_"))
         try:
-            return _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir=scratch)
+            return _train(config, workdir, strategy, chief, max_steps, started, make_eval_hook,
+                          worker_ckpt_dir=scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     with ckpt_lib.WorkdirLock(workdir):
         _resume_overrides(config, workdir)
         ckpt_lib.remove_stale_temp_dirs(workdir / "checkpoints")
-        return _train(config, workdir, strategy, chief, max_steps, started)
+        return _train(config, workdir, strategy, chief, max_steps, started, make_eval_hook)
 
 
-def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir=None):
+def _train(config, workdir, strategy, chief, max_steps, started, make_eval_hook, worker_ckpt_dir=None):
     t = config.training
     num_replicas = strategy.num_replicas_in_sync
     global_batch = int(config.batch_size)
@@ -427,7 +435,7 @@ def _train(config, workdir, strategy, chief, max_steps, started, worker_ckpt_dir
         manager.save(checkpoint_number=step)
 
     writer = tf.summary.create_file_writer(str(workdir)) if chief else tf.summary.create_noop_writer()
-    fid_hook = eval_hook.FidHook(config, workdir) if chief else None
+    fid_hook = make_eval_hook(config, workdir) if chief and make_eval_hook is not None else None
     samples_dir = workdir / "samples"
     step = start_step
     last_saved = start_step if latest else None

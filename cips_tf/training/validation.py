@@ -12,6 +12,7 @@ import os
 
 from cips_tf import hardware
 from cips_tf.errors import ConfigError
+from cips_tf.models.factory import discriminator_size
 from cips_tf.training import budget
 
 # Fields whose change makes the checkpointed weights unusable: refused on resume.
@@ -215,8 +216,6 @@ def validate_config(config, num_replicas=1):
     if t.get("restore_step") is not None:
         _int(config, "training.restore_step", minimum=0)
     if t.get("freeze_d_layers"):
-        from cips_tf.models.samplers import discriminator_size
-
         blocks = int(math.log2(discriminator_size(config))) - 2
         frozen = _int(config, "training.freeze_d_layers", minimum=0)
         if frozen > blocks:

@@ -58,7 +58,7 @@ def test_dataset_cli_training_runs_on_the_result(prepared, tmp_path):
 
 def test_dataset_cli_bad_source_and_existing_dest_fail_with_clear_errors(prepared, tmp_path):
     base = prepared[0]
-    def error_line(proc):  # the CLIs' one policy (cips_tf.cli.errors): one line, no traceback
+    def error_line(proc):  # the CLIs' one policy (cips_tf.entry_point): one line, no traceback
         lines = [line for line in proc.stderr.splitlines() if "dataset.py: error: " in line]
         assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         return lines[0]

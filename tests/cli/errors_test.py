@@ -1,12 +1,12 @@
-"""Tests for cips_tf.cli.errors: user errors -> one line and exit code 2; run failures -> one line
-and exit code 1; bugs keep their traceback."""
+"""Tests for cips_tf.entry_point, the CLIs' error policy: user errors -> one line and exit code 2; run
+failures -> one line and exit code 1; bugs keep their traceback."""
 import pathlib
 
 import pytest
 import tensorflow as tf
 from absl import app
 
-from cips_tf.cli import errors
+from cips_tf import entry_point as errors
 from cips_tf.errors import ConfigError, RunError
 from tiny_models import run_cli
 

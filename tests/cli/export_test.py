@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from cips_tf.coords import make_grid
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.models.loading import load_generator
+from cips_tf.loading import load_generator
 from cips_tf.latents import estimate_w_avg
 from tiny_models import TINY, make_workdir
 

@@ -8,7 +8,7 @@ from absl import app
 
 from cips_tf import latents
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.models.loading import LoadedGenerator, load_generator
+from cips_tf.loading import LoadedGenerator, load_generator
 import tiny_models
 from tiny_models import TINY, make_workdir, png
 

@@ -51,7 +51,7 @@ class Exports:
         import keras
 
         from cips_tf.models.generator import CIPSGenerator
-        from cips_tf.models.loading import LoadedGenerator
+        from cips_tf.loading import LoadedGenerator
 
         keras.utils.set_random_seed(3)
         self.generator = CIPSGenerator(**MODEL)

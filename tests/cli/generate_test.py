@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.models.loading import load_generator
+from cips_tf.loading import load_generator
 import tiny_models
 from tiny_models import TINY, make_workdir, png
 
@@ -107,7 +107,7 @@ def test_generate_unknown_task_fails_with_usage(tiny_workdir, tmp_path):
 
 def test_generate_task_functions_run_on_plain_options(tmp_path):
     from cips_tf.cli import generate  # in-process: the tasks read no flags, only their options
-    from cips_tf.models.loading import LoadedGenerator
+    from cips_tf.loading import LoadedGenerator
     from cips_tf.synthesis import common
 
     g = CIPSGenerator(size=16, **TINY)
@@ -156,7 +156,7 @@ def test_generate_w_avg_cache_is_keyed_by_the_model_and_never_follows_a_symlink(
     import os
 
     from cips_tf.cli import generate  # in-process: the tasks read no flags, only their options
-    from cips_tf.models.loading import LoadedGenerator
+    from cips_tf.loading import LoadedGenerator
 
     models = [CIPSGenerator(size=16, **TINY) for _ in range(2)]  # different random weights
     opts = generate.options(psi=0.7, w_avg_samples=64)

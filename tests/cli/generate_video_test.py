@@ -64,7 +64,7 @@ def test_bad_seed_lists_and_zoom_centres_fail_clearly(workdir, tmp_path, args, m
 
 def test_video_and_zoom_tasks_run_on_plain_options(tmp_path):
     from cips_tf.cli import generate  # in-process: video and zoom read their options, not the flags
-    from cips_tf.models.loading import LoadedGenerator
+    from cips_tf.loading import LoadedGenerator
     from cips_tf.synthesis import common
 
     g = CIPSGenerator(size=16, **TINY)

@@ -13,7 +13,7 @@ from PIL import Image
 from cips_tf.data.fashion_mnist import load_fashion_mnist
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.models.loading import load_generator
+from cips_tf.loading import load_generator
 from cips_tf.synthesis import common, projection
 from tiny_models import TINY, TINY_SIZE, make_workdir
 

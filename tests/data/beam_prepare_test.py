@@ -9,6 +9,8 @@ beam = pytest.importorskip("apache_beam", reason="runner='beam' needs the [beam]
 import tensorflow as tf  # noqa: E402
 
 from cips_tf.data import prepare  # noqa: E402
+from cips_tf.data import processing  # noqa: E402
+from cips_tf.data import sources  # noqa: E402
 from cips_tf.data import tfrecord  # noqa: E402
 from data_test_utils import make_messy_folder  # noqa: E402
 
@@ -27,8 +29,8 @@ def shard_contents(out_dir, num_shards):
 ])
 def test_beam_and_local_runs_on_a_messy_folder_give_identical_records_and_reports(tmp_path, pipeline_args):
     expected, bad = make_messy_folder(tmp_path / "images")
-    source = prepare.FolderSource(str(tmp_path / "images"))
-    options = prepare.Options(resolution=16, num_shards=3)
+    source = sources.FolderSource(str(tmp_path / "images"))
+    options = processing.Options(resolution=16, num_shards=3)
     local = prepare.prepare_dataset(source, tmp_path / "local", options)
     beamed = prepare.prepare_dataset(source, tmp_path / "beam", options, runner="beam",
                                      beam_pipeline_args=pipeline_args)
@@ -42,8 +44,8 @@ def test_beam_and_local_runs_on_a_messy_folder_give_identical_records_and_report
 
 
 def test_beam_runner_writes_empty_shards_and_handles_array_sources(tmp_path):
-    options = prepare.Options(resolution=20, max_images=3, num_shards=5)
-    source = prepare.FashionMnistSource("test")
+    options = processing.Options(resolution=20, max_images=3, num_shards=5)
+    source = sources.FashionMnistSource("test")
     local = prepare.prepare_dataset(source, tmp_path / "local", options)
     beamed = prepare.prepare_dataset(source, tmp_path / "beam", options, runner="beam")
     local.pop("run"), beamed.pop("run")
@@ -54,6 +56,6 @@ def test_beam_runner_writes_empty_shards_and_handles_array_sources(tmp_path):
 def test_beam_runner_without_skip_fails_naming_the_bad_file(tmp_path):
     _, bad = make_messy_folder(tmp_path / "images")
     with pytest.raises(ValueError, match=bad[0]):
-        prepare.prepare_dataset(prepare.FolderSource(str(tmp_path / "images")), tmp_path / "out",
-                                prepare.Options(resolution=16, skip_bad_images=False), runner="beam")
+        prepare.prepare_dataset(sources.FolderSource(str(tmp_path / "images")), tmp_path / "out",
+                                processing.Options(resolution=16, skip_bad_images=False), runner="beam")
     assert not list((tmp_path / "out").glob("*.tfrecord*"))

@@ -129,7 +129,7 @@ def test_check_decodable_files_refuses_tiff_unless_skipping(tmp_path):
 _TRAIN_LIKE = textwrap.dedent("""
     import sys
     from absl import logging
-    from cips_tf.cli import errors
+    from cips_tf import entry_point as errors
     from cips_tf import data
     from cips_tf.training import train_lib
 

@@ -129,12 +129,15 @@ def test_labels_need_a_matching_source():
 
 def test_cips_dataset_labels_go_into_the_records_and_the_report(tmp_path):
     from cips_tf.data import prepare
+    from cips_tf.data import processing
+    from cips_tf.data import report as report_lib
+    from cips_tf.data import sources
 
     root = _class_folder(tmp_path / "set")
     out = tmp_path / "shards"
-    report = prepare.prepare_dataset(prepare.FolderSource(str(root), labels="folder"), out,
-                                     prepare.Options(resolution=8, num_shards=2))
-    prepare.write_report(report, out / prepare.REPORT_FILE)
+    report = prepare.prepare_dataset(sources.FolderSource(str(root), labels="folder"), out,
+                                     processing.Options(resolution=8, num_shards=2))
+    report_lib.write_report(report, out / report_lib.REPORT_FILE)
     assert report["class_names"] == ["cat", "dog", "emu"]
     cfg = data.default_config()
     cfg.source, cfg.path, cfg.labels, cfg.random_flip = "tfrecord", str(out), "tfrecord", False
@@ -143,12 +146,12 @@ def test_cips_dataset_labels_go_into_the_records_and_the_report(tmp_path):
     assert _check_pairs(ds, report["class_names"], 3) == {0, 1, 2}
     # Shards without labels: a clear error when trained with data.labels='tfrecord'.
     plain = tmp_path / "plain"
-    prepare.write_report(prepare.prepare_dataset(prepare.FolderSource(str(root)), plain,
-                                                 prepare.Options(resolution=8)), plain / prepare.REPORT_FILE)
+    report_lib.write_report(prepare.prepare_dataset(sources.FolderSource(str(root)), plain,
+                                                    processing.Options(resolution=8)), plain / report_lib.REPORT_FILE)
     cfg.path = str(plain)
     with pytest.raises(labels_lib.LabelError, match="records no class_names"):
         labels_lib.class_names(cfg)
     with pytest.raises(Exception, match="a record has no label feature"):
         next(build_dataset(cfg, resolution=8, batch_size=3, seed=0, training=False).as_numpy_iterator())
     with pytest.raises(ValueError, match="--labels=folder needs an image folder"):
-        prepare.source_from_spec(str(tmp_path / "x.zip"), labels="folder")
+        sources.source_from_spec(str(tmp_path / "x.zip"), labels="folder")

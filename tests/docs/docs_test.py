@@ -88,7 +88,7 @@ def _check_runtime_block(cwd, ctx):
     """The ONNX render equals the Keras model's (the export's tolerance, 1e-4)."""
     from cips_tf.coords import make_grid
     from cips_tf.latents import styles
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
 
     ns = ctx["namespace"]
     loaded = load_generator(cwd / "serving" / "cips" / "1")
@@ -103,7 +103,7 @@ def _check_runtime_generate(cwd, ctx):
     uint8 level (tests/cli/generate_runtime_test.py's tolerance)."""
     from PIL import Image
 
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from cips_tf.synthesis import common
 
     flags = json.loads((cwd / "out" / "sample" / "flags.json").read_text())
@@ -258,6 +258,8 @@ HANDLING = {
         "needs a running tensorflow_model_server (gRPC on :8500), which no registry here provides"),
     "README.md: cips_tf/layers/     one Keras layer per file (ModulatedDense, FourierFeatures, CoordinateEmbedding, ...)": Text(
         "the source layout"),
+    "README.md: cips_tf/cli/, pipelines/                      entry points; neither imports the other": Text(
+        "the import layering (tests/import_graph_test.py checks it)"),
     # ---------------------------------------------------------------- CONTRIBUTING.md
     "CONTRIBUTING.md: source .venv/bin/activate": Run(),
     "CONTRIBUTING.md: python -m pytest tests/coords_test.py -q": Run(),
@@ -589,9 +591,11 @@ def _prepare(key, cwd, context):
         extras.require("beam")
     if key.startswith("README.md: cips-train") and "tfrecord" in key:
         from cips_tf.data import prepare  # pylint: disable=import-outside-toplevel
+        from cips_tf.data import processing  # pylint: disable=import-outside-toplevel
+        from cips_tf.data import sources  # pylint: disable=import-outside-toplevel
 
-        prepare.prepare_dataset(prepare.FolderSource(context["image_folder"]), cwd / "shards",
-                                prepare.Options(resolution=16, num_shards=2))
+        prepare.prepare_dataset(sources.FolderSource(context["image_folder"]), cwd / "shards",
+                                processing.Options(resolution=16, num_shards=2))
     if key == "README.md: tensorboard --logdir=runs/ffhq":
         shutil.copytree(context["workdir"], cwd / "runs" / "ffhq")
 

@@ -11,7 +11,7 @@ from cips_tf.coords import make_grid
 from cips_tf.export import saved_model
 from cips_tf.export.runtimes import FormatError, export_formats
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.models.loading import load_generator
+from cips_tf.loading import load_generator
 
 TINY = dict(size=8, hidden_size=8, style_dim=8, n_mlp=2, widths=[16, 8])
 NAMES = ["cat", "dog", "emu"]

@@ -337,7 +337,7 @@ def test_export_batching_parameters_fit_the_limits_and_parse(exported):
 
 
 def test_load_generator_exported_path_matches_original(exported):
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
 
     generator, w_avg, path = exported
     loaded = load_generator(path)

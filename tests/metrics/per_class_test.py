@@ -83,7 +83,7 @@ def pathlib_root(cfg):
 
 def test_cips_evaluate_reports_overall_and_per_class_fid(conditional, labelled_folder, tmp_path):
     from cips_tf.metrics import report  # the library call cips-evaluate makes (no flags in this process)
-    from cips_tf.models.loading import LoadedGenerator
+    from cips_tf.loading import LoadedGenerator
 
     loaded = LoadedGenerator(conditional, None, None, "memory", class_names=NAMES)
     summary, _ = report.evaluate(loaded, tmp_path, labelled_folder, _ProjectionExtractor(), ("fid",),

@@ -87,7 +87,8 @@ def shared(tmp_path_factory):
     from cips_tf.training import train_lib
 
     real_train = train_lib.train_and_evaluate
-    train_lib.train_and_evaluate = lambda cfg, workdir, max_steps=None: real_train(cfg, workdir, max_steps=2)
+    train_lib.train_and_evaluate = lambda cfg, workdir, max_steps=None, **kw: real_train(cfg, workdir, max_steps=2,
+                                                                                         **kw)
     try:
         with pytest.raises(runner.StageFailedError) as failed:
             pipeline.run(config, paths["root"])

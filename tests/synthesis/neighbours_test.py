@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from cips_tf.metrics import feature_extractor
 from cips_tf.synthesis import neighbours
 
 
@@ -43,7 +44,7 @@ def test_load_reference_images_reads_offline_fashion_mnist_or_npy(tmp_path):
 
 
 def test_classifier_features_missing_extractor_gives_none(tmp_path):
-    assert neighbours.classifier_features(tmp_path / "nothing") is None
+    assert feature_extractor.classifier_features(tmp_path / "nothing") is None
 
 
 def test_reference_features_in_batches_equal_features_of_all_images():

@@ -10,6 +10,7 @@ from PIL import Image
 
 from cips_tf.data.labels import FASHION_MNIST_CLASSES
 from cips_tf.errors import ConfigError
+from cips_tf.metrics import training_hook
 from cips_tf.synthesis import showcase
 from cips_tf.training import train_lib, validation
 from tiny_models import smoke_config
@@ -37,7 +38,7 @@ def _rows_have_text(grid, rows, resolution, scale):
 def test_tiny_conditional_run_trains_records_classes_and_writes_a_labelled_grid(tmp_path, tiny_extractor):
     config = _config(**{"training.eval_every": 4, "training.eval_num_samples": 16, "eval.batch_size": 8,
                         "eval.extractor_path": str(tiny_extractor)})
-    result = train_lib.train_and_evaluate(config, tmp_path)
+    result = train_lib.train_and_evaluate(config, tmp_path, make_eval_hook=training_hook.FidHook)
     assert result["step"] == 4 and np.isfinite(list(result["metrics"].values())).all()
     assert json.loads((tmp_path / "class_names.json").read_text()) == list(FASHION_MNIST_CLASSES)
     gan = result["gan"]

@@ -129,7 +129,7 @@ def test_cips_generate_renders_the_training_canvas_and_other_shapes(trained, tmp
 
 def test_wide_model_render_matches_training_grid_and_extends_at_the_same_pitch(trained):
     from cips_tf.coords import canvas_grid
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from cips_tf.synthesis import common
 
     g = load_generator(trained[0]).generator
@@ -144,7 +144,7 @@ def test_wide_model_render_matches_training_grid_and_extends_at_the_same_pitch(t
 
 def test_saved_model_serves_the_32x64_canvas(trained, tmp_path):
     from cips_tf.export.saved_model import export_generator
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from cips_tf.synthesis import common
 
     loaded = load_generator(trained[0])

@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from cips_tf.coords import make_grid
+from cips_tf.loading import load_generator
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.models.loading import load_generator
 from cips_tf.training import pretrained, train_lib
 from tiny_models import run_cli, smoke_config
 

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from cips_tf.metrics import metric_log
+from cips_tf.metrics import training_hook
 from cips_tf.training import train_lib
 from tiny_models import smoke_config
 
@@ -183,14 +184,14 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
     extractor = tiny_extractor
     c = _config(**{"training.eval_every": 3, "training.eval_num_samples": 32, "eval.batch_size": 16,
                    "eval.extractor_path": str(extractor)})
-    train_lib.train_and_evaluate(c, tmp_path / "run")
+    train_lib.train_and_evaluate(c, tmp_path / "run", make_eval_hook=training_hook.FidHook)
     assert _scalar_steps(tmp_path / "run", "eval/fid32_offline") == [3, 6]
     assert [r["step"] for r in metric_log.read_metric_log(tmp_path / "run" / "metric-fid32_offline.jsonl")] == [3, 6]
 
 
 @pytest.mark.slow  # ~50 s: a full train_and_evaluate with resume; the fast tier keeps the smoke run
 def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
-    from cips_tf.models.loading import load_generator
+    from cips_tf.loading import load_generator
     from cips_tf.latents import estimate_w_avg
 
     train_lib.train_and_evaluate(_config(**{"num_train_steps": 2, "training.sample_every": 0}), tmp_path)

@@ -11,13 +11,22 @@
 Class-conditional models carry their class names: `DIR/class_names.json` of a training workdir,
 `assets.extra/class_names.json` of an export (`LoadedGenerator.class_names`; None when unknown or
 unconditional).
+
+Reading files is this module's job, not the models' (`cips_tf.models` builds Keras models and reads
+no files); `cips_tf.export.saved_model` writes the files named here.
 """
 import dataclasses
 import json
 import pathlib
 
+import keras
 import ml_collections
 import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from cips_tf.latents import estimate_w_avg
+from cips_tf.models.factory import generator_from_config
 
 SAVEDMODEL_KERAS = "assets.extra/cips_generator.keras"
 SAVEDMODEL_W_AVG = "assets.extra/w_avg.npy"
@@ -38,10 +47,6 @@ class LoadedGenerator:
         mapping over `num_samples` seeded z (`estimate_w_avg`)."""
         if self.w_avg is not None:
             return self.w_avg
-        from absl import logging
-
-        from cips_tf.latents import estimate_w_avg
-
         logging.info("no w_avg in %s: estimating it from %d latents", self.source, num_samples)
         return estimate_w_avg(self.generator, num_samples=int(num_samples), seed=seed)
 
@@ -55,8 +60,6 @@ def read_config(workdir):
 
 def checkpoint_path(workdir, step=None):
     """The checkpoint prefix of a training workdir: `checkpoints/ckpt-<step>`, or the latest one."""
-    import tensorflow as tf
-
     ckpt_dir = pathlib.Path(workdir) / "checkpoints"
     if step is not None:
         return str(ckpt_dir / f"ckpt-{int(step)}")
@@ -68,11 +71,6 @@ def checkpoint_path(workdir, step=None):
 
 def load_generator(path, step=None):
     """Returns a `LoadedGenerator` for a training workdir or an exported SavedModel directory."""
-    import keras
-    import tensorflow as tf
-
-    from cips_tf.models.factory import generator_from_config
-
     path = pathlib.Path(path)
     if (path / "generator.keras").exists() and not (path / "config.json").exists():  # cips-convert output
         return LoadedGenerator(keras.saving.load_model(path / "generator.keras", compile=False), None, None, str(path))

@@ -1,8 +1,11 @@
 """In-training FID: a thin hook over the evaluation protocol of `cips_tf.metrics.protocol`.
 
-The training loop calls `FidHook` every `config.training.eval_every` steps (chief only):
+Training imports no metrics: whoever starts the run passes the hook's factory in
+(`train_lib.train_and_evaluate(config, workdir, make_eval_hook=training_hook.FidHook)`, as cips-train
+and the pipeline's Trainer do), and the training loop calls it every `config.training.eval_every`
+steps (chief only):
 
-    hook = eval_hook.FidHook(config, workdir)          # cheap; nothing is loaded yet
+    hook = training_hook.FidHook(config, workdir)      # cheap; nothing is loaded yet
     ...
     if hook.should_run(step):
         scalars = hook(gan.g_ema, step)               # {"eval/fid1k_offline": ..., ...}
@@ -36,6 +39,8 @@ import time
 from absl import logging
 
 from cips_tf.data.fingerprint import dataset_fingerprint
+from cips_tf.metrics import evaluate
+from cips_tf.metrics import fid as fid_lib
 from cips_tf.metrics import protocol
 from cips_tf.metrics.metric_log import FULL
 
@@ -97,8 +102,6 @@ class FidHook:
         return self.enabled and step > 0 and step % self.eval_every == 0
 
     def _setup(self):
-        from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
-
         if self._extractor is None:
             self._extractor = protocol.load_extractor(self.extractor_kind, self.extractor_path)
             self._cache = fid_lib.RealStatisticsCache(self.cache_dir)
@@ -123,8 +126,6 @@ class FidHook:
         return self._sampler[1]
 
     def __call__(self, generator, step):
-        from cips_tf.metrics import evaluate  # pylint: disable=g-import-not-at-top
-
         self._setup()
         start = time.time()
         real = protocol.LazyBatches(

@@ -1,4 +1,4 @@
-"""Tests of the in-training FID hook (cips_tf/training/eval_hook.py)."""
+"""Tests of the in-training FID hook (cips_tf/metrics/training_hook.py)."""
 import math
 import re
 import shutil
@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from cips_tf.metrics import metric_log, protocol
+from cips_tf.metrics import training_hook as eval_hook
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.training import eval_hook
 from cips_tf.training.defaults import default_config
 from tiny_models import TINY
 

@@ -1,4 +1,6 @@
-"""The CLIs' one error policy: `errors.run(main)` instead of `app.run(main)`.
+"""The entry points' one error policy (the CLIs and cips-pipeline): `entry_point.run(main)` instead of
+`app.run(main)`. It lives in the library because entry points share helpers through it, not through
+each other.
 
 - user errors (a bad `--config.*` field or flag, a missing path, a busy workdir:
   `cips_tf.errors.UserError`, `FileNotFoundError` and kin, `app.UsageError`, flag parsing errors)
@@ -17,6 +19,7 @@ import traceback
 
 from absl import app, flags
 
+from cips_tf._tf_start import quiet_console
 from cips_tf.errors import RunError, UserError
 
 USAGE_EXIT_CODE = 2
@@ -59,7 +62,7 @@ def classify(error):
         return USAGE_EXIT_CODE, f"{name}: {reason}" if name and str(name) not in reason else str(error)
     if isinstance(error, RunError):
         return RUN_FAILURE_EXIT_CODE, str(error)
-    try:
+    try:  # TensorFlow here only: every entry point parses its flags and reports their errors before it loads
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
         from cips_tf.data import graph_decode  # pylint: disable=g-import-not-at-top
@@ -110,8 +113,6 @@ def run(main):
     """`app.run(main)` with the error policy above."""
 
     def wrapped(argv):
-        from cips_tf._tf_start import quiet_console  # pylint: disable=g-import-not-at-top
-
         quiet_console(verbose=_verbose())
         try:
             return main(argv)
