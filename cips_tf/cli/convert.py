@@ -24,8 +24,8 @@ import pathlib
 
 from absl import app, flags
 
+from cips_tf import outputs
 from cips_tf.cli import errors as cli_errors
-from cips_tf.cli import outputs
 from cips_tf.convert import checkpoint as checkpoint_lib
 from cips_tf.convert.official import ConversionError
 

@@ -58,8 +58,8 @@ import time
 
 from absl import app, flags, logging
 
+from cips_tf import outputs
 from cips_tf.cli import errors as cli_errors
-from cips_tf.cli import outputs
 from cips_tf.metrics.report import OUTPUT_FILES, evaluate, extractor_summary
 
 FLAGS = flags.FLAGS
