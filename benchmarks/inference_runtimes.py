@@ -10,7 +10,7 @@ The model is the official-size CIPS-skips generator of `--model_size` (random we
 parameters at 256; `--tiny` for a smoke run: a tiny model, 32 px renders, a 128 px "large" one).
 It is exported once (the SavedModel and, where their extras are installed, ONNX, OpenVINO and
 LiteRT: `cips_tf.export.runtimes.export_formats`). Cases, all from fixed w (the synthesis network:
-w + coords -> RGB) through `cips_tf.synthesis.chunked.ChunkedRenderer`, the renderer of
+w + coords -> RGB) through `cips_tf.rendering.ChunkedRenderer`, the renderer of
 `cips-generate --runtime=...`, with at most `--chunk` pixels per call:
 
     full grid   `--batches` images of `--size` x `--size` (batch 1 and batch 8 by default)
@@ -129,7 +129,7 @@ def load_runtime(name, workdir, threads):
 def worker(args):
     """One runtime in this process: warm-up, then `--runs` timed renders per case; one RESULT line."""
     import cips_tf  # noqa: F401  (quiet TensorFlow start)
-    from cips_tf.synthesis.chunked import ChunkedRenderer
+    from cips_tf.rendering import ChunkedRenderer
 
     t0 = time.perf_counter()
     model = load_runtime(args.worker, args.workdir, os.cpu_count())
@@ -158,7 +158,7 @@ def warm_up(renderer, w, side):
     compilation and the runtime's first-call work are done before the timed renders, at the cost of
     one chunk rather than one whole render (which doubled the benchmark's time)."""
     from cips_tf.coords import make_grid_np
-    from cips_tf.synthesis.chunked import is_runtime
+    from cips_tf.rendering import is_runtime
     _, points_per_call, _, _ = renderer._layout(w.shape[0], is_runtime(renderer.generator))  # pylint: disable=protected-access
     grid = make_grid_np(side, side).reshape(1, -1, 2)[:, :points_per_call]
     renderer.render_points(w, np.broadcast_to(grid, (w.shape[0],) + grid.shape[1:]))

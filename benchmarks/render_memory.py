@@ -44,7 +44,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from cips_tf.models.generator import CIPSGenerator
-    from cips_tf.synthesis.chunked import ChunkedRenderer
+    from cips_tf.rendering import ChunkedRenderer
 
     gib = 1024 ** 3
     print(f"start: rss {current_rss_bytes() / gib:.3f} GiB (python + TensorFlow)")

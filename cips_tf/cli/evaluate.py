@@ -58,8 +58,7 @@ import time
 
 from absl import app, flags, logging
 
-from cips_tf import entry_point
-from cips_tf.cli import outputs
+from cips_tf import entry_point, outputs
 from cips_tf.metrics.report import OUTPUT_FILES, evaluate, extractor_summary
 
 FLAGS = flags.FLAGS

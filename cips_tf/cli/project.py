@@ -31,16 +31,20 @@ Writes, per target (into DIR, or DIR/<target name>/ when several targets are giv
   noise.npz               the optimized noise inputs       (--optimize_noise)
   projection.json         PSNR of the projection and of the w_avg image, losses, settings
 """
-import json
 import pathlib
-import time
 
+import keras
 import numpy as np
 from absl import app, flags, logging
-from PIL import Image
 
-from cips_tf import entry_point
-from cips_tf.cli import outputs
+from cips_tf import entry_point, outputs, rendering
+from cips_tf.data import transforms
+from cips_tf.data import images as images_lib
+from cips_tf.metrics import feature_extractor as fe
+from cips_tf.metrics import protocol
+from cips_tf.loading import load_generator
+from cips_tf.synthesis import projection, projection_files
+from cips_tf.training import pretrained
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
@@ -70,9 +74,6 @@ FEATURE_CHOICES = ("auto", "discriminator", "offline", "none")
 
 
 def _offline_extractor_model(path, required):
-    from cips_tf.metrics import feature_extractor as fe  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-
     directory = pathlib.Path(path).expanduser() if path else protocol.default_extractor_dir()
     model_file = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
     if not model_file.exists():
@@ -85,10 +86,6 @@ def _offline_extractor_model(path, required):
 
 def resolve_features(spec, model_path, step, extractor_path):
     """(features callable or None, description) for --features."""
-    import keras  # pylint: disable=g-import-not-at-top
-
-    from cips_tf.synthesis import projection  # pylint: disable=g-import-not-at-top
-
     if spec not in FEATURE_CHOICES:
         path = pathlib.Path(spec).expanduser()
         if not path.is_file():
@@ -104,8 +101,6 @@ def resolve_features(spec, model_path, step, extractor_path):
     if spec in ("auto", "discriminator"):
         discriminator = None
         if (pathlib.Path(model_path) / "config.json").exists():
-            from cips_tf.training import pretrained  # pylint: disable=g-import-not-at-top
-
             discriminator = pretrained.load_pretrained(model_path, step).discriminator
         if discriminator is not None:
             f = projection.discriminator_features(discriminator)
@@ -135,9 +130,6 @@ def load_target(path, size, limits=None):
     is checked against `limits` (default: --max_image_pixels / --max_aspect_ratio, or the library
     defaults when flags are not parsed) before decoding, and a large image is decoded reduced.
     """
-    from cips_tf.data import images as images_lib  # pylint: disable=g-import-not-at-top
-    from cips_tf.data import transforms  # pylint: disable=g-import-not-at-top
-
     if limits is None:
         limits = (images_lib.ImageLimits(FLAGS.max_image_pixels, FLAGS.max_aspect_ratio) if FLAGS.is_parsed()
                   else images_lib.ImageLimits())
@@ -147,11 +139,6 @@ def load_target(path, size, limits=None):
         raise app.UsageError(f"--target: {e}") from e
     fitted = np.asarray(transforms.fit_to_resolution(rgb, size))
     return fitted.astype(np.float32) / 127.5 - 1.0
-
-
-# What a projection writes (globs for the --scale and --video variants).
-OUTPUT_FILES = ("projection.json", "target.png", "projection.png", "compare.png", "progress.png", "progress.*",
-                "projection_x*.png", "projected_w.npz", "projected_ws.npz", "noise.npz")
 
 
 def main(argv):
@@ -170,10 +157,7 @@ def main(argv):
     except ValueError as e:
         raise app.UsageError(f"--target: {e}") from e
     for out in out_dirs:  # before any work: existing outputs are kept unless --overwrite
-        outputs.refuse_overwrite(out, OUTPUT_FILES, "cips-project", FLAGS.overwrite)
-
-    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
-    from cips_tf.synthesis import common, projection, video  # pylint: disable=g-import-not-at-top
+        outputs.refuse_overwrite(out, projection_files.OUTPUT_FILES, "cips-project", FLAGS.overwrite)
 
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
     g = loaded.generator
@@ -181,70 +165,19 @@ def main(argv):
     features, features_name = resolve_features(FLAGS.features, FLAGS.model, FLAGS.step, FLAGS.extractor_path)
     logging.info("perceptual features: %s", features_name)
     w_avg, w_std = projection.w_statistics(g, FLAGS.w_avg_samples, seed=0, w_avg=loaded.w_avg)
-    avg_image = common.render(g, w_avg[None])  # the w_avg image: the baseline a projection must beat
+    avg_image = rendering.render(g, w_avg[None])  # the w_avg image: the baseline a projection must beat
     for target_path, stem, out in zip(targets, stems, out_dirs):
         out.mkdir(parents=True, exist_ok=True)
-        target = load_target(target_path, g.size)
-        start = time.time()
-        result = projection.project(
-            g, target[None], num_steps=FLAGS.steps, space=FLAGS.space, w_avg=w_avg, w_std=w_std, features=features,
+        report = projection_files.project_to_files(
+            g, load_target(target_path, g.size), out, w_avg=w_avg, w_std=w_std, avg_image=avg_image,
+            about={"target": str(target_path), "model": str(FLAGS.model), "source": loaded.source},
+            features=features, features_name=features_name, space=FLAGS.space, num_steps=FLAGS.steps,
+            snapshots=FLAGS.snapshots, scale=FLAGS.scale, write_video=FLAGS.video, chunk_pixels=FLAGS.chunk_pixels,
             pixel_weight=FLAGS.pixel_weight, perceptual_weight=FLAGS.perceptual_weight,
             initial_learning_rate=FLAGS.lr, initial_noise_factor=FLAGS.noise_factor, noise_ramp=FLAGS.noise_ramp,
-            optimize_noise=FLAGS.optimize_noise, regularize_noise_weight=FLAGS.noise_regularization,
-            seed=FLAGS.seed, snapshot_every=max(1, FLAGS.steps // FLAGS.snapshots),
-        )
-        seconds = time.time() - start
-
-        def save(name, image):
-            Image.fromarray(image if image.dtype == np.uint8 else common.to_uint8(image)).save(out / name)
-
-        target_u8 = common.to_uint8(target)
-        recon_u8 = common.to_uint8(result.images[0])
-        save("target.png", target_u8)
-        save("projection.png", recon_u8)
-        save("compare.png", np.concatenate([target_u8, recon_u8], axis=1))
-        frames = common.to_uint8(np.stack([images[0] for _, images in result.snapshots]))
-        save("progress.png", common.tile_images(frames, ncols=len(frames), pad=2))
-        files = ["target.png", "projection.png", "compare.png", "progress.png"]
-        if FLAGS.video:
-            video_file = video.video_path(out / "progress")
-            video.write_video(list(frames) + [frames[-1]] * 4, video_file, fps=4)  # hold the final frame
-            files.append(video_file.name)
-        if FLAGS.space == "w":
-            np.savez(out / "projected_w.npz", w=result.w)
-            files.append("projected_w.npz")
-        else:
-            np.savez(out / "projected_ws.npz", ws=result.w)
-            files.append("projected_ws.npz")
-        if result.noise is not None:
-            np.savez(out / "noise.npz", **{f"noise_{i}": n for i, n in enumerate(result.noise)})
-            files.append("noise.npz")
-        if FLAGS.scale > 1:
-            k = FLAGS.scale
-            dense = common.render(g, result.w, k * g.size, per_layer=result.per_layer, chunk_pixels=FLAGS.chunk_pixels)
-            save(f"projection_x{k}.png", dense[0])
-            files.append(f"projection_x{k}.png")
-        # PSNR on the written uint8 pixels (what a viewer sees).
-        psnr_projection = float(projection.psnr(target_u8[None], recon_u8[None], 255.0)[0])
-        psnr_w_avg = float(projection.psnr(target_u8[None], common.to_uint8(avg_image), 255.0)[0])
-        report = {
-            "target": str(target_path),
-            "model": str(FLAGS.model),
-            "source": loaded.source,
-            "space": FLAGS.space,
-            "steps": FLAGS.steps,
-            "features": features_name,
-            "optimize_noise": FLAGS.optimize_noise,
-            "psnr_db": psnr_projection,
-            "psnr_w_avg_db": psnr_w_avg,
-            "final_loss": result.history[-1],
-            "w_std": w_std,
-            "seconds": round(seconds, 2),
-            "snapshot_steps": [s for s, _ in result.snapshots],
-            "files": files,
-        }
-        (out / "projection.json").write_text(json.dumps(report, indent=2) + "\n")
-        print(f"{stem}: PSNR {psnr_projection:.2f} dB (w_avg image {psnr_w_avg:.2f} dB) in {seconds:.1f} s -> {out}")
+            optimize_noise=FLAGS.optimize_noise, regularize_noise_weight=FLAGS.noise_regularization, seed=FLAGS.seed)
+        print(f"{stem}: PSNR {report['psnr_db']:.2f} dB (w_avg image {report['psnr_w_avg_db']:.2f} dB) in "
+              f"{report['seconds']:.1f} s -> {out}")
 
 
 def run():

@@ -32,7 +32,7 @@ Loading: `RuntimeGenerator(path)` for a version directory of any format, includi
 `(u - 127.5) / 127.5`, which `quantize_images` maps back to the same uint8); `find_export(path, fmt)`
 finds the newest version of `fmt` under an export base or a model directory. A `RuntimeGenerator`
 duck-types as a generator for the experiments that need only mapping and synthesis
-(`cips_tf.synthesis.chunked.ChunkedRenderer` renders it in chunks, within its fixed shapes and limits).
+(`cips_tf.rendering.ChunkedRenderer` renders it in chunks, within its fixed shapes and limits).
 
 Converters: ONNX through tf2onnx from the traced `tf.function` (what Keras's own ONNX exporter
 does; tf2onnx's `from_keras` has Keras 3 issues), OpenVINO through `openvino.convert_model` of the
@@ -397,7 +397,7 @@ class RuntimeGenerator:
     limits `max_batch` and `max_pixels` (None for the other formats, which have none).
     """
 
-    is_runtime = True  # `cips_tf.synthesis.chunked`: numpy in and out, one w per image
+    is_runtime = True  # `cips_tf.rendering`: numpy in and out, one w per image
 
     def __init__(self, path, precision="fp32", threads=None):
         from cips_tf.export.saved_model import METADATA_FILE

@@ -77,7 +77,7 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
-from cips_tf import fileio
+from cips_tf import fileio, rendering
 from cips_tf.coords import canvas_grid, make_grid
 from cips_tf.errors import UserError
 from cips_tf.latents import quantize_images, styles, z_from_seed
@@ -186,7 +186,7 @@ class CIPSServingModule(tf.Module):
 
     def _synthesize(self, w, coords):
         w, coords = _finite(w, "w"), _finite(coords, "coords")
-        rgb = self._generator.synthesis(w, coords, randomize_noise=False)  # [N, h, w, 3]
+        rgb = rendering.synthesize(self._generator, w, coords)  # [N, h, w, 3], the one eval-mode render call
         return quantize_images(rgb)  # the StyleGAN rule shared with samples and FID
 
     def _check_batch(self, signature, tensors):

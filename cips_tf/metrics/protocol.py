@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from cips_tf import latents
+from cips_tf import latents, rendering
 from cips_tf.coords import make_grid
 
 DEFAULT_EXTRACTOR_ENV_VAR = "CIPS_EXTRACTOR_DIR"
@@ -328,7 +328,7 @@ def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noi
         if noise:
             per_image = tf.map_fn(image_noise, seeds, fn_output_signature=tf.TensorSpec([num_noise, size, size, 1]))
             layer_noise = [per_image[:, i] for i in range(num_noise)]  # num_noise x [n, R, R, 1]
-        return generator.synthesis(w, coords, noise=layer_noise, randomize_noise=False)
+        return rendering.synthesize(generator, w, coords, noise=layer_noise)
 
     def sample_fn(n, batch_seed):
         start = first_seed + (int(batch_seed) - first_seed) * batch_size

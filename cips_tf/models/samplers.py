@@ -105,20 +105,35 @@ class CylindricalSampler:
         return images
 
 
+def training_mode(config):
+    """The coordinate sampler a run config chooses (`training.mode`: "full", "patch" or "cylindrical"),
+    or None without a config (an export, a converted model). The one reader of that choice, for
+    training (`make_sampler`) and inference (`cips-generate`'s panoramas and blends) alike."""
+    return None if config is None else config.get("training", {}).get("mode")
+
+
+def cylinder_radii(config):
+    """`(r_inner, r_outer)` of the annulus a cylindrical run trains on (`training.cylinder_r_inner` /
+    `_outer`), the `cips_tf.coords_extra` defaults where unset or without a config."""
+    t = {} if config is None else config.get("training", {})
+    r_inner, r_outer = t.get("cylinder_r_inner"), t.get("cylinder_r_outer")
+    return (coords_extra.DEFAULT_R_INNER if r_inner is None else float(r_inner),
+            coords_extra.DEFAULT_R_OUTER if r_outer is None else float(r_outer))
+
+
 def make_sampler(config):
     """The sampler of `config.training.mode` ("full", "patch" or "cylindrical")."""
     t = config.training
+    mode = training_mode(config)
     height, width = training_canvas(config)
-    if t.mode == "full":
+    if mode == "full":
         return FullGridSampler(config.resolution, height, width)
     if height != width:
-        raise ValueError(f"training.mode={t.mode!r} samples square windows of a square grid; a non-square aspect "
+        raise ValueError(f"training.mode={mode!r} samples square windows of a square grid; a non-square aspect "
                          f"({config.aspect}) trains with training.mode='full' only")
-    if t.mode == "patch":
+    if mode == "patch":
         return PatchSampler(config.resolution, t.patch_size, t.patch_max_dilation)
-    if t.mode == "cylindrical":
-        return CylindricalSampler(
-            config.resolution, t.get("panorama_width"), t.get("cylinder_r_inner", coords_extra.DEFAULT_R_INNER),
-            t.get("cylinder_r_outer", coords_extra.DEFAULT_R_OUTER),
-        )
-    raise ValueError(f"training.mode must be 'full', 'patch' or 'cylindrical', got {t.mode!r}")
+    if mode == "cylindrical":
+        return CylindricalSampler(config.resolution, t.get("panorama_width"), *cylinder_radii(config))
+    raise ValueError(f"training.mode must be 'full', 'patch' or 'cylindrical', got {mode!r}")
+

@@ -2,7 +2,7 @@
 `w(x, y) = m(x, y) w_A + (1 - m(x, y)) w_B`, which CIPS allows because pixels are independent."""
 import numpy as np
 
-from cips_tf.synthesis import common
+from cips_tf import rendering
 
 
 def radial_mask(height, width=None, radius=0.5, softness=0.25):
@@ -37,7 +37,7 @@ def blend_styles(w_a, w_b, mask):
     return (mask * w_a + (1.0 - mask) * w_b).astype(np.float32)
 
 
-def render_blend(generator, w_a, w_b, mask, coords=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
+def render_blend(generator, w_a, w_b, mask, coords=None, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS):
     """Renders the blend of `w_a` and `w_b` `[B, S]` under `mask` `[H, W]` -> `[B, H, W, 3]`.
 
     `coords` `[H, W, 2]` (e.g. a panorama grid) defaults to the `H x W` grid over `[-1, 1]^2`.
@@ -46,5 +46,5 @@ def render_blend(generator, w_a, w_b, mask, coords=None, chunk_pixels=common.DEF
     h, w = mask.shape[-2:]
     styles = blend_styles(w_a, w_b, mask)
     if coords is None:
-        return common.renderer(generator, chunk_pixels).render(styles, h, w)
-    return common.render_coords(generator, styles, coords, shared=True, chunk_pixels=chunk_pixels)
+        return rendering.renderer(generator, chunk_pixels).render(styles, h, w)
+    return rendering.render_coords(generator, styles, coords, shared=True, chunk_pixels=chunk_pixels)

@@ -9,8 +9,8 @@
 import numpy as np
 import tensorflow as tf
 
+from cips_tf import rendering
 from cips_tf.coords import make_grid_np
-from cips_tf.synthesis import common
 
 PARTS = ("fourier", "embedding")
 
@@ -54,7 +54,7 @@ def zero_parts(generator, encoding, parts):
     return encoding * tf.constant(keep, encoding.dtype)
 
 
-def render_zeroed(generator, styles, parts, height=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
+def render_zeroed(generator, styles, parts, height=None, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS):
     """Renders `styles` `[B, S]` on the `height` grid with the encoding `parts` zeroed -> `[B, H, H, 3]`.
 
     Eval mode, no noise, in chunks of `chunk_pixels` points (bounded memory).

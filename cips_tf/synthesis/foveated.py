@@ -3,9 +3,8 @@ around a gaze point, fill the rest by scattered-data interpolation."""
 import numpy as np
 from scipy import interpolate as sp_interpolate
 
-from cips_tf import coords_extra
+from cips_tf import coords_extra, rendering
 from cips_tf.coords import points_from_pixels
-from cips_tf.synthesis import common
 
 
 def fill_missing(values, known_idx, height, width, method="cubic"):
@@ -41,7 +40,7 @@ def fill_missing(values, known_idx, height, width, method="cubic"):
 
 
 def foveated_render(generator, styles, fraction, gaze=(0.0, 0.0), std_frac=0.4, seed=0, height=None,
-                    method="cubic", chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
+                    method="cubic", chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS):
     """Foveated rendering of `styles` `[B, S]` at `height x height` (default: training size).
 
     Returns `(images [B, H, W, 3], mask [H, W] bool)`: the same sampled pixel pattern (from `seed`)
@@ -51,7 +50,7 @@ def foveated_render(generator, styles, fraction, gaze=(0.0, 0.0), std_frac=0.4, 
     styles = np.asarray(styles, np.float32)
     idx = coords_extra.foveated_pixels(fraction, height, height, gaze, std_frac, seed)  # [N, 2]
     pts = points_from_pixels(idx, height, height)  # [N, 2]
-    values = common.render_coords(generator, styles, pts, shared=True, chunk_pixels=chunk_pixels)  # [B, N, 3]
+    values = rendering.render_coords(generator, styles, pts, shared=True, chunk_pixels=chunk_pixels)  # [B, N, 3]
     images = np.stack([fill_missing(v, idx, height, height, method) for v in values])
     mask = np.zeros((height, height), bool)
     mask[idx[:, 1], idx[:, 0]] = True

@@ -7,8 +7,7 @@ panorama is seamless by construction. A model trained in "cylindrical" mode has 
 """
 import numpy as np
 
-from cips_tf import coords_extra
-from cips_tf.synthesis import common
+from cips_tf import coords_extra, rendering
 
 
 def panorama_coords(height, width=None, r_inner=coords_extra.DEFAULT_R_INNER, r_outer=coords_extra.DEFAULT_R_OUTER):
@@ -17,11 +16,11 @@ def panorama_coords(height, width=None, r_inner=coords_extra.DEFAULT_R_INNER, r_
 
 
 def render_panorama(generator, styles, height=None, width=None, r_inner=coords_extra.DEFAULT_R_INNER,
-                    r_outer=coords_extra.DEFAULT_R_OUTER, chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
+                    r_outer=coords_extra.DEFAULT_R_OUTER, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS):
     """`[B, H, W, 3]` panoramas; `styles` `[B, S]` or per pixel `[B, H, W, S]` (panorama blending)."""
     height = generator.size if height is None else int(height)
     coords = panorama_coords(height, width, r_inner, r_outer)
-    return common.render_coords(generator, styles, coords, shared=True, chunk_pixels=chunk_pixels)
+    return rendering.render_coords(generator, styles, coords, shared=True, chunk_pixels=chunk_pixels)
 
 
 def wrap_columns(panorama, extra):

@@ -20,7 +20,7 @@ modulated layer (space "w+", the `ws` input) so that the generator's render on i
   to them unchanged.
 
 Because CIPS renders any coordinate independently, the projected latent can be re-rendered on a
-denser grid (`cips_tf.synthesis.common.render(generator, w, k * size)`), the paper's
+denser grid (`cips_tf.rendering.render(generator, w, k * size)`), the paper's
 super-resolution applied to a real image.
 """
 import dataclasses

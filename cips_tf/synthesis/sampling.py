@@ -1,16 +1,15 @@
 """Samples and latent morphing (paper Sec. 4.6, Fig. 10)."""
 import numpy as np
 
-from cips_tf import latents
-from cips_tf.synthesis import common
+from cips_tf import latents, rendering
 
 
-def sample(generator, seeds, psi=1.0, w_avg=None, height=None, width=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS,
+def sample(generator, seeds, psi=1.0, w_avg=None, height=None, width=None, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS,
            labels=None):
     """One image per seed, truncated toward `w_avg` by `psi` -> `[N, H, W, 3]` float32 numpy
     (`labels`: the class of a conditional generator, one int or `[N]`)."""
     w = latents.styles_from_seeds(generator, seeds, psi, w_avg, labels)
-    return common.render(generator, w, height, width, chunk_pixels=chunk_pixels)
+    return rendering.render(generator, w, height, width, chunk_pixels=chunk_pixels)
 
 
 def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None, labels=None):
@@ -47,7 +46,7 @@ def interpolation_styles(generator, seeds, steps, space="w", psi=1.0, w_avg=None
 
 
 def interpolate(generator, seeds, steps=8, space="w", psi=1.0, w_avg=None, height=None,
-                chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
+                chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS):
     """Frames `[F, H, W, 3]` of the morph through `seeds` (see `interpolation_styles`)."""
     w = interpolation_styles(generator, seeds, steps, space, psi, w_avg)
-    return common.render(generator, w, height, chunk_pixels=chunk_pixels)
+    return rendering.render(generator, w, height, chunk_pixels=chunk_pixels)

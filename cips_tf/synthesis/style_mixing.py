@@ -6,7 +6,7 @@ groups, matching Fig. 19's "layers 1-2, 3-5, 6-8".
 """
 import numpy as np
 
-from cips_tf.synthesis import common
+from cips_tf import rendering
 
 
 def layer_indices(generator, groups):
@@ -30,14 +30,14 @@ def mix_styles(generator, w_a, w_b, groups):
     return ws
 
 
-def style_mix(generator, w_a, w_b, group_sets, height=None, chunk_pixels=common.DEFAULT_CHUNK_PIXELS):
+def style_mix(generator, w_a, w_b, group_sets, height=None, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS):
     """Renders A, B and one mix per entry of `group_sets` -> `[B, 2 + len(group_sets), H, W, 3]`.
 
     Row i is Fig. 19's row: A_i, B_i, then A_i with B_i's style in each group set.
     """
-    rows = [common.render(generator, w_a, height, chunk_pixels=chunk_pixels),
-            common.render(generator, w_b, height, chunk_pixels=chunk_pixels)]
+    rows = [rendering.render(generator, w_a, height, chunk_pixels=chunk_pixels),
+            rendering.render(generator, w_b, height, chunk_pixels=chunk_pixels)]
     for groups in group_sets:
         ws = mix_styles(generator, w_a, w_b, groups)
-        rows.append(common.render(generator, ws, height, per_layer=True, chunk_pixels=chunk_pixels))
+        rows.append(rendering.render(generator, ws, height, per_layer=True, chunk_pixels=chunk_pixels))
     return np.stack(rows, axis=1)

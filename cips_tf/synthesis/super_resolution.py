@@ -2,7 +2,7 @@
 import numpy as np
 from PIL import Image
 
-from cips_tf.synthesis import common
+from cips_tf import rendering
 
 
 def lanczos_upsample(images, factor):
@@ -19,7 +19,7 @@ def lanczos_upsample(images, factor):
     return out
 
 
-def super_resolve(generator, styles, factor, chunk_pixels=common.DEFAULT_CHUNK_PIXELS, progress=None):
+def super_resolve(generator, styles, factor, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS, progress=None):
     """Renders the training grid and the `factor` times denser grid of the same `[-1, 1]^2` square.
 
     Returns `(native [B, s, s, 3], dense [B, ks, ks, 3], lanczos [B, ks, ks, 3])` float32 numpy,
@@ -29,7 +29,7 @@ def super_resolve(generator, styles, factor, chunk_pixels=common.DEFAULT_CHUNK_P
     factor = int(factor)
     if factor < 1:
         raise ValueError(f"factor must be a positive int, got {factor}")
-    r = common.renderer(generator, chunk_pixels)
+    r = rendering.renderer(generator, chunk_pixels)
     size = generator.size
     native = r.render(styles, size, size)
     dense = r.render(styles, factor * size, factor * size, progress=progress)

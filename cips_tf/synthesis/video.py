@@ -14,8 +14,8 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
+from cips_tf import rendering
 from cips_tf.latents import styles_from_seeds, truncate
-from cips_tf.synthesis import common
 
 FORMATS = ("auto", "mp4", "gif")
 
@@ -142,16 +142,16 @@ def latent_walk_styles(generator, seeds, frames_per_seed=24, psi=1.0, w_avg=None
     return w
 
 
-def render_frames(generator, styles, height=None, width=None, batch=4, chunk_pixels=common.DEFAULT_CHUNK_PIXELS,
+def render_frames(generator, styles, height=None, width=None, batch=4, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS,
                   per_layer=False, log_every=0):
     """Yields uint8 `[H, W, 3]` frames of `styles` (`[F, S]`, or `[F, num_ws, S]` with `per_layer`),
     rendered `batch` at a time through the generator's `ChunkedRenderer` (bounded memory)."""
     styles = np.asarray(styles, np.float32)
     total = len(styles)
     for lo in range(0, total, batch):
-        images = common.render(generator, styles[lo : lo + batch], height, width, per_layer=per_layer,
+        images = rendering.render(generator, styles[lo : lo + batch], height, width, per_layer=per_layer,
                                chunk_pixels=chunk_pixels)
-        for frame in common.to_uint8(images):
+        for frame in rendering.to_uint8(images):
             yield frame
         if log_every and ((lo // batch + 1) % log_every == 0 or lo + batch >= total):
             logging.info("rendered %d/%d frames", min(lo + batch, total), total)

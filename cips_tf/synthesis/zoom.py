@@ -13,7 +13,7 @@ frame size and the number of frames.
 import numpy as np
 from absl import logging
 
-from cips_tf.synthesis import common
+from cips_tf import rendering
 
 
 def zoom_factors(num_frames, max_zoom):
@@ -37,7 +37,7 @@ def zoom_windows(center, num_frames, max_zoom):
 
 
 def zoom_frames(generator, w, center=(0.0, 0.0), num_frames=48, max_zoom=16.0, height=None, width=None,
-                per_layer=False, chunk_pixels=common.DEFAULT_CHUNK_PIXELS, log_every=0):
+                per_layer=False, chunk_pixels=rendering.DEFAULT_CHUNK_PIXELS, log_every=0):
     """Yields uint8 `[H, W, 3]` frames zooming into `center` for ONE style `w` (`[S]`, `[1, S]`,
     or `[num_ws, S]` / `[1, num_ws, S]` with `per_layer`). Frame 0 is the ordinary render."""
     height = int(generator.size if height is None else height)
@@ -45,10 +45,10 @@ def zoom_frames(generator, w, center=(0.0, 0.0), num_frames=48, max_zoom=16.0, h
     w = np.asarray(w, np.float32)
     if w.ndim == (2 if per_layer else 1):
         w = w[None]
-    renderer = common.renderer(generator, chunk_pixels)
+    renderer = rendering.renderer(generator, chunk_pixels)
     windows = zoom_windows(center, num_frames, max_zoom)
     for i, (x_range, y_range) in enumerate(windows):
         image = renderer.render(w, height, width, per_layer=per_layer, x_range=x_range, y_range=y_range)
-        yield common.to_uint8(image)[0]
+        yield rendering.to_uint8(image)[0]
         if log_every and ((i + 1) % log_every == 0 or i + 1 == len(windows)):
             logging.info("zoom: rendered %d/%d frames", i + 1, len(windows))

@@ -43,9 +43,10 @@ from PIL import Image
 
 from cips_tf import augment as augment_lib
 from cips_tf import data as data_lib
-from cips_tf import hardware
-from cips_tf.errors import RunError
-from cips_tf.latents import estimate_w_avg, quantize_images, tile_images, z_from_seed
+from cips_tf import hardware, rendering, showcase
+from cips_tf.coords import canvas_grid
+from cips_tf.errors import ConfigError, RunError
+from cips_tf.latents import estimate_w_avg, tile_images, z_from_seed
 from cips_tf.models.discriminator import freeze_first_blocks
 from cips_tf.models.factory import discriminator_from_config, discriminator_size, generator_from_config
 from cips_tf.models.gan import AdaptiveAugment, CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
@@ -256,19 +257,15 @@ CLASS_NAMES_FILE = "class_names.json"
 
 def render_samples(g_ema, z, resolution, batch=16, labels=None):
     """G_ema renders of fixed `z` (with `labels` `[N]` for a conditional G_ema) on the native grid
-    (eval mode, no noise) -> uint8 `[N, H, W, 3]`; at the model's own resolution that is its
-    training canvas (`height x width`, square pixels)."""
-    from cips_tf.coords import canvas_grid
-
+    (eval mode, no noise: `cips_tf.rendering.synthesize`) -> uint8 `[N, H, W, 3]`; at the model's own
+    resolution that is its training canvas (`height x width`, square pixels)."""
     height, width = (g_ema.height, g_ema.width) if int(resolution) == g_ema.size else (resolution, resolution)
     outs = []
     for i in range(0, len(z), batch):
         zb = z[i : i + batch]
-        inputs = {"z": zb, "coords": canvas_grid(zb.shape[0], height, width)}
-        if labels is not None:
-            inputs["label"] = tf.constant(np.asarray(labels[i : i + batch], np.int32))
-        rgb = g_ema(inputs, training=False, randomize_noise=False)
-        outs.append(quantize_images(rgb).numpy())
+        label = None if labels is None else tf.constant(np.asarray(labels[i : i + batch], np.int32))
+        w = g_ema.mapping(zb, **g_ema.label_kwargs(label))  # [n, S], as the generator's call maps z
+        outs.append(rendering.to_uint8(rendering.synthesize(g_ema, w, canvas_grid(zb.shape[0], height, width))))
     return np.concatenate(outs)
 
 
@@ -278,8 +275,6 @@ def sample_grid(g_ema, num_images, resolution, class_names=None):
     class names (so a column shows one z under every class)."""
     if not class_names:
         return tile_images(render_samples(g_ema, z_from_seed(np.arange(num_images), g_ema.style_dim), resolution))
-    from cips_tf.synthesis import showcase
-
     per_class = max(1, -(-int(num_images) // len(class_names)))
     z = z_from_seed(np.tile(np.arange(per_class), len(class_names)), g_ema.style_dim)
     labels = np.repeat(np.arange(len(class_names)), per_class)

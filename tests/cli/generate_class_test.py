@@ -54,25 +54,25 @@ def test_generate_refuses_a_class_out_of_range_before_any_output(conditional_wor
 
 
 def test_resolve_label_refusals(conditional_workdir):
-    from cips_tf.cli import generate
+    from cips_tf.synthesis import tasks
 
     loaded = load_generator(conditional_workdir)
-    assert generate.resolve_label(loaded, "emu") == 2 and generate.resolve_label(loaded, "0") == 0
+    assert tasks.resolve_label(loaded, "emu") == 2 and tasks.resolve_label(loaded, "0") == 0
     with pytest.raises(app.UsageError, match=r"class-conditional model \(3 classes \(cat, dog, emu\)\): pass --class"):
-        generate.resolve_label(loaded, None)
+        tasks.resolve_label(loaded, None)
     with pytest.raises(app.UsageError, match=r"unknown class name \(classes: cat, dog, emu\)"):
-        generate.resolve_label(loaded, "hat")
+        tasks.resolve_label(loaded, "hat")
     plain = LoadedGenerator(CIPSGenerator(size=16, **TINY), None, None, "memory")
-    assert generate.resolve_label(plain, None) is None
+    assert tasks.resolve_label(plain, None) is None
     with pytest.raises(app.UsageError, match="unconditional"):
-        generate.resolve_label(plain, "1")
+        tasks.resolve_label(plain, "1")
 
 
 def test_task_functions_take_the_class(conditional_workdir, tmp_path):
-    from cips_tf.cli import generate
+    from cips_tf.synthesis import tasks
 
     loaded = load_generator(conditional_workdir)
-    ctx = generate.Context(loaded, tmp_path, generate.options(seeds="3,5", steps=3, **{"class": "cat"}))
-    generate.task_interpolate(ctx)
+    ctx = tasks.Context(loaded, tmp_path, tasks.options(seeds="3,5", steps=3, **{"class": "cat"}))
+    tasks.task_interpolate(ctx)
     w = np.load(tmp_path / "w.npy")
     np.testing.assert_allclose(w[[0, -1]], latents.styles_from_seeds(loaded.generator, [3, 5], labels=0), atol=1e-6)

@@ -85,13 +85,13 @@ def exports(tmp_path_factory):
 
 
 def _run_tasks(loaded, out, tasks=TASKS):
-    from cips_tf.cli import generate
+    from cips_tf.synthesis import tasks as tasks_lib
 
-    ctx = generate.Context(loaded, out, generate.options(**OPTIONS))
+    ctx = tasks_lib.Context(loaded, out, tasks_lib.options(**OPTIONS))
     for task in tasks:
         ctx.out = out / task
         ctx.out.mkdir(parents=True)
-        generate.TASK_FUNCTIONS[task](ctx)
+        tasks_lib.TASK_FUNCTIONS[task](ctx)
     return out
 
 
@@ -152,16 +152,17 @@ def test_keras_only_tasks_bf16_without_runtime_and_missing_extras_refused_in_one
     from absl import app
 
     from cips_tf.cli import generate
+    from cips_tf.synthesis import tasks
 
-    generate.check_runtime("keras", list(generate.TASKS))  # keras renders everything
+    generate.check_runtime("keras", list(tasks.TASKS))  # keras renders everything
     for runtime in RUNTIMES:
-        generate.check_runtime(runtime, list(generate.RUNTIME_TASKS))
-        for task in generate.KERAS_ONLY:
+        generate.check_runtime(runtime, list(tasks.RUNTIME_TASKS))
+        for task in tasks.KERAS_ONLY:
             with pytest.raises(app.UsageError) as info:
                 generate.check_runtime(runtime, ["sample", task])
             message = str(info.value)
             assert "\n" not in message and f"--task={task}" in message and f"--runtime={runtime}" in message
-    assert set(generate.RUNTIME_TASKS) | set(generate.KERAS_ONLY) == set(generate.TASKS)
+    assert set(tasks.RUNTIME_TASKS) | set(tasks.KERAS_ONLY) == set(tasks.TASKS)
     with pytest.raises(app.UsageError, match="--precision=bf16 .*--runtime=openvino"):
         generate.check_runtime("keras", ["sample"], "bf16")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)

@@ -106,23 +106,23 @@ def test_generate_unknown_task_fails_with_usage(tiny_workdir, tmp_path):
 
 
 def test_generate_task_functions_run_on_plain_options(tmp_path):
-    from cips_tf.cli import generate  # in-process: the tasks read no flags, only their options
+    from cips_tf.synthesis import tasks  # in-process: the tasks read no flags, only their options
     from cips_tf.loading import LoadedGenerator
-    from cips_tf.synthesis import common
+    from cips_tf import latents
 
     g = CIPSGenerator(size=16, **TINY)
-    ctx = generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, generate.options(seeds="3,5", ncols=2))
-    generate.task_sample(ctx)
-    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), common.styles_from_seeds(g, [3, 5]), atol=1e-6)
+    ctx = tasks.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, tasks.options(seeds="3,5", ncols=2))
+    tasks.task_sample(ctx)
+    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), latents.styles_from_seeds(g, [3, 5]), atol=1e-6)
     assert np.load(tmp_path / "seeds.npy").tolist() == [3, 5]
     assert png(tmp_path / "seed0005.png").shape == (16, 16, 3)
     with pytest.raises(ValueError, match="unknown option"):
-        generate.options(colour="red")
+        tasks.options(colour="red")
 
 
 def test_generate_compare_puts_the_upscaled_samples_beside_real_test_images(all_tasks_out, tiny_workdir):
+    from cips_tf import latents, rendering, showcase
     from cips_tf.data.fashion_mnist import load_fashion_mnist
-    from cips_tf.synthesis import common, showcase
 
     out = all_tasks_out / "compare"
     samples = png(out / "samples.png")
@@ -130,9 +130,9 @@ def test_generate_compare_puts_the_upscaled_samples_beside_real_test_images(all_
     np.testing.assert_array_equal(samples, showcase.upscale(png(all_tasks_out / "sample" / "samples.png"), 4))
     real = png(out / "real.png")
     first = load_fashion_mnist("test")[0][:2]  # the workdir's data: the Fashion-MNIST test split, in order
-    resized = common.to_uint8(next(__import__("cips_tf.data", fromlist=["x"]).iterate_numpy(
+    resized = rendering.to_uint8(next(__import__("cips_tf.data", fromlist=["x"]).iterate_numpy(
         load_generator(tiny_workdir).config.data, resolution=16, batch_size=2, training=False, num_batches=1)))
-    np.testing.assert_array_equal(real, showcase.upscale(common.tile_images(resized), 4))
+    np.testing.assert_array_equal(real, showcase.upscale(latents.tile_images(resized), 4))
     assert first.shape == (2, 28, 28)
     both = png(out / "samples_vs_real.png")
     assert both.shape[1] > samples.shape[1] + real.shape[1] and both.shape[0] > samples.shape[0]
@@ -155,16 +155,16 @@ def test_generate_existing_task_outputs_need_overwrite(tiny_workdir, tmp_path):
 def test_generate_w_avg_cache_is_keyed_by_the_model_and_never_follows_a_symlink(tmp_path):
     import os
 
-    from cips_tf.cli import generate  # in-process: the tasks read no flags, only their options
+    from cips_tf.synthesis import tasks  # in-process: the tasks read no flags, only their options
     from cips_tf.loading import LoadedGenerator
 
     models = [CIPSGenerator(size=16, **TINY) for _ in range(2)]  # different random weights
-    opts = generate.options(psi=0.7, w_avg_samples=64)
-    w_avgs = [generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts).w_avg for g in models]
+    opts = tasks.options(psi=0.7, w_avg_samples=64)
+    w_avgs = [tasks.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts).w_avg for g in models]
     assert not np.allclose(w_avgs[0], w_avgs[1])  # the second model did not reuse the first one's cache
     cached = sorted(tmp_path.glob("w_avg-*.npy"))
     assert len(cached) == 2 and not (tmp_path / "w_avg.npy").exists()
-    again = generate.Context(LoadedGenerator(models[0], None, None, "memory"), tmp_path, opts).w_avg
+    again = tasks.Context(LoadedGenerator(models[0], None, None, "memory"), tmp_path, opts).w_avg
     np.testing.assert_array_equal(again, w_avgs[0])  # the same model reuses its own
     # A cache replaced by a symlink is refused, its target never read.
     os.unlink(cached[0])
@@ -173,7 +173,7 @@ def test_generate_w_avg_cache_is_keyed_by_the_model_and_never_follows_a_symlink(
     refused = 0
     for g in models:
         try:
-            generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts).w_avg
+            tasks.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts).w_avg
         except FileExistsError as e:
             assert "symlink" in str(e)
             refused += 1

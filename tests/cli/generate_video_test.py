@@ -63,20 +63,20 @@ def test_bad_seed_lists_and_zoom_centres_fail_clearly(workdir, tmp_path, args, m
 
 
 def test_video_and_zoom_tasks_run_on_plain_options(tmp_path):
-    from cips_tf.cli import generate  # in-process: video and zoom read their options, not the flags
+    from cips_tf.synthesis import tasks  # in-process: video and zoom read their options, not the flags
     from cips_tf.loading import LoadedGenerator
-    from cips_tf.synthesis import common
+    from cips_tf import latents, rendering
 
     g = CIPSGenerator(size=16, **TINY)
-    opts = generate.options(seeds="2,6", frames_per_seed=2, zoom_frames=3, zoom=4.0, video_format="gif",
+    opts = tasks.options(seeds="2,6", frames_per_seed=2, zoom_frames=3, zoom=4.0, video_format="gif",
                             chunk_pixels=128)
-    ctx = generate.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts)
-    generate.task_video(ctx)
+    ctx = tasks.Context(LoadedGenerator(g, None, None, "memory"), tmp_path, opts)
+    tasks.task_video(ctx)
     frames = video.read_video(tmp_path / "video.gif")
     assert frames.shape == (4, 16, 16, 3)  # a loop: 2 seeds x 2 frames
-    samples = common.to_uint8(common.render(g, common.styles_from_seeds(g, [2, 6])))
+    samples = rendering.to_uint8(rendering.render(g, latents.styles_from_seeds(g, [2, 6])))
     np.testing.assert_allclose(frames[::2].astype(int), samples.astype(int), atol=1)  # each seed's frame
-    generate.task_zoom(ctx)
+    tasks.task_zoom(ctx)
     zoomed = video.read_video(tmp_path / "seed0006.gif")
     assert zoomed.shape == (3, 16, 16, 3)
     np.testing.assert_allclose(zoomed[0].astype(int), samples[1].astype(int), atol=1)  # zoom 1 = the sample

@@ -10,11 +10,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from cips_tf import latents, rendering
 from cips_tf.data.fashion_mnist import load_fashion_mnist
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.loading import load_generator
-from cips_tf.synthesis import common, projection
+from cips_tf.synthesis import projection
 from tiny_models import TINY, TINY_SIZE, make_workdir
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ def run_with_d(tmp_path_factory):
     (path / "config.json").write_text(json.dumps(config))
     tf.train.Checkpoint(g_ema=g, discriminator=d).save(str(path / "checkpoints" / "ckpt"))
     target = tmp_path_factory.mktemp("targets") / "seed3.png"
-    Image.fromarray(common.to_uint8(common.render(g, common.styles_from_seeds(g, [3])))[0]).save(target)
+    Image.fromarray(rendering.to_uint8(rendering.render(g, latents.styles_from_seeds(g, [3])))[0]).save(target)
     return path, target
 
 
@@ -69,7 +70,7 @@ def test_project_cli_generated_target_beats_w_avg_and_writes_everything(run_with
     # the dense render is the projected w on a 3x denser grid (+-1 for float rounding at uint8)...
     dense = png(out / "projection_x3.png").astype(int)
     g = load_generator(workdir).generator
-    np.testing.assert_allclose(dense, common.to_uint8(common.render(g, w, 48))[0].astype(int), atol=1)
+    np.testing.assert_allclose(dense, rendering.to_uint8(rendering.render(g, w, 48))[0].astype(int), atol=1)
     # ...and the native render where the grids share points: linspace(-1, 1, 16) and (.., 48) share
     # only their corners; elsewhere they differ by a sub-pixel offset
     corners = (np.array([0, 0, -1, -1]), np.array([0, -1, 0, -1]))

@@ -104,13 +104,13 @@ def _check_runtime_generate(cwd, ctx):
     from PIL import Image
 
     from cips_tf.loading import load_generator
-    from cips_tf.synthesis import common
+    from cips_tf import latents, rendering
 
     flags = json.loads((cwd / "out" / "sample" / "flags.json").read_text())
     assert flags["flags"]["runtime"] == "onnx" and "/onnx/1" in flags["source"]
     loaded = load_generator(cwd / "serving" / "cips" / "1")
-    w = common.styles_from_seeds(loaded.generator, range(8), 0.7, loaded.w_avg)
-    expected = common.to_uint8(common.render(loaded.generator, w)).astype(int)
+    w = latents.styles_from_seeds(loaded.generator, range(8), 0.7, loaded.w_avg)
+    expected = rendering.to_uint8(rendering.render(loaded.generator, w)).astype(int)
     for seed in range(8):
         got = np.asarray(Image.open(cwd / "out" / "sample" / f"seed{seed:04d}.png")).astype(int)
         diff = np.abs(got - expected[seed])

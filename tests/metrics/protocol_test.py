@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from cips_tf import latents, rendering
 from cips_tf.metrics import protocol
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.synthesis import common
 from tiny_models import TINY
 
 
@@ -16,7 +16,7 @@ def generator():
 def test_make_sample_fn_seeds_match_generate_and_are_batch_size_independent(generator):
     no_noise = protocol.make_sample_fn(generator, batch_size=3, first_seed=7, noise=False)
     images = np.concatenate([no_noise(3, 7), no_noise(3, 8)])  # seeds 7..12
-    want = common.render(generator, common.styles_from_seeds(generator, range(7, 13)))
+    want = rendering.render(generator, latents.styles_from_seeds(generator, range(7, 13)))
     np.testing.assert_allclose(images, want, rtol=1e-4, atol=1e-3)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from cips_tf.coords import make_grid, make_grid_np
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.synthesis.chunked import ChunkedRenderer, render_chunked
+from cips_tf.rendering import ChunkedRenderer, render_chunked
 
 SMALL = dict(size=8, hidden_size=8, style_dim=6, n_mlp=2, widths=[10, 7])
 

@@ -3,15 +3,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cips_tf import latents, rendering
 from cips_tf.coords import make_grid
-from cips_tf.synthesis import common, encodings
+from cips_tf.synthesis import encodings
 from synthesis_test_utils import tiny_generator
 
 
 @pytest.mark.parametrize("variant", ["skips", "res", "base", "ne", "no_fourier"])
 def test_synthesize_from_encoding_equals_synthesis(variant):
     g = tiny_generator(variant=variant)
-    w = tf.constant(common.styles_from_seeds(g, [0, 1]))
+    w = tf.constant(latents.styles_from_seeds(g, [0, 1]))
     coords = make_grid(2, 16)
     for training in (False, True):
         enc = g.encode(coords, direct_embedding=training)
@@ -32,8 +33,8 @@ def test_synthesize_from_encoding_per_layer_and_noise_match_synthesis():
 
 def test_render_zeroed_nothing_equals_render_and_parts_change_it():
     g = tiny_generator()
-    w = common.styles_from_seeds(g, [0])
-    base = common.render(g, w)
+    w = latents.styles_from_seeds(g, [0])
+    base = rendering.render(g, w)
     np.testing.assert_allclose(encodings.render_zeroed(g, w, ()), base, atol=1e-5)
     no_emb = encodings.render_zeroed(g, w, ("embedding",), chunk_pixels=50)
     no_fo = encodings.render_zeroed(g, w, ("fourier",))

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cips_tf import latents, rendering
 from cips_tf.metrics.feature_extractor import build_classifier
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator
-from cips_tf.synthesis import common, projection
+from cips_tf.synthesis import projection
 from tiny_models import TINY, TINY_SIZE
 
 
@@ -18,7 +19,7 @@ def tiny():
     keras.utils.set_random_seed(0)
     g = CIPSGenerator(size=TINY_SIZE, **TINY)
     w_avg, w_std = projection.w_statistics(g, 2000)
-    target = common.render(g, common.styles_from_seeds(g, [3]))  # a render with a known latent
+    target = rendering.render(g, latents.styles_from_seeds(g, [3]))  # a render with a known latent
     return g, w_avg, w_std, target
 
 
@@ -74,12 +75,12 @@ def test_perceptual_distance_is_zero_for_equal_and_scale_invariant():
 def test_project_generated_target_beats_w_avg_by_a_wide_margin(tiny):
     g, w_avg, w_std, target = tiny
     result = projection.project(g, target, num_steps=150, w_avg=w_avg, w_std=w_std, log_every=0)
-    baseline = projection.psnr(target, common.render(g, w_avg[None]))[0]
+    baseline = projection.psnr(target, rendering.render(g, w_avg[None]))[0]
     got = projection.psnr(target, result.images)[0]
     assert got > baseline + 25.0, (got, baseline)
     assert result.w.shape == (1, g.style_dim)
     # the reconstruction is what the chunked renderer draws from the returned w
-    np.testing.assert_allclose(common.render(g, result.w), result.images, atol=1e-5)
+    np.testing.assert_allclose(rendering.render(g, result.w), result.images, atol=1e-5)
     steps = [s for s, _ in result.snapshots]
     assert steps[0] == 0 and steps[-1] == 150 and steps == sorted(steps)
     assert len(result.history) == 150 and result.history[-1]["lr"] < 1e-3
@@ -93,8 +94,8 @@ def test_project_w_plus_with_discriminator_features(tiny):
     result = projection.project(g, target, num_steps=60, space="w+", w_avg=w_avg, w_std=w_std, features=feats,
                                 log_every=0)
     assert result.w.shape == (1, g.num_ws, g.style_dim) and result.per_layer
-    np.testing.assert_allclose(common.render(g, result.w, per_layer=True), result.images, atol=1e-5)
-    baseline = projection.psnr(target, common.render(g, w_avg[None]))[0]
+    np.testing.assert_allclose(rendering.render(g, result.w, per_layer=True), result.images, atol=1e-5)
+    baseline = projection.psnr(target, rendering.render(g, w_avg[None]))[0]
     assert projection.psnr(target, result.images)[0] > baseline + 5.0
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from cips_tf.synthesis import common, sampling
+from cips_tf import latents, rendering
+from cips_tf.synthesis import sampling
 from synthesis_test_utils import tiny_generator
 
 
@@ -16,10 +17,10 @@ def test_sample_is_deterministic_given_seeds():
 
 def test_sample_psi_zero_renders_w_avg_for_every_seed():
     g = tiny_generator()
-    w_avg = common.styles_from_seeds(g, [99])[0]
+    w_avg = latents.styles_from_seeds(g, [99])[0]
     out = sampling.sample(g, [0, 1, 2], psi=0.0, w_avg=w_avg)
     np.testing.assert_allclose(out[0], out[2], atol=1e-5)
-    np.testing.assert_allclose(out[0], common.render(g, w_avg[None])[0], atol=1e-5)
+    np.testing.assert_allclose(out[0], rendering.render(g, w_avg[None])[0], atol=1e-5)
 
 
 @pytest.mark.parametrize("space", ["w", "z"])

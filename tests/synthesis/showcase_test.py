@@ -1,8 +1,10 @@
-"""cips_tf.synthesis.showcase: upscaled, labelled panels side by side, and the training progress of a checkpoint."""
+"""cips_tf.showcase: upscaled, labelled panels side by side; and the training progress of a checkpoint
+(cips_tf.synthesis.tasks, the compare task's label)."""
 import numpy as np
 import tensorflow as tf
 
-from cips_tf.synthesis import showcase
+from cips_tf import showcase
+from cips_tf.synthesis import tasks
 
 
 def test_upscale_is_nearest_neighbour():
@@ -32,6 +34,6 @@ def test_training_progress_reads_step_and_clock(tmp_path):
     clock = tf.Variable(123.5, dtype=tf.float64)
     with_clock = tf.train.Checkpoint(step=step, train_seconds=clock).save(str(tmp_path / "a" / "ckpt"))
     without = tf.train.Checkpoint(step=step).save(str(tmp_path / "b" / "ckpt"))
-    assert showcase.training_progress(with_clock) == (7, 123.5)
-    assert showcase.training_progress(without) == (7, None)
-    assert showcase.training_progress(tmp_path / "nothing") is None
+    assert tasks.training_progress(with_clock) == (7, 123.5)
+    assert tasks.training_progress(without) == (7, None)
+    assert tasks.training_progress(tmp_path / "nothing") is None

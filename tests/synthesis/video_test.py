@@ -4,7 +4,8 @@ import builtins
 import numpy as np
 import pytest
 
-from cips_tf.synthesis import common, video, zoom
+from cips_tf import latents, rendering
+from cips_tf.synthesis import video, zoom
 import extras
 from synthesis_test_utils import tiny_generator
 
@@ -16,7 +17,7 @@ def g():
 
 def test_latent_walk_passes_through_every_seed(g):
     seeds = [3, 7, 9]
-    keys = common.styles_from_seeds(g, seeds)
+    keys = latents.styles_from_seeds(g, seeds)
     for loop, kind in [(True, "cubic"), (False, "cubic"), (True, "linear")]:
         w = video.latent_walk_styles(g, seeds, frames_per_seed=5, loop=loop, kind=kind)
         assert len(w) == (15 if loop else 11)
@@ -73,7 +74,7 @@ def test_mp4_round_trip_pads_odd_sizes(tmp_path):
 def test_render_frames_equal_one_pass_renders(g):
     w = video.latent_walk_styles(g, [0, 1], 3, loop=False)
     frames = np.stack(list(video.render_frames(g, w, batch=2, chunk_pixels=100)))
-    np.testing.assert_array_equal(frames, common.to_uint8(common.render(g, w)))
+    np.testing.assert_array_equal(frames, rendering.to_uint8(rendering.render(g, w)))
 
 
 def test_zoom_windows_shrink_toward_a_fixed_point():
@@ -89,13 +90,13 @@ def test_zoom_windows_shrink_toward_a_fixed_point():
 
 
 def test_zoom_frames_are_denser_renders_of_the_window(g):
-    w = common.styles_from_seeds(g, [4])[0]
+    w = latents.styles_from_seeds(g, [4])[0]
     frames = list(zoom.zoom_frames(g, w, center=(0.0, 0.0), num_frames=3, max_zoom=4.0, height=16,
                                    chunk_pixels=64))  # 64-point chunks: 4 per frame
     assert len(frames) == 3 and frames[0].shape == (16, 16, 3)
-    np.testing.assert_array_equal(frames[0], common.to_uint8(common.render(g, w[None]))[0])
+    np.testing.assert_array_equal(frames[0], rendering.to_uint8(rendering.render(g, w[None]))[0])
     # a 3x zoom into the centre samples [-1/3, 1/3] with 16 points: exactly the points 15..30 of
     # the 46-point grid over [-1, 1] (spacing 2/45 both), so it equals that crop of a denser render
     last = list(zoom.zoom_frames(g, w, (0.0, 0.0), num_frames=2, max_zoom=3.0, height=16, chunk_pixels=64))[-1]
-    dense = common.to_uint8(common.render(g, w[None], 46))[0]
+    dense = rendering.to_uint8(rendering.render(g, w[None], 46))[0]
     np.testing.assert_allclose(last.astype(int), dense[15:31, 15:31].astype(int), atol=1)

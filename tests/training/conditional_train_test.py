@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cips_tf import showcase
 from cips_tf.data.labels import FASHION_MNIST_CLASSES
 from cips_tf.errors import ConfigError
 from cips_tf.metrics import training_hook
-from cips_tf.synthesis import showcase
 from cips_tf.training import train_lib, validation
 from tiny_models import smoke_config
 

@@ -130,22 +130,22 @@ def test_cips_generate_renders_the_training_canvas_and_other_shapes(trained, tmp
 def test_wide_model_render_matches_training_grid_and_extends_at_the_same_pitch(trained):
     from cips_tf.coords import canvas_grid
     from cips_tf.loading import load_generator
-    from cips_tf.synthesis import common
+    from cips_tf import latents, rendering
 
     g = load_generator(trained[0]).generator
     assert (g.height, g.width) == (32, 64)
-    w = common.styles_from_seeds(g, [0])
-    native = common.render(g, w)
+    w = latents.styles_from_seeds(g, [0])
+    native = rendering.render(g, w)
     want = g({"w": w, "coords": canvas_grid(1, 32, 64)}, randomize_noise=False).numpy()
     np.testing.assert_allclose(native, want, atol=1e-4)  # float32 sums in another order (chunks)
-    wider = common.render(g, w, 32, 128)  # 4:1: the 2:1 canvas in the middle, 32 more columns each side
+    wider = rendering.render(g, w, 32, 128)  # 4:1: the 2:1 canvas in the middle, 32 more columns each side
     np.testing.assert_allclose(wider[:, :, 32:96], native, atol=1e-4)
 
 
 def test_saved_model_serves_the_32x64_canvas(trained, tmp_path):
     from cips_tf.export.saved_model import export_generator
     from cips_tf.loading import load_generator
-    from cips_tf.synthesis import common
+    from cips_tf import latents, rendering
 
     loaded = load_generator(trained[0])
     path = export_generator(loaded.generator, loaded.w_avg_or_estimate(64), tmp_path, "wide", warmup=False)
@@ -154,21 +154,23 @@ def test_saved_model_serves_the_32x64_canvas(trained, tmp_path):
     served = tf.saved_model.load(str(path)).signatures["from_seed"](
         seed=tf.constant([0], tf.int64), truncation_psi=tf.constant([1.0]))["images"].numpy()
     assert served.shape == (1, 32, 64, 3)
-    keras_render = common.to_uint8(common.render(loaded.generator, common.styles_from_seeds(loaded.generator, [0])))
+    keras_render = rendering.to_uint8(rendering.render(loaded.generator,
+                                                       latents.styles_from_seeds(loaded.generator, [0])))
     assert np.abs(served.astype(int) - keras_render.astype(int)).max() <= 1
 
 
 def test_square_model_rendered_wide_extends_x_with_its_square_image_in_the_middle():
     from cips_tf.models.generator import CIPSGenerator
-    from cips_tf.synthesis import common
+    from cips_tf import latents, rendering
 
     g = CIPSGenerator(size=tiny_models.TINY_SIZE, **tiny_models.TINY)
-    w = common.styles_from_seeds(g, [0, 1])
-    square = common.render(g, w)
-    wide = common.render(g, w, 16, 32)  # 16 x 32: x in +-31/15, the pitch of the 16 px grid
+    w = latents.styles_from_seeds(g, [0, 1])
+    square = rendering.render(g, w)
+    wide = rendering.render(g, w, 16, 32)  # 16 x 32: x in +-31/15, the pitch of the 16 px grid
     assert wide.shape == (2, 16, 32, 3)
     np.testing.assert_allclose(wide[:, :, 8:24], square, atol=1e-5)
-    np.testing.assert_array_equal(common.render(g, w, 32), common.render(g, w, 32, 32))  # super-resolution as before
+    np.testing.assert_array_equal(rendering.render(g, w, 32),
+                                  rendering.render(g, w, 32, 32))  # super-resolution as before
 
 
 @pytest.mark.parametrize("overrides, field, words", [

@@ -3,7 +3,9 @@
 `side_by_side(panels, scale)` takes `(label, uint8 grid)` pairs, upscales each grid by `scale`
 (nearest neighbour, so pixels stay pixels) and writes its label above it, left to right on white.
 The quickstart ends with one (`cips-generate --task=compare`): the final G_ema samples, labelled with
-the step and the minutes of training, beside a grid of real training images.
+the step and the minutes of training, beside a grid of real training images. `class_grid` lays out
+the sample grid of a class-conditional run (one labelled row per class). Pure layout on uint8
+arrays, below the capabilities: training's sample grids and the synthesis tasks both use it.
 """
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -39,22 +41,6 @@ def side_by_side(panels, scale=4, font_size=16):
         canvas.paste(Image.fromarray(grid), (x, MARGIN + label_height))
         x += width + MARGIN
     return np.asarray(canvas)
-
-
-def training_progress(checkpoint):
-    """`(step, training seconds or None)` stored in a training checkpoint prefix, or None for a
-    source that is not a checkpoint (an export, a converted model)."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-    try:
-        reader = tf.train.load_checkpoint(str(checkpoint))
-    except (tf.errors.OpError, ValueError):
-        return None
-    names = reader.get_variable_to_shape_map()
-    step = int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) if "step/.ATTRIBUTES/VARIABLE_VALUE" in names \
-        else None
-    seconds = "train_seconds/.ATTRIBUTES/VARIABLE_VALUE"
-    return step, float(reader.get_tensor(seconds)) if seconds in names else None
 
 
 def class_grid(rows, names, scale=1, font_size=12):

@@ -1,26 +1,41 @@
-"""Chunked synthesis: render any H x W image in bounded memory (paper Sec. 1: sequential synthesis).
+"""The one renderer: a generator + a grid or a point set -> pixels, in bounded memory.
 
-Pixels are conditionally independent, so the flattened coordinate list is cut into chunks of
-`chunk_pixels` points, each rendered by one compiled call, and written into the output array.
-Peak memory is set by the chunk size (activations `chunk_pixels x width` per layer), not by the
-image size; the result equals one-pass rendering (eval mode: the embedding is always sampled).
+Every path that renders G in eval mode goes through here: the synthesis experiments and
+`cips-generate`, the metrics' samples, the SavedModel's signatures and the training sample grids.
+`synthesize` is the one eval-mode call (no random noise: a result depends only on the weights, the
+styles and the coordinates, plus explicit `noise` where a caller gives it); `ChunkedRenderer` cuts a
+large grid into chunks of `chunk_pixels` points (pixels are conditionally independent, paper Sec. 1:
+sequential synthesis), each one compiled call, so peak memory is set by the chunk, not the image;
+`render` / `render_coords` are its cached front doors and return float32 `[..., 3]` in about
+[-1, 1], or uint8 with `uint8=True` (`to_uint8`: the one quantizer, converted once per render).
 
 The generator is a `CIPSGenerator` (each chunk one compiled TensorFlow call) or an exported model
 loaded by `cips_tf.export.runtimes.RuntimeGenerator` (ONNX Runtime, OpenVINO, LiteRT or the
-SavedModel's signatures: each chunk one `synthesis(w, coords)` call of numpy arrays). A runtime
-takes one w per image (no per-layer or per-point styles) and the loop respects its shapes: a fixed
-point count (`--points` at export) is every chunk's size, the last chunk padded; a fixed batch is
-every call's, the last group padded; the SavedModel's `max_batch` and `max_pixels` (N * points per
-request) cap the images and points per call.
+SavedModel's signatures: each chunk one `synthesis(w, coords)` call of numpy arrays), duck-typed as
+`latents` does, so this module imports no model code. A runtime takes one w per image (no
+per-layer or per-point styles) and the loop respects its shapes: a fixed point count (`--points`
+at export) is every chunk's size, the last chunk padded; a fixed batch is every call's, the last
+group padded; the SavedModel's `max_batch` and `max_pixels` (N * points per request) cap the images
+and points per call.
 """
 import math
+import weakref
 
 import numpy as np
 import tensorflow as tf
 
-from cips_tf.coords import make_grid_np
+from cips_tf.coords import make_grid_np, render_extent
 from cips_tf.errors import UserError
+from cips_tf.latents import quantize_images
 
+DEFAULT_CHUNK_PIXELS = 32768
+
+
+def synthesize(generator, styles, coords, noise=None, per_layer=False):
+    """The one eval-mode render call: `G'(e(coords); styles)` without random noise (`noise`, when given,
+    is the per-layer noise to add) -> `[B, ..., 3]` float tensor. Traceable (export signatures, the
+    metrics' sampler and the chunk steps call it inside `tf.function`s)."""
+    return generator.synthesis(styles, coords, noise=noise, randomize_noise=False, per_layer=per_layer)
 
 def is_runtime(generator):
     """True for an exported model loaded by `RuntimeGenerator` (duck-typed: `is_runtime`)."""
@@ -50,7 +65,7 @@ class ChunkedRenderer:
         jit_compile: compile the chunk step with XLA.
     """
 
-    def __init__(self, generator, chunk_pixels=32768, jit_compile=False):
+    def __init__(self, generator, chunk_pixels=DEFAULT_CHUNK_PIXELS, jit_compile=False):
         self.generator = generator
         self.chunk_pixels = int(chunk_pixels)
         self.jit_compile = bool(jit_compile)
@@ -63,7 +78,7 @@ class ChunkedRenderer:
             style_spec = tf.TensorSpec([None] * len(styles.shape), tf.float32)
 
             def render(s, p):
-                return self.generator.synthesis(s, p, randomize_noise=False, per_layer=per_layer)
+                return synthesize(self.generator, s, p, per_layer=per_layer)
 
             self._steps[key] = tf.function(
                 render, input_signature=[style_spec, tf.TensorSpec([None, None, 2], tf.float32)],
@@ -143,6 +158,70 @@ class ChunkedRenderer:
         return out.reshape(batch, height, width, 3)
 
 
-def render_chunked(generator, styles, height, width=None, chunk_pixels=32768, per_layer=False):
+def render_chunked(generator, styles, height, width=None, chunk_pixels=DEFAULT_CHUNK_PIXELS, per_layer=False):
     """One-shot helper: `ChunkedRenderer(generator, chunk_pixels).render(styles, height, width)`."""
     return ChunkedRenderer(generator, chunk_pixels).render(styles, height, width, per_layer=per_layer)
+
+
+_RENDERERS = weakref.WeakKeyDictionary()
+
+
+def renderer(generator, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+    """The `ChunkedRenderer` of `generator` for `chunk_pixels`, created once and reused, so its
+    compiled chunk steps are traced once per generator rather than once per render call."""
+    per_generator = _RENDERERS.setdefault(generator, {})
+    if chunk_pixels not in per_generator:
+        # A proxy, so the cached renderer does not keep its (weakly keyed) generator alive.
+        per_generator[chunk_pixels] = ChunkedRenderer(weakref.proxy(generator), chunk_pixels=chunk_pixels)
+    return per_generator[chunk_pixels]
+
+
+def native_canvas(generator):
+    """(height, width) of the generator's training canvas (`size x size` for a square model, and for
+    an export written before non-square models)."""
+    size = int(generator.size)
+    return int(getattr(generator, "height", size) or size), int(getattr(generator, "width", size) or size)
+
+
+def render(generator, styles, height=None, width=None, per_layer=False, chunk_pixels=DEFAULT_CHUNK_PIXELS,
+           uint8=False):
+    """Renders an H x W image -> `[B, H, W, 3]` float32 numpy (uint8 with `uint8=True`). Default: the
+    training canvas; `height` alone (width defaults to it) or both. The grid is
+    `cips_tf.coords.render_extent`'s: the model's aspect spans its training canvas (denser or
+    coarser), any other aspect has square pixels with the shorter side in [-1, 1], so a square model
+    rendered wide extends x (panorama-style; beyond the training canvas the learned embedding repeats
+    its edge entries, see CoordinateEmbedding)."""
+    native_h, native_w = native_canvas(generator)
+    if height is None and width is None:
+        height, width = native_h, native_w
+    height = native_h if height is None else int(height)
+    width = height if width is None else int(width)
+    x_max, y_max = render_extent(height, width, native_h, native_w)
+    out = renderer(generator, chunk_pixels).render(styles, height, width, per_layer=per_layer,
+                                                   x_range=(-x_max, x_max), y_range=(-y_max, y_max))
+    return to_uint8(out) if uint8 else out
+
+
+def render_coords(generator, styles, coords, per_layer=False, shared=False, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+    """Renders arbitrary coordinates `[B, ..., 2]` (`[..., 2]` with `shared=True`) -> `[B, ..., 3]` numpy.
+
+    `styles` is `[B, S]`, `[B, num_ws, S]` with `per_layer`, or one style per point `[B, ..., S]`.
+    """
+    styles = np.asarray(styles, np.float32)
+    batch = styles.shape[0]
+    coords = np.asarray(coords, np.float32)
+    per_point = not per_layer and styles.ndim > 2
+    if shared:
+        coords = np.broadcast_to(coords[None], (batch,) + coords.shape)
+    spatial = coords.shape[1:-1]
+    points = coords.reshape(batch, -1, 2)
+    if per_point:
+        styles = styles.reshape(batch, points.shape[1], styles.shape[-1])
+    out = renderer(generator, chunk_pixels).render_points(styles, points, per_layer=per_layer)
+    return out.reshape((batch,) + tuple(spatial) + (3,))
+
+
+def to_uint8(images):
+    """float images in [-1, 1] -> uint8 numpy in [0, 255] (`cips_tf.latents.quantize_images`, the one
+    quantizer of samples, exports and FID), for the files the CLI writes; uint8 passes unchanged."""
+    return quantize_images(images).numpy()
