@@ -20,6 +20,7 @@ import pytest
 import extras
 from export_test_utils import REPO_ROOT, subprocess_env
 
+from cips_tf import hardware
 from cips_tf.coords import make_grid
 from cips_tf.export import runtimes
 from cips_tf.export.saved_model import METADATA_FILE, export_generator
@@ -177,8 +178,15 @@ def test_runtime_bf16_refused_without_native_bf16_and_on_other_runtimes(exported
     for fmt in ("onnx", "litert"):
         with pytest.raises(runtimes.FormatError, match="fp32"):
             runtimes.RuntimeGenerator(paths[fmt], precision="bf16")
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # as on an AVX2-only machine
-    with pytest.raises(runtimes.FormatError, match="bf16 refused: .*AVX2"):
+    # The CPU's flags are set here, so the refusal does not depend on the machine the test runs on
+    # (an AVX2-only one has no bf16 at all; an AVX-512 one is capped by the environment).
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # the cap that emulates an AVX2-only machine
+    with pytest.raises(runtimes.FormatError, match="bf16 refused: ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN below"):
+        runtimes.RuntimeGenerator(paths["openvino"], precision="bf16")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx", "avx2", "fma"})  # an AVX2-only CPU
+    with pytest.raises(runtimes.FormatError, match="bf16 refused: the CPU has no native bf16"):
         runtimes.RuntimeGenerator(paths["openvino"], precision="bf16")
 
 
