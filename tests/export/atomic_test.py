@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from cips_tf.export import saved_model as sm
 from export_test_utils import subprocess_env, tiny_generator, tiny_w_avg
 
@@ -38,6 +40,7 @@ def _assert_complete(version_dir):
         assert (version_dir / rel).exists(), f"{version_dir} lacks {rel}"
 
 
+@pytest.mark.slow  # a fault loop: a child process killed mid-export (54 s on an AVX2 machine)
 def test_export_sigkilled_before_commit_leaves_no_partial_version(tmp_path):
     generator, w_avg = tiny_generator(), tiny_w_avg()
     model_dir = tmp_path / "cips"
