@@ -28,15 +28,15 @@ from cips_tf.synthesis import super_resolution, video, zoom
 
 TASKS = ("sample", "interpolate", "style_mix", "super_resolution", "foveated", "panorama", "blend", "encodings",
          "neighbours", "video", "zoom", "compare")
-# The tasks an export renders: one w per image through mapping + synthesis, on any coordinates.
-RUNTIME_TASKS = ("sample", "interpolate", "super_resolution", "foveated", "panorama", "neighbours", "video", "zoom")
-# Why the others need the Keras model.
+# The tasks that need the Keras model, and why.
 KERAS_ONLY = {
     "style_mix": "it feeds per-layer styles, and an export's synthesis takes one w per image",
     "blend": "it feeds a style per pixel, and an export's synthesis takes one w per image",
     "encodings": "it zeroes parts of the network's input encoding, which an export does not expose",
     "compare": "it reads the real images named by a training workdir's config",
 }
+# The tasks an export renders: one w per image through mapping + synthesis, on any coordinates.
+RUNTIME_TASKS = tuple(task for task in TASKS if task not in KERAS_ONLY)
 
 # Every option (the flags of cips-generate, which take their defaults from here) and its default.
 DEFAULTS = {
