@@ -18,12 +18,13 @@ Known to work: tensorflow==2.21.0 with tensorflow-gan==2.1.0, tensorflow-probabi
 tensorflow-hub==0.16.1 and tf-keras==2.21.0 (the last two are TF-GAN's own dependencies, pulled in
 by pip). Importing TFP rebinds `tf.compat.v1`, hence the import order in `import_tfgan`.
 """
+import contextlib
 import sys
 import types
 
 import tensorflow as tf
 
-__all__ = ["import_tfgan", "install_estimator_stub", "install_pkg_resources_shim", "ESTIMATOR_STUB_MARKER"]
+__all__ = ["import_tfgan", "install_estimator_stub", "pkg_resources_shim", "ESTIMATOR_STUB_MARKER"]
 
 ESTIMATOR_STUB_MARKER = "_cips_tf_estimator_stub"
 
@@ -84,28 +85,34 @@ def install_estimator_stub():
     return installed
 
 
-def install_pkg_resources_shim():
-    """Gives `import pkg_resources` a minimal stand-in (`parse_version` only) when it is missing.
+@contextlib.contextmanager
+def pkg_resources_shim():
+    """While active, `import pkg_resources` finds a minimal stand-in (`parse_version` only).
 
-    TF-GAN imports tensorflow_hub, whose `__init__` does `from pkg_resources import parse_version`;
-    setuptools >= 81 no longer ships `pkg_resources`. The stand-in forwards to
-    `packaging.version.parse`. Never replaces a real `pkg_resources`. Returns True if installed now.
+    TF-GAN imports tensorflow_hub, whose `__init__` does `from pkg_resources import parse_version`
+    at import time; setuptools >= 81 no longer ships `pkg_resources`. The stand-in forwards to
+    `packaging.version.parse`. It never replaces a real `pkg_resources`, and it is removed from
+    `sys.modules` on exit: a stand-in left behind makes later code that checks
+    `"pkg_resources" in sys.modules` (pytest's `monkeypatch.syspath_prepend`, setuptools' own
+    namespace handling) import names the stand-in lacks. Yields True if the stand-in was active.
     """
-    if "pkg_resources" in sys.modules:
-        return False
+    installed = False
+    if "pkg_resources" not in sys.modules:
+        try:
+            import pkg_resources  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        except ImportError:
+            from packaging import version  # pylint: disable=g-import-not-at-top
+
+            shim = types.ModuleType("pkg_resources", "Minimal stand-in installed by cips_tf.metrics.tfgan_compat.")
+            shim.parse_version = version.parse
+            setattr(shim, ESTIMATOR_STUB_MARKER, True)
+            sys.modules["pkg_resources"] = shim
+            installed = True
     try:
-        import pkg_resources  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-
-        return False
-    except ImportError:
-        pass
-    from packaging import version  # pylint: disable=g-import-not-at-top
-
-    shim = types.ModuleType("pkg_resources", "Minimal stand-in installed by cips_tf.metrics.tfgan_compat.")
-    shim.parse_version = version.parse
-    setattr(shim, ESTIMATOR_STUB_MARKER, True)
-    sys.modules["pkg_resources"] = shim
-    return True
+        yield installed
+    finally:
+        if installed and getattr(sys.modules.get("pkg_resources"), ESTIMATOR_STUB_MARKER, False):
+            del sys.modules["pkg_resources"]
 
 
 def import_tfgan():
@@ -116,13 +123,13 @@ def import_tfgan():
         installed, naming the pip pins that are known to work.
     """
     try:
-        install_pkg_resources_shim()  # before TFP / TF-Hub, which may import pkg_resources
-        # Imported before the stub goes in: importing TFP (through tf-keras) rebinds `tf.compat.v1`
-        # to a fresh module object, which would drop a stub installed on the old one.
-        import tensorflow_probability  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        with pkg_resources_shim():  # TFP / TF-Hub import pkg_resources while they load
+            # Imported before the stub goes in: importing TFP (through tf-keras) rebinds
+            # `tf.compat.v1` to a fresh module object, which would drop a stub installed on the old one.
+            import tensorflow_probability  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
 
-        install_estimator_stub()
-        import tensorflow_gan as tfgan  # pylint: disable=g-import-not-at-top
+            install_estimator_stub()
+            import tensorflow_gan as tfgan  # pylint: disable=g-import-not-at-top
     except ImportError as e:
         raise ImportError(
             "tensorflow_gan is needed for KID and for the TF-GAN FID cross-check: "

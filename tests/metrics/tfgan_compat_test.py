@@ -6,6 +6,8 @@ its package `__init__`, and those subclass `tf.estimator.SessionRunHook`,
 `tf.estimator`, so a plain `import tensorflow_gan` raises AttributeError. `import_tfgan()` first
 installs an inert stand-in, then imports TF-GAN; these tests pin that behaviour down.
 """
+import sys
+
 import pytest
 import tensorflow as tf
 
@@ -38,3 +40,21 @@ def test_estimator_stub_placeholders_subclass_but_refuse_instantiation():
         Hook()
     with pytest.raises(NotImplementedError):
         tf.compat.v1.estimator.tpu.TPUEstimator()
+
+
+def test_import_tfgan_leaves_no_pkg_resources_stand_in_behind(tmp_path, monkeypatch):
+    # A stand-in left in sys.modules broke pytest's syspath_prepend (it then imports
+    # pkg_resources.fixup_namespace_packages) for every later test in the same worker.
+    tfgan_compat.import_tfgan()
+    left = sys.modules.get("pkg_resources")
+    assert not getattr(left, tfgan_compat.ESTIMATOR_STUB_MARKER, False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_pkg_resources_shim_serves_parse_version_only_while_active():
+    with tfgan_compat.pkg_resources_shim() as installed:
+        import pkg_resources  # pylint: disable=g-import-not-at-top
+
+        assert pkg_resources.parse_version("2.21.0") > pkg_resources.parse_version("2.9")
+    if installed:
+        assert "pkg_resources" not in sys.modules
