@@ -158,9 +158,7 @@ def warm_up(renderer, w, side):
     compilation and the runtime's first-call work are done before the timed renders, at the cost of
     one chunk rather than one whole render (which doubled the benchmark's time)."""
     from cips_tf.coords import make_grid_np
-    from cips_tf.rendering import is_runtime
-    _, points_per_call, _, _ = renderer._layout(w.shape[0], is_runtime(renderer.generator))  # pylint: disable=protected-access
-    grid = make_grid_np(side, side).reshape(1, -1, 2)[:, :points_per_call]
+    grid = make_grid_np(side, side).reshape(1, -1, 2)[:, :renderer.points_per_call(w.shape[0])]
     renderer.render_points(w, np.broadcast_to(grid, (w.shape[0],) + grid.shape[1:]))
 
 

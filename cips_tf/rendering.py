@@ -143,6 +143,11 @@ class ChunkedRenderer:
             c = min(c, max(1, int(g.max_pixels) // group))
         return group, c, fixed_batch, g.points is not None
 
+    def points_per_call(self, batch):
+        """Points per image in each call that rendering `batch` images makes: every chunk of a render
+        has this many (the last one padded), so one call of this size warms every later call up."""
+        return self._layout(int(batch), is_runtime(self.generator))[1]
+
     def render(self, styles, height, width=None, per_layer=False, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0),
                progress=None):
         """Renders the `height x width` grid over `x_range x y_range` -> `[B, H, W, 3]` float32 numpy."""

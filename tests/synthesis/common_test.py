@@ -45,3 +45,27 @@ def test_render_coords_shared_and_batched_coords_agree_with_grid_render():
 def test_to_uint8_maps_range_and_clips():
     out = rendering.to_uint8(np.array([-2.0, -1.0, 0.0, 1.0, 3.0]))
     np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
+
+
+class _RecordingRuntime:
+    """A stand-in exported model: dynamic batch up to 4 images, at most 100 points per request."""
+    is_runtime = True
+    format = "onnx"
+    batch, max_batch, points, max_pixels = None, 4, None, 100
+
+    def __init__(self):
+        self.calls = []
+
+    def synthesis(self, styles, points):
+        self.calls.append(points.shape)
+        return np.zeros(points.shape[:2] + (3,), np.float32)
+
+
+def test_points_per_call_is_the_size_of_every_call_a_render_makes():
+    runtime = _RecordingRuntime()
+    renderer = rendering.ChunkedRenderer(runtime, chunk_pixels=1000)
+    assert renderer.points_per_call(6) == 25  # the request limit: 100 pixels / 4 images
+    renderer.render(np.zeros((6, 16), np.float32), 8)
+    assert {shape[1] for shape in runtime.calls} == {25}
+    assert [shape[0] for shape in runtime.calls] == [4] * 3 + [2] * 3  # 64 points: 3 chunks per group
+    assert rendering.ChunkedRenderer(tiny_generator(), chunk_pixels=7).points_per_call(3) == 7
