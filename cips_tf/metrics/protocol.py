@@ -21,6 +21,8 @@ from absl import logging
 
 from cips_tf import latents, rendering
 from cips_tf.coords import make_grid
+from cips_tf.metrics import evaluate as evaluate_lib
+from cips_tf.metrics import metric_log
 
 DEFAULT_EXTRACTOR_ENV_VAR = "CIPS_EXTRACTOR_DIR"
 EXTRACTOR_KINDS = ("offline", "inception")
@@ -185,24 +187,58 @@ def real_stats_key(data_config, split, resolution, extractor_kind, extractor_pat
     return (f"{dataset_id(d)}-{tag}", split, int(resolution))
 
 
-def log_results(directory, results, metrics, num_samples, num_real, step=None, pr_k=3, **extra):
-    """Names `evaluate_generator` results as StyleGAN does and appends one line per metric family to
-    `directory/metric-<name>.jsonl` (`cips_tf.metrics.metric_log`).
+def evaluate(generator, data_config, extractor, *, num_samples=10000, num_real=None, batch_size=50, seed=0,
+             metrics=evaluate_lib.ALL_METRICS, pr_k=3, sample_fn=None, real=None, real_cache=None,
+             real_cache_key=None, log_dir=None, step=None, model=None, progress=False):
+    """`generator` against `data_config`'s real images under this protocol: the one evaluation that
+    cips-evaluate (`report.evaluate`), the in-training hook and the pipeline's Evaluator run.
 
-    `num_samples` / `num_real` are the counts as requested (`num_real` may be `metric_log.FULL`);
-    the lines record the counts measured. Returns (`{family: {name: value}}`, the paths written).
+    `num_samples` generated images (seeds `seed, seed + 1, ...`) and the first `num_real` real ones
+    (None: `num_samples`; `metric_log.FULL`: all) go through `evaluate_generator(..., metrics, pr_k)`.
+
+    Args beyond those of `evaluate_generator`:
+      sample_fn: a prepared `sampler(...)` (the hook keeps one per generator; cips-evaluate taps it
+        for spectra). None: `sampler(generator, data_config, batch_size, num_real, seed=seed)`.
+      real: the real batches (None: `real_image_batches`, built only when read).
+      log_dir: append one line per metric family to `log_dir/metric-<name>.jsonl` (`metric_log`),
+        with `step` and, when given, `model`. None: no logs.
+
+    Returns:
+      (`evaluate_generator`'s results, `{family: {StyleGAN name: value}}`, the log files written).
     """
-    from cips_tf.metrics import metric_log
-
-    grouped = metric_log.stylegan_results(results, metrics, num_samples, num_real, results["standard"], pr_k)
-    paths = metric_log.append_metric_logs(
-        directory, grouped, step=step, num_samples=results["num_fake"], num_real=results["num_real"],
-        extractor=results["extractor"], standard=results["standard"], **extra,
+    num_real = num_samples if num_real is None else num_real
+    if sample_fn is None:
+        sample_fn = sampler(generator, data_config, batch_size, num_real, seed=seed)
+    if real is None:
+        real = LazyBatches(lambda: real_image_batches(data_config, generator.size, batch_size))
+    results = evaluate_lib.evaluate_generator(
+        real, sample_fn, extractor, num_samples=num_samples, batch_size=batch_size, num_real=num_real,
+        metrics=metrics, seed=seed, pr_k=pr_k, real_cache=real_cache, real_cache_key=real_cache_key,
+        progress=progress,
     )
-    return grouped, paths
+    # Named from the counts as requested (fid2k_full); the log lines record the counts measured.
+    grouped = metric_log.stylegan_results(results, metrics, num_samples, num_real, results["standard"], pr_k)
+    paths = []
+    if log_dir is not None:
+        extra = {} if model is None else {"model": model}
+        paths = metric_log.append_metric_logs(
+            log_dir, grouped, step=step, num_samples=results["num_fake"], num_real=results["num_real"],
+            extractor=results["extractor"], standard=results["standard"], **extra,
+        )
+    return results, grouped, paths
 
 
-def real_image_batches(data_config, resolution, batch_size, split=None):
+def sampler(generator, data_config, batch_size, num_real, *, seed=0, psi=1.0, w_avg=None, noise=True):
+    """`make_sample_fn(generator, batch_size, seed, psi, w_avg, noise)` for comparing `generator`
+    with `data_config`'s first `num_real` real images (`metric_log.FULL`: all of them): a
+    class-conditional generator renders the classes of those images (`real_labels`)."""
+    labels = None
+    if latents.num_classes(generator):  # conditional: the generated classes follow the real images compared
+        labels = real_labels(data_config, None if num_real == metric_log.FULL else int(num_real))
+    return make_sample_fn(generator, batch_size, seed, psi, w_avg, noise, labels=labels)
+
+
+def real_image_batches(data_config, resolution, batch_size):
     """One deterministic pass over the real data: float32 [B, R, R, 3] in [-1, 1], in source order.
 
     Evaluation mode of `cips_tf.data.build_dataset` (no shuffling, no augmentation), so every
@@ -211,8 +247,6 @@ def real_image_batches(data_config, resolution, batch_size, split=None):
     from cips_tf import data as data_lib
 
     cfg = data_config.copy_and_resolve_references()
-    if split is not None:
-        cfg.split = split
     return data_lib.build_dataset(cfg, resolution=int(resolution), batch_size=int(batch_size), seed=0, training=False)
 
 
@@ -252,8 +286,6 @@ def evaluate_per_class(generator, data_config, extractor, num_samples, batch_siz
     Returns `{class name: {"class": c, "fid<suffix>": value, "num_real": n, "num_fake": n}}` (names
     "0", "1", ... when `class_names` is None). The real statistics are not cached (they are per class).
     """
-    from cips_tf.metrics import evaluate as evaluate_lib
-
     count = latents.num_classes(generator)
     if not count:
         raise ValueError("per-class FID needs a class-conditional generator")
