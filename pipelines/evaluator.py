@@ -32,6 +32,10 @@ import pathlib
 
 from absl import logging
 
+from cips_tf import data as data_lib
+from cips_tf.loading import load_generator
+from cips_tf.metrics import feature_extractor as fx
+from cips_tf.metrics import inception, protocol, tfgan_compat
 from pipelines import artifacts as artifacts_lib
 from pipelines import example_gen
 from pipelines import pusher_record
@@ -62,13 +66,8 @@ def extractor_cache_dir(config, pipeline_root):
 
 def resolve_extractor(config, pipeline_root):
     """Where the extractor lives (training the offline one first when needed) and its identity."""
-    from cips_tf.metrics import feature_extractor as fx
-    from cips_tf.metrics import protocol
-
     p = config.pipeline
     if p.extractor == "inception":
-        from cips_tf.metrics import inception
-
         path = p.extractor_path or os.environ.get(inception.INCEPTION_ENV_VAR)
         if not path:
             inception.load_inception(None)  # raises InceptionWeightsNotFoundError with instructions
@@ -134,10 +133,6 @@ def decide_blessing(results, metric, threshold, tolerance, baseline):
 
 
 def _execute(ctx):
-    from cips_tf import data as data_lib
-    from cips_tf.metrics import protocol
-    from cips_tf.loading import load_generator
-
     p = ctx.config.pipeline
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]
     loaded = load_generator(trainer.workdir(model))
@@ -193,8 +188,6 @@ def _execute(ctx):
 
 def _check_dependencies(config):
     """KID (always computed) needs tensorflow-gan; raises ImportError naming the pip pins."""
-    from cips_tf.metrics import tfgan_compat
-
     tfgan_compat.import_tfgan()
 
 

@@ -19,9 +19,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from cips_tf import data as data_lib
 from cips_tf import latents, rendering
 from cips_tf.coords import make_grid
+from cips_tf.data import fashion_mnist
+from cips_tf.data import labels as labels_lib
+from cips_tf.data.fingerprint import dataset_fingerprint
 from cips_tf.metrics import evaluate as evaluate_lib
+from cips_tf.metrics import feature_extractor as fe
+from cips_tf.metrics import inception
 from cips_tf.metrics import metric_log
 
 DEFAULT_EXTRACTOR_ENV_VAR = "CIPS_EXTRACTOR_DIR"
@@ -42,8 +48,6 @@ def default_extractor_dir():
 def train_offline_extractor(directory, **train_kwargs):
     """Trains the offline extractor (default settings: about 2 minutes on 2 cores) into `directory`,
     atomically; `train_kwargs` go to `feature_extractor.train_feature_extractor`."""
-    from cips_tf.metrics import feature_extractor as fe
-
     directory = pathlib.Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     logging.warning(
@@ -76,8 +80,6 @@ def sha256_file(path):
 
 def weights_fingerprint(kind, path):
     """A short hash of the extractor's weight file (offline model or Inception file), or its path."""
-    from cips_tf.metrics import feature_extractor as fe
-
     if kind == "offline":
         directory = pathlib.Path(path).expanduser() if path else default_extractor_dir()
         target = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
@@ -105,13 +107,9 @@ def load_extractor(kind="offline", path=None, train_if_missing=True, allow_unkno
       FileNotFoundError: the offline extractor is missing (message says how to create it).
     """
     if kind == "inception":
-        from cips_tf.metrics import inception
-
         return inception.load_inception(path, allow_unknown=allow_unknown)
     if kind != "offline":
         raise ValueError(f"extractor must be one of {EXTRACTOR_KINDS}, got {kind!r}")
-    from cips_tf.metrics import feature_extractor as fe
-
     explicit = path is not None
     directory = pathlib.Path(path).expanduser() if explicit else default_extractor_dir()
     model_file = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
@@ -135,8 +133,6 @@ def parse_data_spec(spec, data_dir=None):
     Raises:
       ValueError: unknown source, bad split, or a missing path / name.
     """
-    from cips_tf import data as data_lib
-
     cfg = data_lib.default_config()
     source, _, rest = str(spec).partition(":")
     if source == "fashion_mnist":
@@ -177,8 +173,6 @@ def real_stats_key(data_config, split, resolution, extractor_kind, extractor_pat
     `extractor_path` or a retrained extractor never reuses stale statistics. `fingerprint`: a
     `dataset_fingerprint(data_config)` computed before (it reads the data).
     """
-    from cips_tf.data.fingerprint import dataset_fingerprint
-
     d = data_config
     fingerprint = fingerprint or dataset_fingerprint(d)
     options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
@@ -244,8 +238,6 @@ def real_image_batches(data_config, resolution, batch_size):
     Evaluation mode of `cips_tf.data.build_dataset` (no shuffling, no augmentation), so every
     evaluation sees the same first N images and never repeats one.
     """
-    from cips_tf import data as data_lib
-
     cfg = data_config.copy_and_resolve_references()
     return data_lib.build_dataset(cfg, resolution=int(resolution), batch_size=int(batch_size), seed=0, training=False)
 
@@ -253,9 +245,6 @@ def real_image_batches(data_config, resolution, batch_size):
 def real_labels(data_config, limit=None):
     """The class labels of the real images in evaluation order (`real_image_batches`' order), as an
     int32 array (the first `limit`); read without decoding for the folder and Fashion-MNIST sources."""
-    from cips_tf.data import fashion_mnist
-    from cips_tf.data import labels as labels_lib
-
     kind = data_config.get("labels") or "none"
     if kind == "fashion_mnist":
         labels = fashion_mnist.load_fashion_mnist(data_config.split, data_config.get("data_dir") or None)[1]

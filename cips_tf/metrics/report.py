@@ -9,6 +9,13 @@ import pathlib
 import re
 import time
 
+import keras
+import numpy as np
+
+from cips_tf import latents
+from cips_tf.metrics import fid as fid_lib
+from cips_tf.metrics import metric_log, protocol, spectrum
+
 _DESCRIPTIONS = {
     "fid": "Frechet distance between feature Gaussians of real and generated images (lower is better)",
     "kid": "kernel inception distance: unbiased MMD^2, cubic polynomial kernel, mean over subsets (lower is better)",
@@ -48,8 +55,6 @@ class _Tap:
         self.accumulator, self.limit, self.seen = accumulator, limit, 0
 
     def add(self, images):
-        import numpy as np  # pylint: disable=g-import-not-at-top
-
         if self.accumulator is None or self.seen >= self.limit:
             return
         images = np.asarray(images)[: self.limit - self.seen]
@@ -77,8 +82,6 @@ class _Tap:
 
 def _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, seed):
     """Streams images into the spectrum taps when no feature metric is requested."""
-    import keras  # pylint: disable=g-import-not-at-top
-
     progbar = keras.utils.Progbar(num_real + num_samples, unit_name="image")
     for batch in real:
         if real_tap.seen >= num_real:
@@ -97,10 +100,6 @@ def _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, b
 
 
 def _write_spectra(out, real_acc, fake_acc):
-    import numpy as np  # pylint: disable=g-import-not-at-top
-
-    from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
-
     real_mag, fake_mag = real_acc.log_magnitude, fake_acc.log_magnitude
     vmin, vmax = min(real_mag.min(), fake_mag.min()), max(real_mag.max(), fake_mag.max())
     files = {
@@ -152,8 +151,6 @@ def _feature_entries(results, extractor, names):
 
 
 def extractor_summary(extractor, kind, path):
-    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-
     if extractor is None:
         return None
     return {
@@ -180,11 +177,6 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
     real statistics (None: no cache), keyed by `protocol.real_stats_key` of the data and of the
     extractor `extractor_kind` / `extractor_path`. `model` names the model in the logs.
     """
-    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
-    from cips_tf import latents  # pylint: disable=g-import-not-at-top
-
     start = time.time()
     generator = loaded.generator
     resolution = int(generator.size)
@@ -201,8 +193,6 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
 
     real_cache = real_cache_key = None
     if real_stats_cache and feature_metrics and not want_spectrum:  # spectra need the real images
-        from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
-
         real_cache = fid_lib.RealStatisticsCache(pathlib.Path(real_stats_cache).expanduser())
         real_cache_key = protocol.real_stats_key(data_config, data_config.get("split"), resolution, extractor_kind,
                                                  extractor_path)
