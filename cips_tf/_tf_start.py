@@ -51,7 +51,7 @@ def quiet_start():
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow as tf
+            import tensorflow as tf  # here: its start-up lines must go to the captured fd 2
 
             tf.config.list_physical_devices()  # the CUDA probe (cuInit) happens here
         finally:

@@ -57,7 +57,7 @@ def gpu_bf16_support():
     """`(native, reason)` for the first visible GPU (compute capability >= 8.0), or None without a GPU.
 
     Imports TensorFlow; call only where it is loaded anyway."""
-    import tensorflow as tf
+    import tensorflow as tf  # local: this module is pure Python (see the module docstring)
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:

@@ -2,7 +2,7 @@
 
 Inputs `examples` (Examples, the real images) and `model` (Model). Outputs:
 
-    evaluation (ModelEvaluation)   <uri>/metrics.json: `cips_tf.metrics.evaluate.evaluate_generator`'s
+    evaluation (ModelEvaluation)   <uri>/metrics.json: `cips_tf.metrics.protocol.evaluate`'s results
                                    dict (fid_offline, kid_offline, precision_offline ... with the
                                    offline extractor; fid, kid ... with Inception), `standard`
     blessing (ModelBlessing)       <uri>/BLESSED or <uri>/NOT_BLESSED (TFX's marker files) and
@@ -32,6 +32,10 @@ import pathlib
 
 from absl import logging
 
+from cips_tf import data as data_lib
+from cips_tf.loading import load_generator
+from cips_tf.metrics import feature_extractor as fx
+from cips_tf.metrics import inception, protocol, tfgan_compat
 from pipelines import artifacts as artifacts_lib
 from pipelines import example_gen
 from pipelines import pusher_record
@@ -62,13 +66,8 @@ def extractor_cache_dir(config, pipeline_root):
 
 def resolve_extractor(config, pipeline_root):
     """Where the extractor lives (training the offline one first when needed) and its identity."""
-    from cips_tf.metrics import feature_extractor as fx
-    from cips_tf.metrics import protocol
-
     p = config.pipeline
     if p.extractor == "inception":
-        from cips_tf.metrics import inception
-
         path = p.extractor_path or os.environ.get(inception.INCEPTION_ENV_VAR)
         if not path:
             inception.load_inception(None)  # raises InceptionWeightsNotFoundError with instructions
@@ -134,16 +133,9 @@ def decide_blessing(results, metric, threshold, tolerance, baseline):
 
 
 def _execute(ctx):
-    from cips_tf import data as data_lib
-    from cips_tf.metrics import evaluate as evaluate_lib
-    from cips_tf.metrics import protocol
-    from cips_tf.loading import load_generator
-
     p = ctx.config.pipeline
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]
     loaded = load_generator(trainer.workdir(model))
-    generator = loaded.generator
-    resolution = int(generator.size)
     identity = ctx.external["extractor"]
     extractor = protocol.load_extractor(identity["kind"], identity["path"], train_if_missing=False)
     available = int(examples.properties["num_examples"])
@@ -154,24 +146,14 @@ def _execute(ctx):
     data_config = data_lib.default_config()
     data_config.source = "tfrecord"
     data_config.path = str(example_gen.split_dir(examples))
-    real = data_lib.build_dataset(data_config, resolution=resolution, batch_size=int(p.eval_batch_size), seed=0,
-                                  training=False)
 
-    # The same sampling protocol as cips-evaluate and the in-training FID (z_from_seed per image,
-    # seeded noise, independent of the batch size), so the three report comparable numbers.
-    sample_fn = protocol.make_sample_fn(generator, int(p.eval_batch_size), first_seed=int(p.eval_seed))
-
+    # The evaluation of cips-evaluate and the in-training FID (z_from_seed per image, seeded noise,
+    # independent of the batch size), so the three report comparable numbers; no metric logs here.
     logging.info("[Evaluator] %s: %d generated vs %d real images with the %s extractor", loaded.source,
                  p.eval_num_samples, num_real, extractor.name)
-    results = evaluate_lib.evaluate_generator(
-        real.as_numpy_iterator(),
-        sample_fn,
-        extractor,
-        num_samples=int(p.eval_num_samples),
-        batch_size=int(p.eval_batch_size),
-        num_real=num_real,
-        seed=int(p.eval_seed),
-        progress=False,
+    results, _, _ = protocol.evaluate(
+        loaded.generator, data_config, extractor, num_samples=int(p.eval_num_samples), num_real=num_real,
+        batch_size=int(p.eval_batch_size), seed=int(p.eval_seed),
     )
     metric = f"fid{extractor.metric_suffix}"
     threshold = None if p.fid_threshold is None else float(p.fid_threshold)
@@ -206,8 +188,6 @@ def _execute(ctx):
 
 def _check_dependencies(config):
     """KID (always computed) needs tensorflow-gan; raises ImportError naming the pip pins."""
-    from cips_tf.metrics import tfgan_compat
-
     tfgan_compat.import_tfgan()
 
 

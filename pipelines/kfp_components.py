@@ -30,13 +30,12 @@ from absl import logging
 
 from pipelines import artifacts as artifacts_lib
 from pipelines import config as config_lib
+from pipelines import pipeline
 from pipelines import runner
 
 
 def components():
     """{name: runner.Component} of the pipeline, in order."""
-    from pipelines import pipeline  # pylint: disable=import-outside-toplevel
-
     return {c.name: c for c in pipeline.create_pipeline()}
 
 

@@ -8,6 +8,8 @@ before the version's atomic rename, so a served version always has its record.
 import json
 import pathlib
 
+from cips_tf.export.saved_model import existing_versions
+
 RECORD_FILE = "assets.extra/cips_pipeline_push.json"
 
 
@@ -31,8 +33,6 @@ def read_record(version_dir):
 
 def latest_pushed(config, pipeline_root):
     """(version, record or None) of the version TF Serving serves (the newest), or None."""
-    from cips_tf.export.saved_model import existing_versions
-
     directory = model_dir(config, pipeline_root)
     found = existing_versions(directory)
     if not found:
@@ -47,8 +47,6 @@ def current_baseline(config, pipeline_root, exclude_model=None):
     version served before it). `metrics` is empty and `why_not_comparable` set when the version
     has no pipeline record.
     """
-    from cips_tf.export.saved_model import existing_versions
-
     directory = model_dir(config, pipeline_root)
     for version in reversed(existing_versions(directory)):  # newest first
         record = read_record(directory / str(version))

@@ -23,6 +23,7 @@ from ml_collections import config_flags  # noqa: E402
 
 from cips_tf import entry_point  # noqa: E402
 from pipelines import config as config_lib  # noqa: E402
+from pipelines import runner  # noqa: E402
 
 
 class _WithPipelineDefaults:
@@ -65,8 +66,7 @@ flags.mark_flags_as_required(["config"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from pipelines import pipeline  # pylint: disable=g-import-not-at-top
-    from pipelines import runner  # pylint: disable=g-import-not-at-top
+    from pipelines import pipeline  # TensorFlow: loaded after the flags are checked
 
     logging.set_verbosity(logging.INFO)
     if _COMPILE.value == "kubeflow":

@@ -15,6 +15,8 @@ rerun continues from its latest checkpoint. An attempt that stops before `num_tr
 import ml_collections
 from absl import logging
 
+from cips_tf.metrics import training_hook
+from cips_tf.training import train_lib
 from pipelines import artifacts as artifacts_lib
 from pipelines import example_gen
 from pipelines import runner
@@ -47,9 +49,6 @@ def _config_view(config, pipeline_root):
 
 
 def _execute(ctx):
-    from cips_tf.metrics import training_hook
-    from cips_tf.training import train_lib
-
     examples = ctx.inputs["examples"]
     config = training_config(ctx.config, examples)
     if int(examples.properties["resolution"]) != int(config.resolution):

@@ -38,6 +38,8 @@ report's `left_out`.
   --beam_pipeline_args=--runner=DataflowRunner,--project=P,--region=R,--temp_location=gs://B/tmp
 Both runners write the same records into the same shards and the same report.
 """
+import os
+
 from absl import app, flags, logging
 
 from cips_tf import entry_point
@@ -88,8 +90,6 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.beam_pipeline_args and FLAGS.runner != "beam":
         raise app.UsageError("--beam_pipeline_args needs --runner=beam")
-    import os  # pylint: disable=import-outside-toplevel
-
     logging.set_verbosity(logging.INFO)
     try:
         source = sources.source_from_spec(FLAGS.source, split=FLAGS.split, data_dir=FLAGS.tfds_data_dir,

@@ -50,16 +50,13 @@ truncated toward w_avg by --truncation_psi, and is rendered on the native grid i
 reproducible per-pixel noise (see cips_tf.metrics.protocol; --nonoise renders without noise).
 """
 import json
-import math
 import pathlib
-import re
 import sys
 import time
 
 from absl import app, flags, logging
 
 from cips_tf import entry_point, outputs
-from cips_tf.metrics.report import OUTPUT_FILES, evaluate, extractor_summary
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
@@ -115,13 +112,14 @@ def main(argv):
         raise app.UsageError(f"--data is required: {model_path} is not a training workdir with a config.json")
     if FLAGS.num_real == 1:
         raise app.UsageError("--num_real=1: statistics need at least 2 real images (0 means all of them)")
+    # Local: TensorFlow loads after the flags are checked (`import cips_tf` leaves it out on a GPU host).
+    from cips_tf.data import labels as labels_lib
+    from cips_tf.loading import load_generator
+    from cips_tf.metrics import inception as inception_lib
+    from cips_tf.metrics import metric_log, protocol
+    from cips_tf.metrics.report import OUTPUT_FILES, evaluate, extractor_summary
+
     outputs.refuse_overwrite(FLAGS.out, OUTPUT_FILES, "cips-evaluate", FLAGS.overwrite)  # before any work
-
-    from cips_tf.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
-
     data_config = None
     if FLAGS.data is not None:
         try:
@@ -148,8 +146,6 @@ def main(argv):
             data_config = data_config.copy_and_resolve_references()
             data_config.data_dir = FLAGS.data_dir
     if getattr(loaded.generator, "num_classes", 0):  # conditional: the real images with their labels
-        from cips_tf.data import labels as labels_lib  # pylint: disable=g-import-not-at-top
-
         data_config = labels_lib.with_labels(data_config)
     num_real = metric_log.FULL if FLAGS.num_real == 0 else (FLAGS.num_real or FLAGS.num_samples)
     summary, path = evaluate(

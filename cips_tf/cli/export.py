@@ -29,8 +29,9 @@ Truncation is not baked into the export: every request carries its own `truncati
 from absl import app, flags, logging
 
 from cips_tf import entry_point
-
+from cips_tf.export.runtimes import check_formats, export_formats
 from cips_tf.export.saved_model import DEFAULT_MAX_BATCH, DEFAULT_MAX_PIXELS
+from cips_tf.loading import load_generator
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Training workdir or exported SavedModel directory.", required=True)
@@ -56,9 +57,6 @@ flags.DEFINE_integer("points", None, "Fixed point count P of the onnx/openvino/l
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from cips_tf.export.runtimes import check_formats, export_formats  # pylint: disable=g-import-not-at-top
-    from cips_tf.loading import load_generator  # pylint: disable=g-import-not-at-top
-
     formats = check_formats(FLAGS.format)  # unknown names and missing extras fail before any work
     loaded = load_generator(FLAGS.model, step=FLAGS.step)
     logging.info("loaded generator from %s", loaded.source)

@@ -26,7 +26,7 @@ flags.DEFINE_integer("verbose", 2, "Keras verbosity (0 silent, 1 progress bar, 2
 
 def main(argv):
     del argv
-    from cips_tf.metrics import feature_extractor  # pylint: disable=g-import-not-at-top
+    from cips_tf.metrics import feature_extractor  # TensorFlow: loaded after the flags are checked
 
     metadata = feature_extractor.train_feature_extractor(
         FLAGS.out,

@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from cips_tf.layers.equalized_conv2d import blur_kernel_2d
 from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator
 
@@ -223,8 +224,6 @@ def discriminator_from_official(state_dict, prefix=None, dtype=None):
         a.assign(layer.kernel, a.take(f"{name}.weight").T, f"{name}.weight")
         a.assign(layer.bias, a.take(f"{name}.bias"), f"{name}.bias")
     # The blur FIR kernels are fixed buffers; check they are the [1, 3, 3, 1] filter cips_tf uses.
-    from cips_tf.layers.equalized_conv2d import blur_kernel_2d
-
     for name in [k for k in sd if k.endswith(".kernel")]:
         a.used.add(name)
         if not np.allclose(sd[name], blur_kernel_2d(), atol=1e-7):

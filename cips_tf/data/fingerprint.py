@@ -18,6 +18,8 @@ import pathlib
 
 import tensorflow as tf
 
+from cips_tf.data import fashion_mnist, images, tfrecord
+
 _CHUNK = 1 << 20
 
 
@@ -47,8 +49,6 @@ def dataset_fingerprint(data_config, length=16):
       FileNotFoundError: the folder / shards / IDX files do not exist.
       ValueError: unknown `data_config.source`.
     """
-    from cips_tf.data import fashion_mnist, images, tfrecord  # pylint: disable=g-import-not-at-top
-
     d = data_config
     digest = hashlib.sha256()
     options = [d.get("source"), d.get("split"), d.get("resize_shorter_side"), d.get("image_key"), d.get("name")]

@@ -197,7 +197,7 @@ def read_image_file(path, limits=None, min_side=None):
 
     `limits` and `min_side` as in `decode_image`.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # local: the module imports without TensorFlow (images_test loads it alone)
 
     path = os.fspath(path)
     try:
@@ -260,7 +260,7 @@ def scan_image_files(folder, extensions=IMAGE_EXTENSIONS):
     paths (gs://, ...) have no symlinks. Raises FileNotFoundError if `folder` does not exist or
     holds no image file.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # local: the module imports without TensorFlow (images_test loads it alone)
 
     folder = os.fspath(folder)
     if not tf.io.gfile.isdir(folder):

@@ -28,6 +28,7 @@ while it shuts an iterator down.
 import numpy as np
 import tensorflow as tf
 
+from cips_tf.coords import canvas_size
 from cips_tf.data import config as config_lib
 from cips_tf.data import fashion_mnist
 from cips_tf.data import graph_decode
@@ -222,7 +223,7 @@ def _record_label(serialized):
 
 
 def _tfds_source(cfg, training, seed, input_context, parallel, fit):
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # slow to import (seconds): only for TFDS sources
 
     if not cfg.name:
         raise ValueError("data.source='tfds' needs data.name (a TFDS dataset name)")
@@ -327,8 +328,6 @@ def build_dataset(data_config, *, resolution, batch_size, seed, training=True, i
     Returns:
       a `tf.data.Dataset`.
     """
-    from cips_tf.coords import canvas_size
-
     cfg = data_config
     height, width = canvas_size(resolution, aspect)
     _validate(cfg, resolution, batch_size, (height, width))

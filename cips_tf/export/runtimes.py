@@ -38,7 +38,11 @@ Converters: ONNX through tf2onnx from the traced `tf.function` (what Keras's own
 does; tf2onnx's `from_keras` has Keras 3 issues), OpenVINO through `openvino.convert_model` of the
 same function, LiteRT through `tf.lite.TFLiteConverter` (builtin operators only, so the plain
 `ai-edge-litert` interpreter runs it). Parity with the Keras model: tests/export/runtimes_test.py.
+
+The module's top imports no TensorFlow, so the ONNX / OpenVINO / LiteRT loaders run without it;
+what needs TensorFlow (the converters, the SavedModel's files) imports it, or saved_model, locally.
 """
+import importlib
 import json
 import pathlib
 import tempfile
@@ -46,6 +50,7 @@ import tempfile
 import numpy as np
 
 from cips_tf.errors import UserError
+from cips_tf.hardware import cpu_bf16_support
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 RUNTIME_FORMATS = ("onnx", "openvino", "litert")
@@ -77,8 +82,6 @@ class FormatError(UserError, ValueError):
 
 
 def _import(module, fmt):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as e:
@@ -110,7 +113,7 @@ def check_formats(formats, loading=False):
 # -- the traced graphs ------------------------------------------------------------------------------
 def graph_functions(generator, points=None, batch=None):
     """`{"mapping": tf.function, "synthesis": tf.function}` with input signatures (float32)."""
-    import tensorflow as tf
+    import tensorflow as tf  # local: see the module docstring
 
     s = int(generator.style_dim)
     z_spec = tf.TensorSpec([batch, s], tf.float32, name="z")
@@ -153,7 +156,7 @@ def _write_openvino(fn, path):
 
 
 def _write_litert(fn, path):
-    import tensorflow as tf
+    import tensorflow as tf  # local: see the module docstring
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops
@@ -177,7 +180,7 @@ def export_runtime(generator, w_avg, export_base, model_name, fmt, version, meta
 
     `metadata`: the SavedModel version's metadata dict (`assets.extra/cips_export.json`), copied with
     `"format"`, `"graphs"` and the static shapes added."""
-    from cips_tf.export.saved_model import METADATA_FILE, publish_version
+    from cips_tf.export.saved_model import METADATA_FILE, publish_version  # local: see the module docstring
 
     check_formats([fmt])
     if fmt not in RUNTIME_FORMATS:
@@ -194,7 +197,7 @@ def export_runtime(generator, w_avg, export_base, model_name, fmt, version, meta
 
 def next_version(model_dir):
     """The next version number over the SavedModel versions and every format's versions."""
-    from cips_tf.export.saved_model import existing_versions
+    from cips_tf.export.saved_model import existing_versions  # local: see the module docstring
 
     model_dir = pathlib.Path(model_dir)
     versions = existing_versions(model_dir)
@@ -210,7 +213,7 @@ def export_formats(generator, w_avg, export_base, model_name, formats, version=N
     "saved_model" (when listed) goes first through `export_generator(**saved_model_kwargs)`; the
     other formats take its version and a copy of its metadata JSON. Each format is atomic by itself.
     """
-    from cips_tf.export.saved_model import METADATA_FILE, export_generator
+    from cips_tf.export.saved_model import METADATA_FILE, export_generator  # local: see the module docstring
 
     others = [f for f in formats if f != "saved_model"]
     if getattr(generator, "num_classes", 0) and others:  # before the extras are looked for
@@ -237,7 +240,7 @@ def export_formats(generator, w_avg, export_base, model_name, formats, version=N
 
 
 def _saved_model_metadata(generator, w_avg, model_name, saved_model_kwargs):
-    from cips_tf.export.saved_model import METADATA_FILE, export_generator
+    from cips_tf.export.saved_model import METADATA_FILE, export_generator  # local: see the module docstring
 
     kwargs = dict(saved_model_kwargs, warmup=False)
     with tempfile.TemporaryDirectory() as scratch:
@@ -248,7 +251,7 @@ def _saved_model_metadata(generator, w_avg, model_name, saved_model_kwargs):
 # -- loading and rendering ------------------------------------------------------------------------
 def format_dir(path):
     """The format of an exported directory (`<fmt>/<version>` or a SavedModel version)."""
-    from cips_tf.export.saved_model import METADATA_FILE
+    from cips_tf.export.saved_model import METADATA_FILE  # local: see the module docstring
 
     path = pathlib.Path(path)
     meta = path / METADATA_FILE
@@ -261,7 +264,7 @@ def find_export(path, fmt):
     """The version directory of format `fmt` that `path` names: a version directory of that format,
     a format directory (`<model_name>/<fmt>`), a model directory (`<model_name>`) or an export base
     holding one model; the newest complete version where there are several. One line otherwise."""
-    from cips_tf.export.saved_model import METADATA_FILE, existing_versions
+    from cips_tf.export.saved_model import METADATA_FILE, existing_versions  # local: see the module docstring
 
     check_formats([fmt])  # an unknown name fails here, in one line
     path = pathlib.Path(path)
@@ -346,7 +349,7 @@ class _SavedModelSignatures:
     """The SavedModel's `mapping` and `synthesis` serving signatures, loaded once (float32 only)."""
 
     def __init__(self, path, precision, threads):
-        import tensorflow as tf
+        import tensorflow as tf  # local: see the module docstring
 
         if precision != "fp32":
             raise FormatError("the SavedModel runs float32 here (bf16 is OpenVINO's); use --precision=fp32")
@@ -376,8 +379,6 @@ def psnr(images, reference):
 
 def bf16_support():
     """`(native, reason)`: bf16 inference is offered only where the CPU runs it natively."""
-    from cips_tf.hardware import cpu_bf16_support
-
     return cpu_bf16_support()
 
 
@@ -400,7 +401,7 @@ class RuntimeGenerator:
     is_runtime = True  # `cips_tf.rendering`: numpy in and out, one w per image
 
     def __init__(self, path, precision="fp32", threads=None):
-        from cips_tf.export.saved_model import METADATA_FILE
+        from cips_tf.export.saved_model import METADATA_FILE  # local: see the module docstring
 
         self.path = pathlib.Path(path)
         self.metadata = json.loads((self.path / METADATA_FILE).read_text())
@@ -425,7 +426,7 @@ class RuntimeGenerator:
         self.points, self.batch = self.metadata.get("points"), self.metadata.get("batch")
         self.max_batch = self.max_pixels = None
         if self.format == "saved_model":
-            from cips_tf.loading import SAVEDMODEL_W_AVG  # TensorFlow and Keras: not needed by ONNX / TFLite runtimes
+            from cips_tf.loading import SAVEDMODEL_W_AVG  # local: see the module docstring
 
             self.w_avg = np.load(self.path / SAVEDMODEL_W_AVG)
             self.max_batch, self.max_pixels = int(self.metadata["max_batch"]), int(self.metadata["max_pixels"])

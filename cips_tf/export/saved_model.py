@@ -313,7 +313,7 @@ def write_warmup_requests(path, model_name, requests):
     """Writes TF Serving warmup records: one `PredictionLog(predict_log=PredictLog(request))` per
     `(signature, inputs)` of `requests` into the TFRecord file `path`."""
     try:
-        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2  # only warmup needs it
     except ImportError as e:  # the optional "serving" extra
         raise ImportError(
             "warmup requests need tensorflow-serving-api (pip install 'tensorflow-serving-api==2.21.*', "

@@ -10,7 +10,9 @@ Modules:
   feature_extractor the offline, non-standard Fashion-MNIST CNN extractor
   evaluate          evaluate_generator: all of the above for a generator vs a real dataset
   protocol          the evaluation protocol shared by cips-evaluate, the FID hook and the pipeline:
-                    load_extractor, parse_data_spec, real_image_batches, make_sample_fn
+                    evaluate (the one evaluation the three run), load_extractor, parse_data_spec,
+                    real_image_batches, sampler, make_sample_fn
+  report            cips-evaluate's body: protocol.evaluate plus spectra and the metrics.json summary
   tfgan_compat      imports tensorflow_gan on TensorFlow without tf.estimator
 
 Submodules are imported on demand (TF-GAN and Keras models are heavy), e.g.

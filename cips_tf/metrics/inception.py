@@ -37,6 +37,7 @@ untarred, digested with `sha256_of`). Google publishes no SHA-256 for these file
 translations, formats this module does not read; so the digests are recorded from a verified
 download with `python -m cips_tf.metrics.inception --sha256 PATH` (one entry per format).
 """
+import argparse
 import hashlib
 import os
 import pathlib
@@ -228,7 +229,7 @@ def _graph_function(graph_def):
 def _saved_model_function(path):
     if (path / "tfhub_module.pb").exists():
         try:
-            import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+            import tensorflow_hub as hub  # optional: the [metrics] extra
         except ImportError as e:
             raise ImportError(f"{path} is a TF-Hub module; loading it needs `pip install tensorflow-hub`") from e
         module = hub.load(str(path))
@@ -268,8 +269,6 @@ def load_inception(path=None, allow_unknown=False):
 
 def main(argv=None):
     """`python -m cips_tf.metrics.inception --sha256 PATH`: prints the digest KNOWN_SHA256 compares."""
-    import argparse  # pylint: disable=import-outside-toplevel
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--sha256", required=True, metavar="PATH")
     args = parser.parse_args(argv)

@@ -19,8 +19,16 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from cips_tf import data as data_lib
 from cips_tf import latents, rendering
 from cips_tf.coords import make_grid
+from cips_tf.data import fashion_mnist
+from cips_tf.data import labels as labels_lib
+from cips_tf.data.fingerprint import dataset_fingerprint
+from cips_tf.metrics import evaluate as evaluate_lib
+from cips_tf.metrics import feature_extractor as fe
+from cips_tf.metrics import inception
+from cips_tf.metrics import metric_log
 
 DEFAULT_EXTRACTOR_ENV_VAR = "CIPS_EXTRACTOR_DIR"
 EXTRACTOR_KINDS = ("offline", "inception")
@@ -40,8 +48,6 @@ def default_extractor_dir():
 def train_offline_extractor(directory, **train_kwargs):
     """Trains the offline extractor (default settings: about 2 minutes on 2 cores) into `directory`,
     atomically; `train_kwargs` go to `feature_extractor.train_feature_extractor`."""
-    from cips_tf.metrics import feature_extractor as fe
-
     directory = pathlib.Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     logging.warning(
@@ -74,8 +80,6 @@ def sha256_file(path):
 
 def weights_fingerprint(kind, path):
     """A short hash of the extractor's weight file (offline model or Inception file), or its path."""
-    from cips_tf.metrics import feature_extractor as fe
-
     if kind == "offline":
         directory = pathlib.Path(path).expanduser() if path else default_extractor_dir()
         target = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
@@ -103,13 +107,9 @@ def load_extractor(kind="offline", path=None, train_if_missing=True, allow_unkno
       FileNotFoundError: the offline extractor is missing (message says how to create it).
     """
     if kind == "inception":
-        from cips_tf.metrics import inception
-
         return inception.load_inception(path, allow_unknown=allow_unknown)
     if kind != "offline":
         raise ValueError(f"extractor must be one of {EXTRACTOR_KINDS}, got {kind!r}")
-    from cips_tf.metrics import feature_extractor as fe
-
     explicit = path is not None
     directory = pathlib.Path(path).expanduser() if explicit else default_extractor_dir()
     model_file = directory if directory.suffix == ".keras" else directory / fe.MODEL_FILENAME
@@ -133,8 +133,6 @@ def parse_data_spec(spec, data_dir=None):
     Raises:
       ValueError: unknown source, bad split, or a missing path / name.
     """
-    from cips_tf import data as data_lib
-
     cfg = data_lib.default_config()
     source, _, rest = str(spec).partition(":")
     if source == "fashion_mnist":
@@ -175,8 +173,6 @@ def real_stats_key(data_config, split, resolution, extractor_kind, extractor_pat
     `extractor_path` or a retrained extractor never reuses stale statistics. `fingerprint`: a
     `dataset_fingerprint(data_config)` computed before (it reads the data).
     """
-    from cips_tf.data.fingerprint import dataset_fingerprint
-
     d = data_config
     fingerprint = fingerprint or dataset_fingerprint(d)
     options = [d.get("data_dir"), d.get("resize_shorter_side"), d.get("image_key"),
@@ -185,43 +181,70 @@ def real_stats_key(data_config, split, resolution, extractor_kind, extractor_pat
     return (f"{dataset_id(d)}-{tag}", split, int(resolution))
 
 
-def log_results(directory, results, metrics, num_samples, num_real, step=None, pr_k=3, **extra):
-    """Names `evaluate_generator` results as StyleGAN does and appends one line per metric family to
-    `directory/metric-<name>.jsonl` (`cips_tf.metrics.metric_log`).
+def evaluate(generator, data_config, extractor, *, num_samples=10000, num_real=None, batch_size=50, seed=0,
+             metrics=evaluate_lib.ALL_METRICS, pr_k=3, sample_fn=None, real=None, real_cache=None,
+             real_cache_key=None, log_dir=None, step=None, model=None, progress=False):
+    """`generator` against `data_config`'s real images under this protocol: the one evaluation that
+    cips-evaluate (`report.evaluate`), the in-training hook and the pipeline's Evaluator run.
 
-    `num_samples` / `num_real` are the counts as requested (`num_real` may be `metric_log.FULL`);
-    the lines record the counts measured. Returns (`{family: {name: value}}`, the paths written).
+    `num_samples` generated images (seeds `seed, seed + 1, ...`) and the first `num_real` real ones
+    (None: `num_samples`; `metric_log.FULL`: all) go through `evaluate_generator(..., metrics, pr_k)`.
+
+    Args beyond those of `evaluate_generator`:
+      sample_fn: a prepared `sampler(...)` (the hook keeps one per generator; cips-evaluate taps it
+        for spectra). None: `sampler(generator, data_config, batch_size, num_real, seed=seed)`.
+      real: the real batches (None: `real_image_batches`, built only when read).
+      log_dir: append one line per metric family to `log_dir/metric-<name>.jsonl` (`metric_log`),
+        with `step` and, when given, `model`. None: no logs.
+
+    Returns:
+      (`evaluate_generator`'s results, `{family: {StyleGAN name: value}}`, the log files written).
     """
-    from cips_tf.metrics import metric_log
-
-    grouped = metric_log.stylegan_results(results, metrics, num_samples, num_real, results["standard"], pr_k)
-    paths = metric_log.append_metric_logs(
-        directory, grouped, step=step, num_samples=results["num_fake"], num_real=results["num_real"],
-        extractor=results["extractor"], standard=results["standard"], **extra,
+    num_real = num_samples if num_real is None else num_real
+    if sample_fn is None:
+        sample_fn = sampler(generator, data_config, batch_size, num_real, seed=seed)
+    if real is None:
+        real = LazyBatches(lambda: real_image_batches(data_config, generator.size, batch_size))
+    results = evaluate_lib.evaluate_generator(
+        real, sample_fn, extractor, num_samples=num_samples, batch_size=batch_size, num_real=num_real,
+        metrics=metrics, seed=seed, pr_k=pr_k, real_cache=real_cache, real_cache_key=real_cache_key,
+        progress=progress,
     )
-    return grouped, paths
+    # Named from the counts as requested (fid2k_full); the log lines record the counts measured.
+    grouped = metric_log.stylegan_results(results, metrics, num_samples, num_real, results["standard"], pr_k)
+    paths = []
+    if log_dir is not None:
+        extra = {} if model is None else {"model": model}
+        paths = metric_log.append_metric_logs(
+            log_dir, grouped, step=step, num_samples=results["num_fake"], num_real=results["num_real"],
+            extractor=results["extractor"], standard=results["standard"], **extra,
+        )
+    return results, grouped, paths
 
 
-def real_image_batches(data_config, resolution, batch_size, split=None):
+def sampler(generator, data_config, batch_size, num_real, *, seed=0, psi=1.0, w_avg=None, noise=True):
+    """`make_sample_fn(generator, batch_size, seed, psi, w_avg, noise)` for comparing `generator`
+    with `data_config`'s first `num_real` real images (`metric_log.FULL`: all of them): a
+    class-conditional generator renders the classes of those images (`real_labels`)."""
+    labels = None
+    if latents.num_classes(generator):  # conditional: the generated classes follow the real images compared
+        labels = real_labels(data_config, None if num_real == metric_log.FULL else int(num_real))
+    return make_sample_fn(generator, batch_size, seed, psi, w_avg, noise, labels=labels)
+
+
+def real_image_batches(data_config, resolution, batch_size):
     """One deterministic pass over the real data: float32 [B, R, R, 3] in [-1, 1], in source order.
 
     Evaluation mode of `cips_tf.data.build_dataset` (no shuffling, no augmentation), so every
     evaluation sees the same first N images and never repeats one.
     """
-    from cips_tf import data as data_lib
-
     cfg = data_config.copy_and_resolve_references()
-    if split is not None:
-        cfg.split = split
     return data_lib.build_dataset(cfg, resolution=int(resolution), batch_size=int(batch_size), seed=0, training=False)
 
 
 def real_labels(data_config, limit=None):
     """The class labels of the real images in evaluation order (`real_image_batches`' order), as an
     int32 array (the first `limit`); read without decoding for the folder and Fashion-MNIST sources."""
-    from cips_tf.data import fashion_mnist
-    from cips_tf.data import labels as labels_lib
-
     kind = data_config.get("labels") or "none"
     if kind == "fashion_mnist":
         labels = fashion_mnist.load_fashion_mnist(data_config.split, data_config.get("data_dir") or None)[1]
@@ -252,8 +275,6 @@ def evaluate_per_class(generator, data_config, extractor, num_samples, batch_siz
     Returns `{class name: {"class": c, "fid<suffix>": value, "num_real": n, "num_fake": n}}` (names
     "0", "1", ... when `class_names` is None). The real statistics are not cached (they are per class).
     """
-    from cips_tf.metrics import evaluate as evaluate_lib
-
     count = latents.num_classes(generator)
     if not count:
         raise ValueError("per-class FID needs a class-conditional generator")

@@ -1,15 +1,20 @@
 """Evaluation as a library call: `evaluate(loaded, out, data_config, extractor, metrics, ...)` renders
 a generator, compares it with real images (FID, KID, precision/recall, spectra; per class for a
 class-conditional model) and writes `metrics.json` and the spectra plots into `out`. `cips-evaluate`
-parses its flags and calls it; the in-training hook and the pipeline's Evaluator may call it too.
+parses its flags and calls it. The measuring itself is `protocol.evaluate`, which the in-training
+hook and the pipeline's Evaluator call too; what is this module's own is the spectra and the summary.
 """
-import json
 import math
 import pathlib
 import re
 import time
 
-from absl import logging
+import keras
+import numpy as np
+
+from cips_tf import latents
+from cips_tf.metrics import fid as fid_lib
+from cips_tf.metrics import metric_log, protocol, spectrum
 
 _DESCRIPTIONS = {
     "fid": "Frechet distance between feature Gaussians of real and generated images (lower is better)",
@@ -50,8 +55,6 @@ class _Tap:
         self.accumulator, self.limit, self.seen = accumulator, limit, 0
 
     def add(self, images):
-        import numpy as np  # pylint: disable=g-import-not-at-top
-
         if self.accumulator is None or self.seen >= self.limit:
             return
         images = np.asarray(images)[: self.limit - self.seen]
@@ -79,8 +82,6 @@ class _Tap:
 
 def _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, batch_size, seed):
     """Streams images into the spectrum taps when no feature metric is requested."""
-    import keras  # pylint: disable=g-import-not-at-top
-
     progbar = keras.utils.Progbar(num_real + num_samples, unit_name="image")
     for batch in real:
         if real_tap.seen >= num_real:
@@ -99,10 +100,6 @@ def _spectrum_only(real, sample_fn, real_tap, fake_tap, num_real, num_samples, b
 
 
 def _write_spectra(out, real_acc, fake_acc):
-    import numpy as np  # pylint: disable=g-import-not-at-top
-
-    from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
-
     real_mag, fake_mag = real_acc.log_magnitude, fake_acc.log_magnitude
     vmin, vmax = min(real_mag.min(), fake_mag.min()), max(real_mag.max(), fake_mag.max())
     files = {
@@ -154,8 +151,6 @@ def _feature_entries(results, extractor, names):
 
 
 def extractor_summary(extractor, kind, path):
-    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-
     if extractor is None:
         return None
     return {
@@ -182,21 +177,13 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
     real statistics (None: no cache), keyed by `protocol.real_stats_key` of the data and of the
     extractor `extractor_kind` / `extractor_path`. `model` names the model in the logs.
     """
-    from cips_tf.metrics import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import metric_log  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import protocol  # pylint: disable=g-import-not-at-top
-    from cips_tf.metrics import spectrum  # pylint: disable=g-import-not-at-top
-    from cips_tf import latents  # pylint: disable=g-import-not-at-top
-
     start = time.time()
     generator = loaded.generator
     resolution = int(generator.size)
     feature_metrics = tuple(m for m in requested if m != "spectrum")
     w_avg = loaded.w_avg_or_estimate(w_avg_samples) if truncation_psi != 1.0 else loaded.w_avg
-    labels = None
-    if latents.num_classes(generator):  # conditional: the generated classes follow the real images compared
-        labels = protocol.real_labels(data_config, None if num_real == metric_log.FULL else int(num_real))
-    sample_fn = protocol.make_sample_fn(generator, batch_size, seed, truncation_psi, w_avg, noise, labels=labels)
+    sample_fn = protocol.sampler(generator, data_config, batch_size, num_real, seed=seed, psi=truncation_psi,
+                                 w_avg=w_avg, noise=noise)
     real = protocol.real_image_batches(data_config, resolution, batch_size)
     want_spectrum = "spectrum" in requested
     requested_real = num_real
@@ -206,26 +193,22 @@ def evaluate(loaded, out, data_config, extractor, requested, num_samples, num_re
 
     real_cache = real_cache_key = None
     if real_stats_cache and feature_metrics and not want_spectrum:  # spectra need the real images
-        from cips_tf.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top
-
         real_cache = fid_lib.RealStatisticsCache(pathlib.Path(real_stats_cache).expanduser())
         real_cache_key = protocol.real_stats_key(data_config, data_config.get("split"), resolution, extractor_kind,
                                                  extractor_path)
     metrics, report = {}, {}
     if feature_metrics:
-        results = evaluate_lib.evaluate_generator(
-            real_tap.wrap_batches(real), fake_tap.wrap_sample_fn(sample_fn), extractor, num_samples=num_samples,
-            batch_size=batch_size, num_real=num_real, metrics=feature_metrics, seed=seed, pr_k=pr_k,
-            real_cache=real_cache, real_cache_key=real_cache_key, progress=True,
+        step = re.search(r"ckpt-(\d+)$", loaded.source)
+        results, _, paths = protocol.evaluate(
+            generator, data_config, extractor, num_samples=num_samples, num_real=num_real, batch_size=batch_size,
+            seed=seed, metrics=feature_metrics, pr_k=pr_k, sample_fn=fake_tap.wrap_sample_fn(sample_fn),
+            real=real_tap.wrap_batches(real), real_cache=real_cache, real_cache_key=real_cache_key, log_dir=out,
+            step=int(step.group(1)) if step else None, model=str(model or loaded.source), progress=True,
         )
         names = metric_log.stylegan_keys(feature_metrics, num_samples, requested_real, extractor.standard, pr_k)
         metrics.update(_feature_entries(results, extractor, names))
         num_real, num_samples = results["num_real"], results["num_fake"]
         report["feature_seconds"] = results["seconds"]
-        step = re.search(r"ckpt-(\d+)$", loaded.source)
-        _, paths = protocol.log_results(out, results, feature_metrics, num_samples, requested_real,
-                                        step=int(step.group(1)) if step else None, pr_k=pr_k,
-                                        model=str(model or loaded.source))
         report["metric_logs"] = [p.name for p in paths]
         if latents.num_classes(generator) and "fid" in feature_metrics:  # FID per class beside the overall one
             report["per_class"] = protocol.evaluate_per_class(

@@ -99,9 +99,9 @@ def pkg_resources_shim():
     installed = False
     if "pkg_resources" not in sys.modules:
         try:
-            import pkg_resources  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+            import pkg_resources  # noqa: F401  (a probe: setuptools >= 81 lacks it)
         except ImportError:
-            from packaging import version  # pylint: disable=g-import-not-at-top
+            from packaging import version  # only when the stand-in is needed
 
             shim = types.ModuleType("pkg_resources", "Minimal stand-in installed by cips_tf.metrics.tfgan_compat.")
             shim.parse_version = version.parse
@@ -126,10 +126,10 @@ def import_tfgan():
         with pkg_resources_shim():  # TFP / TF-Hub import pkg_resources while they load
             # Imported before the stub goes in: importing TFP (through tf-keras) rebinds
             # `tf.compat.v1` to a fresh module object, which would drop a stub installed on the old one.
-            import tensorflow_probability  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+            import tensorflow_probability  # noqa: F401  (optional: the [metrics] extra)
 
             install_estimator_stub()
-            import tensorflow_gan as tfgan  # pylint: disable=g-import-not-at-top
+            import tensorflow_gan as tfgan  # optional: the [metrics] extra; after the stub
     except ImportError as e:
         raise ImportError(
             "tensorflow_gan is needed for KID and for the TF-GAN FID cross-check: "

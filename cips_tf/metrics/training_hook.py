@@ -29,8 +29,9 @@ Config fields read (all optional except the two `training.*` ones, which default
   eval.split                 real split (default: config.data.split).
   eval.metrics               comma-separated subset of "fid,kid,pr" (default "fid").
 
-The sampling protocol, extractors and real data are those of `cips_tf.metrics.protocol`, shared
-with `cips-evaluate` and the pipeline's Evaluator.
+Each call is `protocol.evaluate`, the evaluation of `cips-evaluate` and the pipeline's Evaluator
+(sampling protocol, extractors, real data); the hook keeps its sampler per generator, the real
+statistics cache, and turns the numbers into TensorBoard scalars.
 """
 import math
 import pathlib
@@ -39,7 +40,6 @@ import time
 from absl import logging
 
 from cips_tf.data.fingerprint import dataset_fingerprint
-from cips_tf.metrics import evaluate
 from cips_tf.metrics import fid as fid_lib
 from cips_tf.metrics import protocol
 from cips_tf.metrics.metric_log import FULL
@@ -87,6 +87,8 @@ class FidHook:
         self.split = e.get("split", None) or config.data.get("split", "train")
         self.metrics = _metrics_tuple(e.get("metrics", "fid"))
         self.data_config = config.data
+        self.eval_data = config.data.copy_and_resolve_references()  # the data read: config.data on `split`
+        self.eval_data.split = self.split
         self.resolution = int(config.resolution)
         self.cache_dir = pathlib.Path(workdir) / "eval" / "real_stats"
         self._extractor = None
@@ -116,36 +118,18 @@ class FidHook:
 
     def _sample_fn(self, generator):
         if self._sampler[0] is not generator:
-            labels = None
-            if getattr(generator, "num_classes", 0):  # conditional: the classes of the real images compared
-                cfg = self.data_config.copy_and_resolve_references()
-                cfg.split = self.split
-                labels = protocol.real_labels(cfg, None if self.num_real == FULL else self.num_real)
-            self._sampler = (generator, protocol.make_sample_fn(generator, self.batch_size, first_seed=self.seed,
-                                                                labels=labels))
+            self._sampler = (generator, protocol.sampler(generator, self.eval_data, self.batch_size, self.num_real,
+                                                         seed=self.seed))
         return self._sampler[1]
 
     def __call__(self, generator, step):
         self._setup()
         start = time.time()
-        real = protocol.LazyBatches(
-            lambda: protocol.real_image_batches(self.data_config, self.resolution, self.batch_size, self.split)
+        _, grouped, _ = protocol.evaluate(
+            generator, self.eval_data, self._extractor, num_samples=self.num_samples, num_real=self.num_real,
+            batch_size=self.batch_size, seed=self.seed, metrics=self.metrics, sample_fn=self._sample_fn(generator),
+            real_cache=self._cache, real_cache_key=self.cache_key, log_dir=self.workdir, step=step,
         )
-        results = evaluate.evaluate_generator(
-            real,
-            self._sample_fn(generator),
-            self._extractor,
-            num_samples=self.num_samples,
-            batch_size=self.batch_size,
-            num_real=self.num_real,
-            metrics=self.metrics,
-            seed=self.seed,
-            real_cache=self._cache,
-            real_cache_key=self.cache_key,
-            progress=False,
-        )
-        grouped, _ = protocol.log_results(self.workdir, results, self.metrics, self.num_samples, self.num_real,
-                                          step=step)
         scalars = {}
         for k, v in ((k, v) for values in grouped.values() for k, v in values.items()):
             if math.isfinite(v):

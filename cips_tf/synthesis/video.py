@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 from absl import logging
 from PIL import Image
+from scipy import interpolate
 
 from cips_tf import rendering
 from cips_tf.latents import styles_from_seeds, truncate
@@ -23,8 +24,8 @@ FORMATS = ("auto", "mp4", "gif")
 def mp4_available():
     """True when imageio and its bundled ffmpeg (imageio-ffmpeg) can be imported."""
     try:
-        import imageio  # noqa: F401  pylint: disable=unused-import,g-import-not-at-top
-        import imageio_ffmpeg  # noqa: F401  pylint: disable=unused-import,g-import-not-at-top
+        import imageio  # noqa: F401  (optional: the [video] extra)
+        import imageio_ffmpeg  # noqa: F401  (optional: the [video] extra)
     except ImportError:
         return False
     return True
@@ -64,7 +65,7 @@ def write_video(frames, path, fps=24):
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     if path.suffix == ".mp4":
-        import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top
+        import imageio.v2 as imageio  # optional: the [video] extra
 
         writer = imageio.get_writer(str(path), fps=fps, codec="libx264", quality=8, macro_block_size=1,
                                     ffmpeg_log_level="error", pixelformat="yuv420p")
@@ -97,7 +98,7 @@ def read_video(path):
                 im.seek(i)
                 frames.append(np.asarray(im.convert("RGB")))
         return np.stack(frames)
-    import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top
+    import imageio.v2 as imageio  # optional: the [video] extra
 
     return np.stack(imageio.mimread(str(path), memtest=False))
 
@@ -112,8 +113,6 @@ def latent_walk_styles(generator, seeds, frames_per_seed=24, psi=1.0, w_avg=None
     `kind` is "cubic" (C2-smooth) or "linear". Truncation toward `w_avg` applies after the walk.
     `labels`: one class (an int) for a conditional generator.
     """
-    from scipy import interpolate  # pylint: disable=g-import-not-at-top
-
     seeds = list(seeds)
     if len(seeds) < 2:
         raise ValueError(f"a latent walk needs at least 2 seeds, got {seeds}")

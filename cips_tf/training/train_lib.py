@@ -45,6 +45,7 @@ from cips_tf import augment as augment_lib
 from cips_tf import data as data_lib
 from cips_tf import hardware, rendering, showcase
 from cips_tf.coords import canvas_grid
+from cips_tf.data import labels as labels_lib
 from cips_tf.errors import ConfigError, RunError
 from cips_tf.latents import estimate_w_avg, tile_images, z_from_seed
 from cips_tf.models.discriminator import freeze_first_blocks
@@ -52,6 +53,7 @@ from cips_tf.models.factory import discriminator_from_config, discriminator_size
 from cips_tf.models.gan import AdaptiveAugment, CIPSGAN, EmaRampup, ema_decay_for_batch, lazy_regularization_adam
 from cips_tf.training import budget as budget_lib
 from cips_tf.training import checkpoints as ckpt_lib
+from cips_tf.training import pretrained
 from cips_tf.models.samplers import make_sampler
 from cips_tf.training import validation
 
@@ -288,8 +290,6 @@ def class_names_of_run(config):
     """The class names of a conditional run (`data.labels`), or None for an unconditional one."""
     if not config.model.get("num_classes"):
         return None
-    from cips_tf.data import labels as labels_lib
-
     return labels_lib.class_names(config.data)
 
 
@@ -362,8 +362,6 @@ def _train(config, workdir, strategy, chief, max_steps, started, make_eval_hook,
         logging.info("resumed from %s at step %d (%s of training so far)", latest, int(gan.step.numpy()),
                      budget_lib.format_duration(float(clock.numpy())))
     elif config.get("init_from"):  # fine-tuning: pretrained weights, step 0, fresh optimizers
-        from cips_tf.training import pretrained
-
         pretrained.initialize_gan(gan, config.init_from)
     class_names = class_names_of_run(config)
     if chief:  # after the restore: a config that does not fit the checkpoints never overwrites it

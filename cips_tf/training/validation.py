@@ -10,7 +10,11 @@ import json
 import math
 import os
 
-from cips_tf import hardware
+from cips_tf import augment, hardware
+from cips_tf.coords import canvas_size, parse_aspect
+from cips_tf.data import config as data_config
+from cips_tf.data import fashion_mnist, graph_decode, images, tfrecord
+from cips_tf.data import labels as labels_lib
 from cips_tf.errors import ConfigError
 from cips_tf.models.factory import discriminator_size
 from cips_tf.training import budget
@@ -104,8 +108,6 @@ def _validate_model(config, resolution):
 
 def _validate_labels(config):
     """`model.num_classes` against `data.labels`: both set or both off, and the class counts equal."""
-    from cips_tf.data import labels as labels_lib
-
     num_classes = config.model.get("num_classes") or 0
     kind = config.data.get("labels") or "none"
     if kind not in labels_lib.LABEL_SOURCES:
@@ -127,9 +129,6 @@ def _validate_labels(config):
 
 
 def _validate_data(config):
-    from cips_tf.data import config as data_config
-    from cips_tf.data import fashion_mnist, graph_decode, images, tfrecord
-
     d = config.data
     if d.source not in data_config.SOURCES:
         raise ConfigError("data.source", f"must be one of {', '.join(data_config.SOURCES)}, got {d.source!r}")
@@ -228,8 +227,6 @@ def validate_config(config, num_replicas=1):
 
 def _validate_aspect(config, resolution):
     """`aspect` ("W:H"): whole-pixel sides that the discriminator reduces to 4 x 4k, full-grid training."""
-    from cips_tf.coords import canvas_size, parse_aspect
-
     aspect = config.get("aspect")
     try:
         parse_aspect(aspect)
@@ -256,8 +253,6 @@ def _validate_aspect(config, resolution):
 
 
 def _validate_augment(config):
-    from cips_tf import augment
-
     a = config.get("augment")
     if a is None:  # configs written before ADA
         return
