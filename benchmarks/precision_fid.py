@@ -33,7 +33,7 @@ from cips_tf import data as data_lib  # noqa: E402
 from cips_tf.coords import make_grid  # noqa: E402
 from cips_tf.export import runtimes  # noqa: E402
 from cips_tf.latents import z_from_seed  # noqa: E402
-from cips_tf.metrics import evaluate, feature_extractor  # noqa: E402
+from cips_tf.metrics import evaluate, protocol  # noqa: E402
 from cips_tf.loading import load_generator  # noqa: E402
 
 
@@ -77,14 +77,13 @@ def main(argv=None):
     parser.add_argument("--num_samples", type=int, default=5000)
     parser.add_argument("--seeds", type=int, default=3, help="disjoint latent sets per path")
     parser.add_argument("--batch", type=int, default=250)
-    parser.add_argument("--extractor_dir", default=os.path.expanduser("~/.cache/cips_tf/extractors/fashion_mnist"))
+    parser.add_argument("--extractor_dir", default=None,
+                        help="offline extractor directory (default: the one cips-evaluate uses, trained there once)")
     args = parser.parse_args(argv)
 
     loaded = load_generator(args.workdir)
     generator, w_avg = loaded.generator, loaded.w_avg
-    if not (pathlib.Path(args.extractor_dir) / "fashion_mnist_cnn.keras").exists():
-        feature_extractor.train_feature_extractor(args.extractor_dir, verbose=0)
-    extractor = feature_extractor.load_feature_extractor(args.extractor_dir)
+    extractor = protocol.load_extractor("offline", args.extractor_dir)  # None: protocol.default_extractor_dir()
     real_config = data_lib.default_config()
     real_config.source, real_config.split = "fashion_mnist", "test"
     real = data_lib.build_dataset(real_config, resolution=generator.size, batch_size=args.batch, seed=0, training=False)

@@ -30,7 +30,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import cips_tf  # noqa: E402,F401  (first: TensorFlow starts without the CUDA probe lines)
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -259,7 +258,8 @@ def main(argv=None):
     parser.add_argument("--interleave", action="store_true")
     parser.add_argument("--score_only", action="store_true", help="score existing runs in --out, train nothing")
     parser.add_argument("--train_only", action="store_true", help="train, score later (--score_only)")
-    parser.add_argument("--extractor_dir", default=os.path.expanduser("~/.cache/cips_tf/extractors/fashion_mnist"))
+    parser.add_argument("--extractor_dir", default=None,
+                        help="offline extractor directory (default: the one cips-evaluate uses, trained there once)")
     parser.add_argument("--scalars", default="",
                         help="comma-separated TensorBoard scalars (train/<name>, e.g. rt,augment_p) to read from "
                              "each run and plot against steps (OUT/scalars.png)")
@@ -299,11 +299,9 @@ def main(argv=None):
     if args.train_only:
         return
     from cips_tf import data as data_lib
-    from cips_tf.metrics import feature_extractor
+    from cips_tf.metrics import protocol
 
-    if not (pathlib.Path(args.extractor_dir) / "fashion_mnist_cnn.keras").exists():
-        feature_extractor.train_feature_extractor(args.extractor_dir, verbose=0)
-    extractor = feature_extractor.load_feature_extractor(args.extractor_dir)
+    extractor = protocol.load_extractor("offline", args.extractor_dir)  # None: protocol.default_extractor_dir()
     real_config = data_lib.default_config()
     real_config.source, real_config.split = "fashion_mnist", "test"
     results = {}

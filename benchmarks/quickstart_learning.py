@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 
 from cips_tf import data as data_lib  # noqa: E402
 from cips_tf.coords import make_grid  # noqa: E402
-from cips_tf.metrics import evaluate, feature_extractor  # noqa: E402
+from cips_tf.metrics import evaluate, protocol  # noqa: E402
 from cips_tf.loading import load_generator, read_config  # noqa: E402
 from cips_tf.latents import z_from_seed  # noqa: E402
 from cips_tf.training import train_lib  # noqa: E402
@@ -53,13 +53,12 @@ def images_per_sec(workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="runs/quickstart")
-    parser.add_argument("--extractor_dir", default=os.path.expanduser("~/.cache/cips_tf/extractors/fashion_mnist"))
+    parser.add_argument("--extractor_dir", default=None,
+                        help="offline extractor directory (default: the one cips-evaluate uses, trained there once)")
     parser.add_argument("--num_samples", type=int, default=2000)
     args = parser.parse_args()
 
-    if not (pathlib.Path(args.extractor_dir) / "fashion_mnist_cnn.keras").exists():
-        feature_extractor.train_feature_extractor(args.extractor_dir, verbose=0)
-    extractor = feature_extractor.load_feature_extractor(args.extractor_dir)
+    extractor = protocol.load_extractor("offline", args.extractor_dir)  # None: protocol.default_extractor_dir()
     config = read_config(args.workdir)
 
     keras.utils.set_random_seed(int(config.seed))  # as train_and_evaluate does before building
