@@ -79,3 +79,18 @@ def png(path):
     from PIL import Image
 
     return np.asarray(Image.open(path))
+
+
+def assert_same_pixels(actual, desired, max_flips=0.01):
+    """uint8 renders of the same points that went through different matmul shapes (other chunk or
+    batch sizes): oneDNN blocks a matmul by its shape, so the float pixels agree to a few ulp, and a
+    value within an ulp of a rounding boundary can land one level apart after `to_uint8`. Equal
+    shapes, no pixel more than one level apart, and at most `max_flips` of them apart at all (a
+    wrong chunk or frame order moves most pixels by far more)."""
+    import numpy as np
+
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert actual.shape == desired.shape, (actual.shape, desired.shape)
+    diff = np.abs(actual.astype(np.int16) - desired.astype(np.int16))
+    assert diff.max() <= 1, f"{int((diff > 1).sum())} pixels differ by more than one level (max {diff.max()})"
+    assert diff.mean() <= max_flips, f"{diff.mean():.2%} of the pixels one level apart"
