@@ -81,14 +81,3 @@ def _seed():
     keras.utils.set_random_seed(0)
     yield
 
-
-def pytest_collection_modifyitems(config, items):
-    """The files that hold slow tests run first, those with the most slow tests before the others
-    (the docs blocks, several of 1-3 minutes each), each file kept together so that its module
-    fixtures are built once: xdist hands out tests in collection order, and a 3-minute test handed
-    out last leaves the other worker idle while it runs. Every worker collects the same order."""
-    slow, first = {}, {}
-    for index, item in enumerate(items):
-        first.setdefault(item.path, index)
-        slow[item.path] = slow.get(item.path, 0) + bool(item.get_closest_marker("slow"))
-    items[:] = sorted(items, key=lambda item: (-slow[item.path], first[item.path]))  # stable inside a file

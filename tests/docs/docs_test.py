@@ -604,7 +604,9 @@ RUNNABLE = [i for i in ITEMS if isinstance(HANDLING.get(i.key), Run) and i.kind 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("item", RUNNABLE, ids=[i.key for i in RUNNABLE])
+@pytest.mark.parametrize("item", [  # the Bazel blocks share the workspace's server: one worker, one at a time
+    pytest.param(i, marks=pytest.mark.xdist_group("bazel")) if i.text.startswith("bazel ") else i for i in RUNNABLE],
+    ids=[i.key for i in RUNNABLE])
 def test_documented_block_runs(item, ctx, tmp_path, monkeypatch):
     handling = HANDLING[item.key]
     cwd = _sandbox(tmp_path)
