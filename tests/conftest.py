@@ -80,4 +80,3 @@ def _seed():
 
     keras.utils.set_random_seed(0)
     yield
-
