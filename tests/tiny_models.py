@@ -1,8 +1,14 @@
 """Shared test helpers: the tiny generator configuration, the smoke training config with overrides,
 training-workdir-like directories, running a CLI and reading its pipe with a hang guard."""
 import importlib.util
+import os
 import pathlib
+import subprocess
+import sys
+import threading
 
+import numpy as np
+from PIL import Image
 import tensorflow as tf
 
 from cips_tf.training.defaults import default_config
@@ -50,10 +56,6 @@ def make_workdir(path, generator, mode="full"):
 def run_cli(module, *args, timeout=900):
     """Runs `python -m <module> args...` from the repo root (absl flags are process-global, so CLIs
     run in a subprocess); returns the CompletedProcess."""
-    import os
-    import subprocess
-    import sys
-
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
@@ -63,8 +65,6 @@ def run_cli(module, *args, timeout=900):
 def read_line(stream, timeout):
     """One line of a subprocess's pipe; AssertionError when none comes within `timeout` seconds
     (a hang guard: `stream.readline()` alone waits forever on a child that hangs)."""
-    import threading
-
     lines = []
     reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
     reader.start()
@@ -75,9 +75,6 @@ def read_line(stream, timeout):
 
 def png(path):
     """An image file as a numpy array."""
-    import numpy as np
-    from PIL import Image
-
     return np.asarray(Image.open(path))
 
 
@@ -87,8 +84,6 @@ def assert_same_pixels(actual, desired, max_flips=0.01):
     value within an ulp of a rounding boundary can land one level apart after `to_uint8`. Equal
     shapes, no pixel more than one level apart, and at most `max_flips` of them apart at all (a
     wrong chunk or frame order moves most pixels by far more)."""
-    import numpy as np
-
     actual, desired = np.asarray(actual), np.asarray(desired)
     assert actual.shape == desired.shape, (actual.shape, desired.shape)
     diff = np.abs(actual.astype(np.int16) - desired.astype(np.int16))

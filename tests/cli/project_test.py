@@ -16,7 +16,7 @@ from cips_tf.models.discriminator import Discriminator
 from cips_tf.models.generator import CIPSGenerator
 from cips_tf.loading import load_generator
 from cips_tf.synthesis import projection
-from tiny_models import TINY, TINY_SIZE, make_workdir
+from tiny_models import TINY, TINY_SIZE, assert_same_pixels, make_workdir, png
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -49,10 +49,6 @@ def run_with_d(tmp_path_factory):
     return path, target
 
 
-def png(path):
-    return np.asarray(Image.open(path))
-
-
 def test_project_cli_generated_target_beats_w_avg_and_writes_everything(run_with_d, tmp_path):
     workdir, target = run_with_d
     out = tmp_path / "out"
@@ -70,7 +66,7 @@ def test_project_cli_generated_target_beats_w_avg_and_writes_everything(run_with
     # the dense render is the projected w on a 3x denser grid (+-1 for float rounding at uint8)...
     dense = png(out / "projection_x3.png").astype(int)
     g = load_generator(workdir).generator
-    np.testing.assert_allclose(dense, rendering.to_uint8(rendering.render(g, w, 48))[0].astype(int), atol=1)
+    assert_same_pixels(dense, rendering.to_uint8(rendering.render(g, w, 48))[0])
     # ...and the native render where the grids share points: linspace(-1, 1, 16) and (.., 48) share
     # only their corners; elsewhere they differ by a sub-pixel offset
     corners = (np.array([0, 0, -1, -1]), np.array([0, -1, 0, -1]))

@@ -101,4 +101,4 @@ def test_zoom_frames_are_denser_renders_of_the_window(g):
     # the 46-point grid over [-1, 1] (spacing 2/45 both), so it equals that crop of a denser render
     last = list(zoom.zoom_frames(g, w, (0.0, 0.0), num_frames=2, max_zoom=3.0, height=16, chunk_pixels=64))[-1]
     dense = rendering.to_uint8(rendering.render(g, w[None], 46))[0]
-    np.testing.assert_allclose(last.astype(int), dense[15:31, 15:31].astype(int), atol=1)
+    assert_same_pixels(last, dense[15:31, 15:31])
