@@ -8,6 +8,7 @@ shared by the pytest-xdist workers through a file lock (see `shared_artifact`).
 """
 import contextlib
 import fcntl
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,6 +61,12 @@ def shared_artifact(request, tmp_path_factory, name):
             done.touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def shared_artifacts(request, tmp_path_factory):
+    """`shared_artifact` for session fixtures in test files: `with shared_artifacts(name) as (path, missing)`."""
+    return functools.partial(shared_artifact, request, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
