@@ -30,6 +30,29 @@ def _state(gan):
     return values
 
 
+@pytest.fixture(scope="session")
+def trained_to_step_3(shared_artifacts):
+    """A workdir of `_config()` trained for 3 of its 6 steps (ckpt-3), built once per test run and shared by
+    the xdist workers; tests that train on from it (or write into it) work on a `_copy`."""
+    with shared_artifacts("train_lib_step_3") as (root, missing):
+        if missing:
+            first = train_lib.train_and_evaluate(_config(), root / "workdir", max_steps=3)
+            assert first["step"] == 3
+            np.savez(root / "state.npz", *_state(first["gan"]))  # what the run held in memory at its end
+    return root / "workdir"
+
+
+def _saved_state(workdir):
+    with np.load(workdir.parent / "state.npz") as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def _copy(workdir, tmp_path):
+    import shutil
+
+    return pathlib.Path(shutil.copytree(workdir, tmp_path / "workdir"))
+
+
 def test_train_and_evaluate_smoke_writes_workdir(tmp_path):
     result = train_lib.train_and_evaluate(_config(), tmp_path)
     assert result["step"] == 6
@@ -40,23 +63,24 @@ def test_train_and_evaluate_smoke_writes_workdir(tmp_path):
     assert np.isfinite(list(result["metrics"].values())).all()
 
 
-@pytest.mark.slow  # trains two or three times
-def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(tmp_path):
-    first = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=4)
-    assert first["step"] == 4
-    saved = _state(first["gan"])
+@pytest.mark.slow  # trains on from the shared run
+def test_train_and_evaluate_resume_restores_step_weights_and_optimizer_state(trained_to_step_3, tmp_path):
+    saved = _saved_state(trained_to_step_3)  # the first run's weights, EMA and optimizer slots after step 3
+    tmp_path = _copy(trained_to_step_3, tmp_path)
     resumed = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=0)
-    assert int(resumed["gan"].step.numpy()) == 4
-    assert int(resumed["gan"].g_optimizer.iterations.numpy()) == 4
-    for a, b in zip(saved, _state(resumed["gan"])):
+    assert int(resumed["gan"].step.numpy()) == 3
+    assert int(resumed["gan"].g_optimizer.iterations.numpy()) == 3
+    restored = _state(resumed["gan"])
+    assert len(restored) == len(saved) > 50
+    for a, b in zip(saved, restored):
         np.testing.assert_array_equal(a, b)
     final = train_lib.train_and_evaluate(_config(), tmp_path)
     assert final["step"] == 6
 
 
-@pytest.mark.slow  # trains two or three times
-def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
-    train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
+@pytest.mark.slow  # trains twice on a copy of the shared run
+def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(trained_to_step_3, tmp_path):
+    tmp_path = _copy(trained_to_step_3, tmp_path)
     good = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
     bad = _config(**{"optimizer.learning_rate": 1e30})  # the first update overflows the weights
     with pytest.raises(train_lib.NonFiniteLossError, match="at step 4.*last good checkpoint is .*ckpt-3"):
@@ -69,9 +93,9 @@ def test_train_and_evaluate_nonfinite_loss_stops_and_keeps_last_good_checkpoint(
     assert resumed["step"] == 4 and np.isfinite(list(resumed["metrics"].values())).all()
 
 
-@pytest.mark.slow  # trains two or three times
-def test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops(tmp_path, caplog):
-    train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
+@pytest.mark.slow  # trains on a copy of the shared run
+def test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops(trained_to_step_3, tmp_path, caplog):
+    tmp_path = _copy(trained_to_step_3, tmp_path)
     bad = _config(**{"optimizer.learning_rate": 1e30, "training.max_consecutive_nonfinite": 2})
     with caplog.at_level("WARNING"), pytest.raises(train_lib.NonFiniteLossError, match="ckpt-3"):
         train_lib.train_and_evaluate(bad, tmp_path)
@@ -79,9 +103,9 @@ def test_train_and_evaluate_max_consecutive_nonfinite_rolls_back_then_stops(tmp_
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-3")
 
 
-@pytest.mark.slow  # trains two or three times
-def test_train_and_evaluate_resume_config_learning_rate_wins_and_is_logged(tmp_path, caplog):
-    train_lib.train_and_evaluate(_config(), tmp_path, max_steps=3)
+@pytest.mark.slow  # builds and restores a copy of the shared run (no step)
+def test_train_and_evaluate_resume_config_learning_rate_wins_and_is_logged(trained_to_step_3, tmp_path, caplog):
+    tmp_path = _copy(trained_to_step_3, tmp_path)
     with caplog.at_level("WARNING"):
         resumed = train_lib.train_and_evaluate(_config(**{"optimizer.learning_rate": 1e-4}), tmp_path, max_steps=0)
     gan = resumed["gan"]
@@ -189,13 +213,12 @@ def test_train_and_evaluate_in_training_fid_reaches_tensorboard(tmp_path, tiny_e
     assert [r["step"] for r in metric_log.read_metric_log(tmp_path / "run" / "metric-fid32_offline.jsonl")] == [3, 6]
 
 
-@pytest.mark.slow  # ~50 s: a full train_and_evaluate with resume; the fast tier keeps the smoke run
-def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(tmp_path):
+@pytest.mark.slow  # a model load and a w_avg estimate on the shared run
+def test_train_and_evaluate_checkpoints_carry_w_avg_of_g_ema(trained_to_step_3):
     from cips_tf.loading import load_generator
     from cips_tf.latents import estimate_w_avg
 
-    train_lib.train_and_evaluate(_config(**{"num_train_steps": 2, "training.sample_every": 0}), tmp_path)
-    loaded = load_generator(tmp_path)
+    loaded = load_generator(trained_to_step_3)  # reads only
     assert loaded.w_avg is not None
     np.testing.assert_allclose(loaded.w_avg, estimate_w_avg(loaded.generator), atol=1e-5)
 
@@ -306,9 +329,9 @@ def test_train_and_evaluate_ada_and_freeze_d_log_save_and_restore_p(tmp_path, ca
     assert float(fixed["gan"].augment.p.numpy()) == pytest.approx(0.25)  # fixed: the config's p wins
 
 
-@pytest.mark.slow  # fast tier under 10 min: ~27 s of training
-def test_train_and_evaluate_without_augment_saves_no_augment_state(tmp_path):
-    result = train_lib.train_and_evaluate(_config(**{"num_train_steps": 1, "training.sample_every": 0}), tmp_path)
-    assert result["gan"].augment is None
+@pytest.mark.slow  # builds and restores the shared run (no step)
+def test_train_and_evaluate_without_augment_saves_no_augment_state(trained_to_step_3, tmp_path):
+    result = train_lib.train_and_evaluate(_config(), _copy(trained_to_step_3, tmp_path), max_steps=0)
+    assert result["gan"].augment is None and result["step"] == 3
     names = [n for n, _ in tf.train.list_variables(result["checkpoint"])]
     assert not any("augment" in n for n in names)
