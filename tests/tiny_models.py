@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from cips_tf import showcase
 from cips_tf.training.defaults import default_config
 
 # A 16 px CIPS-skips small enough for fast tests.
@@ -89,3 +90,14 @@ def assert_same_pixels(actual, desired, max_flips=0.01):
     diff = np.abs(actual.astype(np.int16) - desired.astype(np.int16))
     assert diff.max() <= 1, f"{int((diff > 1).sum())} pixels differ by more than one level (max {diff.max()})"
     assert diff.mean() <= max_flips, f"{diff.mean():.2%} of the pixels one level apart"
+
+
+def assert_labelled_class_grid(grid, rows, resolution, scale):
+    """A `showcase.class_grid` PNG (as an array): one row per class, each with dark (text) pixels in
+    its label column."""
+    row_height = resolution * scale
+    assert grid.shape[0] == 2 * showcase.MARGIN + rows * (row_height + 2), (grid.shape, rows)  # one row per class
+    for i in range(rows):
+        y = showcase.MARGIN + i * (row_height + 2)
+        label = grid[y : y + row_height, : showcase.MARGIN + 20]
+        assert (label < 100).any(), f"row {i} has no label"
