@@ -41,6 +41,7 @@ def test_verbose_start_keeps_tensorflow_lines():
     assert "cuInit" in proc.stderr or "cuda" in proc.stderr.lower()
 
 
+@pytest.mark.slow  # a benchmark script's output; the quiet start itself is tested above
 def test_matmul_peak_benchmark_prints_only_its_result():
     """The benchmark whose figure README prints beside every time starts quietly too."""
     script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "matmul_peak.py")

@@ -10,6 +10,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from cips_tf.convert.official import discriminator_from_official, generator_from_official
 import extras
@@ -29,6 +30,7 @@ def _nhwc(a):
     return np.asarray(a).transpose(0, 2, 3, 1)
 
 
+@pytest.mark.slow  # the fast tier converts an official .pt through the CLI; the npz path is tests/convert's
 def test_convert_cli_npz_with_prefixes_writes_equal_keras_models(tmp_path, golden):
     result = run_cli(f"--checkpoint={GOLDEN}", "--prefix=CIPSres/param/", "--d_prefix=Discriminator/param/",
                      f"--out={tmp_path}")
@@ -159,6 +161,7 @@ def test_convert_cli_official_pt_with_argparse_namespace_loads_safely(tmp_path, 
     assert (tmp_path / "out" / "generator.keras").exists()
 
 
+@pytest.mark.slow  # one CLI's --overwrite refusal (generate_test) stays in the fast tier
 def test_convert_cli_existing_out_needs_overwrite(tmp_path, golden):
     sd_path = tmp_path / "g_ema.npz"
     prefix = "CIPSskip/param/"

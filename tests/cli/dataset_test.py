@@ -56,6 +56,7 @@ def test_dataset_cli_training_runs_on_the_result(prepared, tmp_path):
     assert result["step"] == 2 and np.isfinite(list(result["metrics"].values())).all()
 
 
+@pytest.mark.slow  # four CLI runs; the fast tier keeps errors_test's missing-source case
 def test_dataset_cli_bad_source_and_existing_dest_fail_with_clear_errors(prepared, tmp_path):
     base = prepared[0]
     def error_line(proc):  # the CLIs' one policy (cips_tf.entry_point): one line, no traceback

@@ -154,6 +154,7 @@ def test_evaluate_full_real_set_is_named_full_and_cached_by_dataset_fingerprint(
     assert changed["num_real"] == 31 and len(list(cache.glob("*.npz"))) == 2
 
 
+@pytest.mark.slow  # one CLI's --overwrite refusal (generate_test) stays in the fast tier
 def test_evaluate_existing_metrics_json_needs_overwrite(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -76,6 +76,7 @@ def test_project_cli_generated_target_beats_w_avg_and_writes_everything(run_with
     assert png(out / "compare.png").shape == (16, 32, 3)
 
 
+@pytest.mark.slow  # the fast tier projects a generated target (w space); w+ on real images is the slow tier's
 def test_project_cli_real_fashion_mnist_images_in_w_plus(run_with_d, tmp_path):
     workdir, _ = run_with_d
     images, _ = load_fashion_mnist("test")
@@ -98,6 +99,7 @@ def test_project_cli_real_fashion_mnist_images_in_w_plus(run_with_d, tmp_path):
         assert not (d / "progress.mp4").exists() and not (d / "progress.gif").exists()
 
 
+@pytest.mark.slow  # the fast tier keeps errors_test's missing-target case for cips-project
 def test_project_cli_reports_bad_inputs(run_with_d, tmp_path):
     workdir, target = run_with_d
     result = run_cli(f"--model={workdir}", f"--target={tmp_path / 'missing.png'}", f"--out={tmp_path}")
@@ -122,6 +124,7 @@ def test_project_cli_target_name_never_leaves_out(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+@pytest.mark.slow  # one CLI's --overwrite refusal (generate_test) stays in the fast tier
 def test_project_cli_existing_outputs_need_overwrite(tmp_path):
     (tmp_path / "t.png").write_bytes(b"x")
     out = tmp_path / "out"

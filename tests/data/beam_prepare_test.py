@@ -4,6 +4,8 @@ Skipped when Apache Beam is not installed (the optional [beam] extra); CI instal
 """
 import pytest
 
+# Beam jobs are the slow tier's (CONTRIBUTING.md), as Kubeflow's are.
+pytestmark = pytest.mark.slow
 beam = pytest.importorskip("apache_beam", reason="runner='beam' needs the [beam] extra: pip install 'cips-tf[beam]'")
 
 import tensorflow as tf  # noqa: E402

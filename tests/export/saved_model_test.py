@@ -173,6 +173,7 @@ def test_export_fresh_process_serving_default_matches_keras(exported, inputs, fr
     _assert_uint8_matches(outputs["serving_default"], reference)
 
 
+@pytest.mark.slow  # the fast tier keeps the fresh-process serving_default parity
 def test_export_fresh_process_serving_default_psi_one_equals_untruncated_call(exported, inputs, fresh_run):
     generator, _, _ = exported
     outputs, _ = fresh_run
