@@ -41,7 +41,9 @@ def _real_batches(n, batch, res=RES):
     return [rng.uniform(-1, 1, (batch, res, res, 3)).astype(np.float32) for _ in range(n)]
 
 
-def _run(strategy, gan, batches):
+def _run(strategy, gan, batches, after_step=None):
+    """One distributed step per batch (R1 every `d_reg_every`); the reduced metrics of each step.
+    `after_step(i)` is called after step i."""
     @tf.function
     def step(batch, do_r1):
         out = strategy.run(gan.train_step, args=(batch,), kwargs={"do_r1": do_r1})
@@ -53,6 +55,8 @@ def _run(strategy, gan, batches):
     )
     for i, batch in enumerate(dist):
         metrics.append({k: float(v) for k, v in step(batch, i % gan.d_reg_every == 0).items()})
+        if after_step:
+            after_step(i)
     return metrics
 
 
@@ -72,19 +76,44 @@ def test_lazy_regularization_adam_ratio_scales_lr_and_betas():
     assert opt.beta_1 == 0.0
 
 
-@pytest.mark.slow  # ~60 s on 2 cores; the fast tier keeps test_trackers_two_replicas_equal_global_metrics
-def test_train_step_one_vs_two_replicas_same_weights():
-    # The minibatch-stddev layer groups samples within a replica (as official DDP does), so the
-    # equivalence holds for a discriminator whose groups do not span replicas: group size 1.
+# The two-replica tests below share one worker (a two-replica step wants both cores; two at once on
+# two cores took each 2-3x as long) and one pair of runs: `one_and_two_replica_runs`.
+two_replicas = pytest.mark.xdist_group("gan_two_replicas")
+
+
+@pytest.fixture(scope="module")
+def one_and_two_replica_runs():
+    """Three steps (R1 on steps 0 and 2) of the same GAN under a one- and a two-replica strategy:
+    {"gan1", "gan2", "m1", "m2", "initial1", "initial", "after_first", "batches", "two"} (`initial1`,
+    `initial` the weights each starts from, `after_first` the two-replica GAN's weights after step 0,
+    `two` its strategy). The minibatch-stddev layer groups samples within a replica (as official DDP
+    does), so the runs are equivalent for a discriminator whose groups do not span replicas: group size 1."""
     one = mirrored_strategy(["/cpu:0"])
     two = mirrored_strategy(["/cpu:0", "/cpu:1"])
     assert two.num_replicas_in_sync == 2
     batches = _real_batches(3, 4)
     gan1, gan2 = _make_gan(one, stddev_group=1), _make_gan(two, stddev_group=1)
-    for a, b in zip(_weights(gan1), _weights(gan2)):
-        np.testing.assert_array_equal(a, b)
-    m1, m2 = _run(one, gan1, batches), _run(two, gan2, batches)
-    for a, b in zip(m1, m2):
+    initial1, initial = _weights(gan1), _weights(gan2)
+    after_first = []
+
+    def keep_first(i):
+        if i == 0:
+            after_first.extend(w.copy() for w in _weights(gan2))
+
+    m1 = _run(one, gan1, batches)
+    m2 = _run(two, gan2, batches, after_step=keep_first)
+    return {"gan1": gan1, "gan2": gan2, "m1": m1, "m2": m2, "initial1": initial1, "initial": initial,
+            "after_first": after_first, "batches": batches, "two": two}
+
+
+@pytest.mark.slow
+@two_replicas
+def test_train_step_one_vs_two_replicas_same_weights(one_and_two_replica_runs):
+    runs = one_and_two_replica_runs
+    gan1, gan2 = runs["gan1"], runs["gan2"]
+    for a, b in zip(runs["initial1"], runs["initial"]):
+        np.testing.assert_array_equal(a, b)  # the same start
+    for a, b in zip(runs["m1"], runs["m2"]):
         for k in a:
             assert a[k] == pytest.approx(b[k], abs=1e-5), k
     for a, b in zip(_weights(gan1), _weights(gan2)):
@@ -154,15 +183,16 @@ def test_train_step_mixed_precision_runs_with_finite_losses(policy):
     assert g.conv1.kernel.dtype == "float32"  # variables stay float32
 
 
-@pytest.mark.slow  # fast tier under 10 min: ~80 s (two-replica traces)
-def test_trackers_two_replicas_equal_global_metrics():
-    strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
-    gan = _make_gan(strategy)
-    metrics = _run(strategy, gan, _real_batches(2, 4))
+@pytest.mark.slow
+@two_replicas
+def test_trackers_two_replicas_equal_global_metrics(one_and_two_replica_runs):
+    gan, metrics = one_and_two_replica_runs["gan2"], one_and_two_replica_runs["m2"]
     for name in ("d_loss", "g_loss", "real_score", "rt"):
         expected = np.mean([m[name] for m in metrics])
         assert float(gan.trackers[name].result()) == pytest.approx(expected, rel=1e-5), name
-    assert float(gan.trackers["r1_penalty"].result()) == pytest.approx(metrics[0]["r1_penalty"], rel=1e-5)
+    r1_steps = [m["r1_penalty"] for m in metrics if "r1_penalty" in m]
+    assert len(r1_steps) == 2  # steps 0 and 2
+    assert float(gan.trackers["r1_penalty"].result()) == pytest.approx(np.mean(r1_steps), rel=1e-5)
 
 
 def test_fit_runs_the_custom_train_step_with_lazy_r1():
@@ -176,17 +206,20 @@ def test_fit_runs_the_custom_train_step_with_lazy_r1():
 
 
 @pytest.mark.slow
-def test_train_step_xla_per_replica_two_replicas_matches_plain():
+@two_replicas
+def test_train_step_xla_per_replica_two_replicas_matches_plain(one_and_two_replica_runs):
     # Keras' model-level jit_compile fails under a 2-replica MirroredStrategy on CPU; CIPSGAN
-    # compiles the per-replica gradient computations instead.
-    two = mirrored_strategy(["/cpu:0", "/cpu:1"])
-    batches = _real_batches(1, 4)  # one step: D, R1 and G computations all compiled
-    plain, xla = _make_gan(two), _make_gan(two, jit_compile=True)
-    m_plain, m_xla = _run(two, plain, batches), _run(two, xla, batches)
-    for a, b in zip(m_plain, m_xla):
-        for k in a:
-            assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), k
-    for a, b in zip(_weights(plain), _weights(xla)):
+    # compiles the per-replica gradient computations instead. The plain run is the shared fixture's
+    # two-replica run; its first step (D, R1 and G computations all compiled) is compared.
+    runs = one_and_two_replica_runs
+    two = runs["two"]
+    xla = _make_gan(two, stddev_group=1, jit_compile=True)
+    for a, b in zip(_weights(xla), runs["initial"]):
+        np.testing.assert_array_equal(a, b)  # the plain run's start
+    m_xla = _run(two, xla, runs["batches"][:1])
+    for k in runs["m2"][0]:
+        assert runs["m2"][0][k] == pytest.approx(m_xla[0][k], rel=1e-3, abs=1e-4), k
+    for a, b in zip(runs["after_first"], _weights(xla)):
         np.testing.assert_allclose(a, b, atol=1e-3)
 
 
@@ -258,7 +291,8 @@ def test_ada_p_is_clipped_to_unit_interval_and_fixed_p_stays():
     assert float(fixed.augment.p.numpy()) == pytest.approx(0.3)
 
 
-@pytest.mark.slow  # traces the augmented step under two strategies (~40 s on a busy 2-core machine)
+@pytest.mark.slow  # traces the augmented step under two strategies (~60 s on 2 cores)
+@two_replicas
 def test_ada_one_vs_two_replicas_same_weights_and_p():
     one = mirrored_strategy(["/cpu:0"])
     two = mirrored_strategy(["/cpu:0", "/cpu:1"])
