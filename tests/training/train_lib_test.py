@@ -18,6 +18,12 @@ from tiny_models import smoke_config
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
+# Tests of bookkeeping outside the train step (time budget, timed snapshots, a non-chief's files, a
+# resume after SIGKILL) train on one replica: the same code path, at half the two-replica tracing. The
+# shared run, the resume, non-finite, ADA and alternative-mode tests keep `_config`'s two replicas.
+ONE_REPLICA = {"training.strategy": "default"}
+
+
 def _config(**overrides):
     return smoke_config(**{"num_train_steps": 6, "training.checkpoint_every": 3, "training.sample_every": 3,
                            "training.log_every": 2, "training.strategy": "mirrored", **overrides})
@@ -179,7 +185,7 @@ def test_cli_killed_with_sigkill_resumes_from_latest_checkpoint(tmp_path):
     saved_step = int(latest.rsplit("-", 1)[1])
     assert tf.train.load_variable(latest, "step/.ATTRIBUTES/VARIABLE_VALUE") == saved_step
     config = _config(**{"num_train_steps": saved_step + 2, "training.checkpoint_every": 4,
-                        "training.sample_every": 0})
+                        "training.sample_every": 0, **ONE_REPLICA})
     result = train_lib.train_and_evaluate(config, tmp_path)
     assert result["step"] == saved_step + 2
 
@@ -240,11 +246,8 @@ def _train_seconds(prefix):
 
 @pytest.mark.slow  # trains two or three times
 def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tmp_path, caplog):
-    # One replica: the budget is wall-clock bookkeeping outside the step, the same under every strategy,
-    # and a two-replica step costs this test's three runs twice the tracing.
-    one = {"training.strategy": "default"}
     config = _config(**{"num_train_steps": 100000, "training.time_budget": "1s", "training.checkpoint_every": 1000,
-                        "training.sample_every": 1000, **one})
+                        "training.sample_every": 1000, **ONE_REPLICA})
     with caplog.at_level("INFO", logger="absl"):
         first = train_lib.train_and_evaluate(config, tmp_path)
     step = first["step"]
@@ -256,7 +259,8 @@ def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tm
     assert _train_seconds(latest) >= 1.0
     # A resume whose budget is spent trains nothing; a larger budget trains on from the saved clock.
     assert train_lib.train_and_evaluate(config, tmp_path)["step"] == step
-    more = train_lib.train_and_evaluate(_config(**{"num_train_steps": step + 2, "training.time_budget": "1h", **one}),
+    more = train_lib.train_and_evaluate(_config(**{"num_train_steps": step + 2, "training.time_budget": "1h",
+                                                   **ONE_REPLICA}),
                                         tmp_path)
     assert more["step"] == step + 2 and not more["budget_reached"]
     assert _train_seconds(tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))) > _train_seconds(latest)
@@ -265,7 +269,7 @@ def test_train_and_evaluate_time_budget_stops_saves_and_counts_across_resumes(tm
 @pytest.mark.slow  # ~50 s of real training time between timed snapshots
 def test_train_and_evaluate_checkpoint_every_secs_keeps_timed_snapshots(tmp_path):
     config = _config(**{"num_train_steps": 5, "training.checkpoint_every": 1000, "training.keep_checkpoints": 100,
-                        "training.checkpoint_every_secs": 1e-6})
+                        "training.checkpoint_every_secs": 1e-6, **ONE_REPLICA})
     train_lib.train_and_evaluate(config, tmp_path)
     steps = sorted(int(p.name.split("-")[1].split(".")[0]) for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
     assert steps == [1, 2, 3, 4, 5]  # every step passes a (tiny) interval
@@ -286,7 +290,7 @@ def test_train_and_evaluate_non_chief_removes_its_temporary_checkpoints_at_exit(
 
     monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
     monkeypatch.setattr(train_lib, "is_chief", lambda strategy: False)  # a non-chief worker
-    result = train_lib.train_and_evaluate(_config(), tmp_path, max_steps=2)
+    result = train_lib.train_and_evaluate(_config(**ONE_REPLICA), tmp_path, max_steps=2)
     assert result["step"] == 2
     worker_dirs = [p for p in made if p.name.startswith("cips_worker_ckpt_")]
     assert len(worker_dirs) == 1 and not worker_dirs[0].exists()  # saved into, then removed at exit
