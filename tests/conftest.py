@@ -45,6 +45,17 @@ def pytest_configure(config):
     extras.check_required()
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected and fixtures have grouped the items
+def pytest_collection_modifyitems(items):
+    """Files holding a slow test run first, each file's tests in their own order. pytest-xdist hands
+    out the single tests in collection order (after the xdist groups), so a run ended on whatever
+    files sort last: tests/training's 30-90 s runs, with the other worker idle. Now the short unit
+    tests fill the end of the run instead (longest-first scheduling, at file granularity, so module
+    fixtures are built once per worker). Without slow tests selected (the fast tier) nothing moves."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in heavy)  # a stable sort
+
+
 @contextlib.contextmanager
 def shared_artifact(request, tmp_path_factory, name):
     """`(path, missing)`: a directory shared by every xdist worker of this run; `missing` is true for
