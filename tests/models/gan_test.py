@@ -210,7 +210,9 @@ def test_fit_runs_the_custom_train_step_with_lazy_r1():
 def test_train_step_xla_per_replica_two_replicas_matches_plain(one_and_two_replica_runs):
     # Keras' model-level jit_compile fails under a 2-replica MirroredStrategy on CPU; CIPSGAN
     # compiles the per-replica gradient computations instead. The plain run is the shared fixture's
-    # two-replica run; its first step (D, R1 and G computations all compiled) is compared.
+    # two-replica run; its first step (D, R1 and G computations all compiled) is compared. Its D groups
+    # the minibatch stddev by 1 (the fixture's equivalence needs it); tests/layers/minibatch_stddev_test.py
+    # checks groups of 2 and 4 under XLA.
     runs = one_and_two_replica_runs
     two = runs["two"]
     xla = _make_gan(two, stddev_group=1, jit_compile=True)
