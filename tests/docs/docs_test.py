@@ -62,7 +62,7 @@ SMALL = "the documented size takes minutes to hours on a CPU; the test runs it s
 def _exists(*paths):
     def check(cwd, ctx):
         for p in paths:
-            full = cwd / p.format(**ctx)
+            full = cwd / p.format_map(ctx)
             assert full.exists(), f"{full} was not written"
 
     return check
@@ -488,6 +488,24 @@ def test_every_run_entry_is_runnable():
 
 
 # ------------------------------------------------------------------------------------ fixtures
+class _Context(dict):
+    """The `ctx` fixture's values, built on a block's first use of one (`context["workdir"]`, or a
+    `{workdir}` in a replacement or a checked path: `format_map`). While one xdist worker builds
+    them (a ~1 min quickstart run and the tiny extractor, under a file lock), the other worker's
+    blocks that need none of them run instead of waiting on the lock."""
+
+    def __init__(self, request):
+        super().__init__()
+        self._request = request
+
+    def __missing__(self, key):
+        for name, value in self._request.getfixturevalue("ctx").items():
+            self.setdefault(name, value)
+        if key not in self:
+            raise KeyError(key)
+        return self[key]
+
+
 @pytest.fixture(scope="session")
 def ctx(shared_artifacts, tiny_extractor):
     """What the documented commands refer to: a trained workdir, a folder of real images, an extractor.
@@ -530,7 +548,7 @@ def _apply(text, handling, context):
     for old, new, why in handling.replace:
         assert why, f"replacement {old!r} needs a reason"
         assert old in text, f"the documented text no longer contains {old!r}: update HANDLING"
-        text = text.replace(old, new.format(**context))
+        text = text.replace(old, new.format_map(context))
     return text
 
 
@@ -624,10 +642,10 @@ RUNNABLE = [i for i in ITEMS if isinstance(HANDLING.get(i.key), Run) and i.kind 
 @pytest.mark.parametrize("item", [  # the Bazel blocks share the workspace's server: one worker, one at a time
     pytest.param(i, marks=pytest.mark.xdist_group("bazel")) if i.text.startswith("bazel ") else i for i in RUNNABLE],
     ids=[i.key for i in RUNNABLE])
-def test_documented_block_runs(item, ctx, tmp_path, monkeypatch):
+def test_documented_block_runs(item, request, tmp_path, monkeypatch):
     handling = HANDLING[item.key]
     cwd = _sandbox(tmp_path)
-    context = dict(ctx)
+    context = _Context(request)
     _prepare(item.key, cwd, context)
     text = _apply(item.text, handling, context)
     if item.kind == "python":
