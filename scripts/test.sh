@@ -8,9 +8,10 @@
 #                                          end, Beam/KFP, fault loops); .ci/run runs this
 #   bash scripts/test.sh tests/layers/modulated_dense_test.py -n0     one file, in this process
 #
-# A whole tier (no other arguments) prints this machine's fp32 matmul peak before and after the tests
-# (benchmarks/matmul_peak.py, ~10 s each): machines of our kind differ 6x and one machine drifts
-# 30% in a day, so a run's times mean little without it (CIPS_MATMUL_PEAK=0 turns it off).
+# A whole tier (no other arguments) prints this machine's fp32 matmul peak and the CPU time of
+# `import tensorflow` before and after the tests (~15 s each): machines of our kind differ 6x and
+# one machine drifts 30% in a day, so a run's times mean little without them (CIPS_MATMUL_PEAK=0
+# turns both off).
 # Other arguments go to pytest. CIPS_SKIP_INSTALL=1 skips the (re)install when .venv exists;
 # CIPS_TEST_WORKERS sets the number of workers (0: none); CIPS_REQUIRE_EXTRAS=beam,kfp,torch,video,onnx,openvino,litert,bazel
 # turns the skips of those extras into failures (tests/extras.py).
@@ -28,15 +29,19 @@ case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 export PATH="$VENV/bin:$PATH"
 peak=0
 if [ "$#" -eq 0 ] && [ "${CIPS_MATMUL_PEAK:-1}" = "1" ]; then peak=1; fi
-matmul_peak() {  # one line; a failure here must not fail the run
+machine_speed() {  # two lines; a failure here must not fail the run
   "$VENV/bin/python" benchmarks/matmul_peak.py --runs=3 2>/dev/null | tail -1 || echo "matmul peak: not measured"
+  # Most of the suite is Python: TensorFlow process starts and tf.function tracing. Its speed moved
+  # apart from the matmul peak's (the same tests took 33% more CPU at the same peak), so time that too.
+  "$VENV/bin/python" -c "import time; t = time.process_time(); import tensorflow; \
+print(f'import tensorflow: {time.process_time() - t:.1f} s of CPU')" 2>/dev/null || echo "import tensorflow: not timed"
 }
-if [ "$peak" = "1" ]; then echo "test.sh: before the tests: $(matmul_peak)"; fi
+if [ "$peak" = "1" ]; then machine_speed | sed 's/^/test.sh: before the tests: /'; fi
 # Without path arguments pytest runs setup.cfg's testpaths (tests/). --timeout is a hang guard per test.
 set +e
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider --timeout=3600 -n "${CIPS_TEST_WORKERS:-2}" --dist=loadgroup \
   --durations=25 -rs "${tier[@]}" "$@"
 rc=$?
 set -e
-if [ "$peak" = "1" ]; then echo "test.sh: after the tests: $(matmul_peak)"; fi
+if [ "$peak" = "1" ]; then machine_speed | sed 's/^/test.sh: after the tests: /'; fi
 exit "$rc"
