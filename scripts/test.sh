@@ -9,7 +9,7 @@
 #   bash scripts/test.sh tests/layers/modulated_dense_test.py -n0     one file, in this process
 #
 # A whole tier (no other arguments) prints this machine's fp32 matmul peak and the CPU time of
-# `import tensorflow` before and after the tests (~15 s each): machines of our kind differ 6x and
+# `import tensorflow` before and after the tests (~10 s each): machines of our kind differ 6x and
 # one machine drifts 30% in a day, so a run's times mean little without them (CIPS_MATMUL_PEAK=0
 # turns both off).
 # Other arguments go to pytest. CIPS_SKIP_INSTALL=1 skips the (re)install when .venv exists;
@@ -29,12 +29,13 @@ case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 export PATH="$VENV/bin:$PATH"
 peak=0
 if [ "$#" -eq 0 ] && [ "${CIPS_MATMUL_PEAK:-1}" = "1" ]; then peak=1; fi
-machine_speed() {  # two lines; a failure here must not fail the run
-  "$VENV/bin/python" benchmarks/matmul_peak.py --runs=3 2>/dev/null | tail -1 || echo "matmul peak: not measured"
+machine_speed() {  # one line, one TensorFlow start; a failure here must not fail the run
   # Most of the suite is Python: TensorFlow process starts and tf.function tracing. Its speed moved
-  # apart from the matmul peak's (the same tests took 33% more CPU at the same peak), so time that too.
-  "$VENV/bin/python" -c "import time; t = time.process_time(); import tensorflow; \
-print(f'import tensorflow: {time.process_time() - t:.1f} s of CPU')" 2>/dev/null || echo "import tensorflow: not timed"
+  # apart from the matmul peak's (the same tests took 33% more CPU at the same peak), so time both.
+  "$VENV/bin/python" -c "import sys, time; t = time.process_time(); import tensorflow; \
+s = time.process_time() - t; sys.path.insert(0, 'benchmarks'); from matmul_peak import peak_gflops; \
+print(f'fp32 matmul peak {peak_gflops(3):.1f} GFLOP/s; import tensorflow {s:.1f} s of CPU')" 2>/dev/null \
+    || echo "machine speed: not measured"
 }
 if [ "$peak" = "1" ]; then machine_speed | sed 's/^/test.sh: before the tests: /'; fi
 # Without path arguments pytest runs setup.cfg's testpaths (tests/). --timeout is a hang guard per test.
