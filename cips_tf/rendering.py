@@ -81,7 +81,7 @@ class ChunkedRenderer:
                 return synthesize(self.generator, s, p, per_layer=per_layer)
 
             self._steps[key] = tf.function(
-                render, input_signature=[style_spec, tf.TensorSpec([None, None, 2], tf.float32)],
+                render, autograph=False, input_signature=[style_spec, tf.TensorSpec([None, None, 2], tf.float32)],
                 jit_compile=self.jit_compile,
             )
         return self._steps[key](styles, points)

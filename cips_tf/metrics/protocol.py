@@ -340,7 +340,7 @@ def make_sample_fn(generator, batch_size, first_seed=0, psi=1.0, w_avg=None, noi
              for i in range(num_noise)]
         )
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def render(seeds):  # [n] int64 -> [n, R, R, 3]
         w = latents.styles(generator, latents.z_from_seed(seeds, generator.style_dim), psi, w_avg,
                            seed_labels(seeds))  # [n, S]

@@ -64,7 +64,7 @@ def render_zeroed(generator, styles, parts, height=None, chunk_pixels=rendering.
     batch = styles.shape[0]
     parts = tuple(parts)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def step(points):
         enc = generator.encode(points)
         return synthesize_from_encoding(generator, zero_parts(generator, enc, parts), styles)

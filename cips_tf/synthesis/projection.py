@@ -262,7 +262,7 @@ def project(
     def render(w, noise):
         return generator.synthesis(w, coords, noise=noise, randomize_noise=False, per_layer=per_layer)
 
-    @tf.function
+    @tf.function(autograph=False)
     def step_fn(w_noise, learning_rate):
         with tf.GradientTape() as tape:
             images = render(w_opt + w_noise, noise_vars)
