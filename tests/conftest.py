@@ -17,6 +17,9 @@ import pathlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+# cips_tf first: its quiet TensorFlow start keeps the cuInit ERROR line out of the run's output.
+import cips_tf  # noqa: E402,F401
 import tensorflow as tf  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
