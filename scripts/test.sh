@@ -10,7 +10,7 @@
 #
 # A whole tier (no other arguments) prints this machine's fp32 matmul peak and the CPU time of
 # `import tensorflow` before and after the tests (~10 s each): machines of our kind differ 6x and
-# one machine drifts 30% in a day, so a run's times mean little without them (CIPS_MATMUL_PEAK=0
+# one machine drifts 30% in a day, so a run's times mean little without them (CIPS_MACHINE_SPEED=0
 # turns both off).
 # Other arguments go to pytest. CIPS_SKIP_INSTALL=1 skips the (re)install when .venv exists;
 # CIPS_TEST_WORKERS sets the number of workers (0: none); CIPS_REQUIRE_EXTRAS=beam,kfp,torch,video,onnx,openvino,litert,bazel
@@ -27,22 +27,17 @@ VENV="${CIPS_VENV:-.venv}"
 case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 # The venv's console scripts (cips-train, ...) are what the subprocess tests run.
 export PATH="$VENV/bin:$PATH"
-peak=0
-if [ "$#" -eq 0 ] && [ "${CIPS_MATMUL_PEAK:-1}" = "1" ]; then peak=1; fi
+speed=0
+if [ "$#" -eq 0 ] && [ "${CIPS_MACHINE_SPEED:-1}" = "1" ]; then speed=1; fi
 machine_speed() {  # one line, one TensorFlow start; a failure here must not fail the run
-  # Most of the suite is Python: TensorFlow process starts and tf.function tracing. Its speed moved
-  # apart from the matmul peak's (the same tests took 33% more CPU at the same peak), so time both.
-  "$VENV/bin/python" -c "import sys, time; t = time.process_time(); import tensorflow; \
-s = time.process_time() - t; sys.path.insert(0, 'benchmarks'); from matmul_peak import peak_gflops; \
-print(f'fp32 matmul peak {peak_gflops(3):.1f} GFLOP/s; import tensorflow {s:.1f} s of CPU')" 2>/dev/null \
-    || echo "machine speed: not measured"
+  "$VENV/bin/python" benchmarks/matmul_peak.py --runs=3 --import-time 2>/dev/null || echo "machine speed: not measured"
 }
-if [ "$peak" = "1" ]; then machine_speed | sed 's/^/test.sh: before the tests: /'; fi
+if [ "$speed" = "1" ]; then machine_speed | sed 's/^/test.sh: before the tests: /'; fi
 # Without path arguments pytest runs setup.cfg's testpaths (tests/). --timeout is a hang guard per test.
 set +e
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider --timeout=3600 -n "${CIPS_TEST_WORKERS:-2}" --dist=loadgroup \
   --durations=25 -rs "${tier[@]}" "$@"
 rc=$?
 set -e
-if [ "$peak" = "1" ]; then machine_speed | sed 's/^/test.sh: after the tests: /'; fi
+if [ "$speed" = "1" ]; then machine_speed | sed 's/^/test.sh: after the tests: /'; fi
 exit "$rc"
